@@ -1,0 +1,21 @@
+# Sourced by every script: where the toolchain lives and how the Pulumi CLI is kept
+# offline. Safe to source twice.
+SSB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SSB_PULUMI_VERSION="v3.248.0"
+SSB_LANGUAGE_HOST_SDK_VERSION="v3.68.0"
+# Keyed by version, so a version bump builds a fresh toolchain beside the old one.
+SSB_TOOLCHAIN_BIN="${SSB_TOOLCHAIN_BIN:-$SSB_REPO/.toolchain/pulumi-$SSB_PULUMI_VERSION/bin}"
+
+case ":$PATH:" in
+  *":$SSB_TOOLCHAIN_BIN:"*) ;;
+  *) export PATH="$SSB_TOOLCHAIN_BIN:$SSB_REPO/node_modules/.bin:$PATH" ;;
+esac
+
+# Nothing may reach for the internet: no update check, no plugin download, no registry.
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_DISABLE_REGISTRY_RESOLVE=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=false
+# State and plugin cache stay inside the project (both gitignored).
+export PULUMI_HOME="${PULUMI_HOME:-$SSB_REPO/.toolchain/pulumi-home}"
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$SSB_REPO/.state}"
