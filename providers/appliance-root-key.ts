@@ -1,0 +1,83 @@
+// ApplianceRootKey: reads the appliance root's public key, the key the appliance
+// pushes rsync backups with (vendor step 3: `sudo cat /root/.ssh/id_rsa.pub`).
+// Read-only: it never changes the appliance, and deleting it leaves the key alone.
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { checkInputs, connectionIdentity, decideDiff } from "./check";
+import { ApplianceConnection, type Connection } from "./connection";
+import { OrbitClient } from "./orbit";
+import { BackupResource, type Inputs } from "./resource";
+
+export const ApplianceRootKeyArgs = z.strictObject({
+    /** How to reach the appliance (port 59022, user mt4adm by default). */
+    connection: ApplianceConnection,
+});
+export type ApplianceRootKeyArgs = z.input<typeof ApplianceRootKeyArgs>;
+type ApplianceRootKeyInputs = z.output<typeof ApplianceRootKeyArgs>;
+
+export interface ApplianceRootKeyState extends ApplianceRootKeyInputs {
+    /** The public key line, as in /root/.ssh/id_rsa.pub. */
+    publicKey: string;
+    /** Its SHA256 fingerprint. */
+    fingerprint: string;
+    /** The appliance's host name, as orbit reports it. */
+    hostname: string;
+}
+
+async function readRootKey(inputs: ApplianceRootKeyInputs): Promise<ApplianceRootKeyState> {
+    const orbit = new OrbitClient(inputs.connection as Connection);
+    const [key, version] = await Promise.all([
+        orbit.rootKey(),
+        orbit.call(z.object({ ok: z.literal(true), hostname: z.string() }).passthrough(), { args: ["version"], operation: "read the appliance version" }),
+    ]);
+    return { ...inputs, publicKey: key.publicKey.trim(), fingerprint: key.fingerprint, hostname: version.hostname };
+}
+
+const idOf = (c: Connection) => `${c.host}:${c.port}/root-key`;
+
+export const applianceRootKeyProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds, news) {
+        return checkInputs(ApplianceRootKeyArgs, news);
+    },
+    async diff(_id, olds, news) {
+        const decision = decideDiff({ connection: olds.connection }, { connection: news.connection }, {
+            identity: ["connection"], identityProjection: { connection: connectionIdentity },
+        });
+        return { changes: decision.changes, replaces: decision.replaces };
+    },
+    async create(inputs) {
+        const state = await readRootKey(inputs as ApplianceRootKeyInputs);
+        return { id: idOf(state.connection), outs: state };
+    },
+    async read(id, props) {
+        const inputs = { connection: props!.connection } as ApplianceRootKeyInputs;
+        const state = await readRootKey(inputs);
+        return { id, props: state, inputs: { connection: inputs.connection } };
+    },
+    async update(_id, _olds, news) {
+        return { outs: await readRootKey(news as ApplianceRootKeyInputs) };
+    },
+    async delete() {
+        // Read-only: the appliance keeps its key.
+    },
+};
+
+/**
+ * The appliance root's public key, to authorize on the backup server.
+ *
+ * @example
+ * const rootKey = new ApplianceRootKey("appliance-root-key", {
+ *     connection: { host: "10.0.0.5", hostKey: "SHA256:…", privateKey: cfg.requireSecret("applianceKey") },
+ * });
+ * // rootKey.publicKey feeds AuthorizedKey.publicKey
+ */
+export class ApplianceRootKey extends BackupResource {
+    declare readonly publicKey: pulumi.Output<string>;
+    declare readonly fingerprint: pulumi.Output<string>;
+    declare readonly hostname: pulumi.Output<string>;
+
+    constructor(name: string, args: Inputs<ApplianceRootKeyArgs>, opts?: pulumi.CustomResourceOptions) {
+        super("ApplianceRootKey", { moduleFile: __filename, exportName: "applianceRootKeyProvider" }, name,
+            { ...args, publicKey: undefined, fingerprint: undefined, hostname: undefined }, opts, []);
+    }
+}

@@ -1,0 +1,128 @@
+// The SSH connection every resource uses, and the pure host-key check.
+// Unlike pulumi-command and ssh2, which accept any host key when none is given,
+// a pinned host key is required here.
+import { createHash } from "crypto";
+import { z } from "zod";
+import { Hostname, Port, UnixUser, shown } from "./rules";
+
+/** Defaults that pulumi-command also uses for dialing; commands get their own bound. */
+export const CONNECTION_DEFAULTS = {
+    dialAttempts: 6,
+    dialTimeoutSec: 15,
+    commandTimeoutSec: 120,
+} as const;
+
+export type HostKeyPin =
+    | { kind: "key"; type: string; blob: Buffer }
+    | { kind: "fingerprint"; sha256: string };
+
+const FINGERPRINT = /^SHA256:([A-Za-z0-9+/]{43})=?$/;
+const KEY_LINE = /^([a-z0-9@.-]+) ([A-Za-z0-9+/]+={0,3})(?: .*)?$/;
+
+/** The algorithm name stored at the start of an SSH public-key blob. */
+export function blobKeyType(blob: Buffer): string | undefined {
+    if (blob.length < 4) return undefined;
+    const length = blob.readUInt32BE(0);
+    if (length === 0 || length > 64 || blob.length < 4 + length) return undefined;
+    return blob.subarray(4, 4 + length).toString("latin1");
+}
+
+export function sha256Fingerprint(blob: Buffer): string {
+    return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+}
+
+/** Parses a pin: an OpenSSH public key line (`ssh-ed25519 AAAA…`) or `SHA256:<43 base64 chars>`. */
+export function parseHostKeyPin(pin: string): HostKeyPin | string {
+    const text = pin.trim();
+    const fp = FINGERPRINT.exec(text);
+    if (fp) return { kind: "fingerprint", sha256: fp[1] };
+    const line = KEY_LINE.exec(text);
+    if (line) {
+        const blob = Buffer.from(line[2], "base64");
+        const embedded = blobKeyType(blob);
+        if (embedded === undefined) return "its base64 part is not an SSH public key";
+        if (embedded !== line[1]) return `it says ${line[1]} but its key data is ${shown(embedded)}`;
+        return { kind: "key", type: line[1], blob };
+    }
+    return "it must be the server's public host key (as in known_hosts or ssh-keyscan: 'ssh-ed25519 AAAA…') or its fingerprint ('SHA256:' and 43 base64 characters, as ssh-keygen -lf prints)";
+}
+
+/** ssh2 algorithm names that make the server present a host key of the pinned type. */
+export function hostKeyAlgorithmsFor(pin: HostKeyPin): string[] | undefined {
+    if (pin.kind !== "key") return undefined;
+    if (pin.type === "ssh-rsa") return ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+    return [pin.type];
+}
+
+export type HostKeyVerdict = { ok: true } | { ok: false; seenType: string; seenFingerprint: string; pinnedFingerprint: string };
+
+export function verifyHostKey(pin: HostKeyPin, presented: Buffer): HostKeyVerdict {
+    const seenFingerprint = sha256Fingerprint(presented);
+    if (pin.kind === "key" ? pin.blob.equals(presented) : seenFingerprint === `SHA256:${pin.sha256}`) return { ok: true };
+    return {
+        ok: false,
+        seenType: blobKeyType(presented) ?? "unknown",
+        seenFingerprint,
+        pinnedFingerprint: pin.kind === "key" ? sha256Fingerprint(pin.blob) : `SHA256:${pin.sha256}`,
+    };
+}
+
+export const HostKey = z.string().superRefine((value, ctx) => {
+    const parsed = parseHostKeyPin(value);
+    if (typeof parsed === "string") {
+        ctx.addIssue({ code: "custom", message: `is not a valid host key pin: ${parsed}; got ${shown(value)}` });
+    }
+});
+
+const AbsoluteFile = z.string().regex(/^\/[^\u0000-\u001f]*$/, "must be an absolute path to a file on the machine running Pulumi");
+
+/**
+ * Builds the connection schema with a resource's own default port and user: the
+ * appliance listens on 59022 for `mt4adm`, a backup server on 22.
+ */
+export function connectionSchema<User extends z.ZodType<string, any>>(defaults: { port: number }, user: User) {
+    return z.strictObject({
+        /** Host name or IPv4 address of the SSH server. */
+        host: Hostname,
+        /** @default the resource's default port (59022 for the appliance, 22 for a backup server) */
+        port: Port.default(defaults.port),
+        /** Login user. @default `mt4adm` on the appliance; required elsewhere. */
+        user,
+        /** Private key in OpenSSH or PEM format. Secret: pass it with `pulumi config set --secret`. */
+        privateKey: z.string().min(1).optional(),
+        /** Path to a private key file on the machine running Pulumi; the key itself stays out of state. */
+        privateKeyPath: AbsoluteFile.optional(),
+        /** Path of an ssh-agent socket (usually $SSH_AUTH_SOCK). */
+        agentSocket: AbsoluteFile.optional(),
+        /** Required pin: the server's public host key line, or its `SHA256:` fingerprint. */
+        hostKey: HostKey,
+        /** How many times a failed dial (network errors only) is tried. @default 6 */
+        dialAttempts: z.number().int().min(1).max(20).default(CONNECTION_DEFAULTS.dialAttempts),
+        /** Seconds allowed for one dial, handshake and authentication included. @default 15 */
+        dialTimeoutSec: z.number().int().min(1).max(300).default(CONNECTION_DEFAULTS.dialTimeoutSec),
+        /** Seconds allowed for one remote command. @default 120 */
+        commandTimeoutSec: z.number().int().min(1).max(7200).default(CONNECTION_DEFAULTS.commandTimeoutSec),
+    }).superRefine((c, ctx) => {
+        const methods = [c.privateKey, c.privateKeyPath, c.agentSocket].filter((m) => m !== undefined).length;
+        if (methods !== 1) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["privateKey"],
+                message: `give exactly one of privateKey (secret), privateKeyPath or agentSocket, but ${methods} were provided`,
+            });
+        }
+    });
+}
+
+export const ApplianceConnection = connectionSchema({ port: 59022 }, UnixUser.default("mt4adm"));
+export const ServerConnection = connectionSchema({ port: 22 }, UnixUser);
+export type Connection = z.output<typeof ApplianceConnection>;
+export type ConnectionInput = z.input<typeof ApplianceConnection>;
+
+/** Fields of a connection that only say how to reach a host, never what it is. */
+export const CONNECTION_ONLY_FIELDS = ["privateKey", "privateKeyPath", "agentSocket", "hostKey", "dialAttempts", "dialTimeoutSec", "commandTimeoutSec", "user"] as const;
+
+/** "user@host:port", for messages. */
+export function describeTarget(c: Pick<Connection, "host" | "port" | "user">): string {
+    return `${c.user}@${c.host}:${c.port}`;
+}

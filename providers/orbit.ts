@@ -1,0 +1,149 @@
+// A client for the appliance's `orbit` command (docs/appliance-contract.md).
+// Every answer is parsed with zod, so a contract break fails loudly with the
+// field that broke rather than surfacing as a wrong diff later.
+import { z } from "zod";
+import { type Connection, describeTarget } from "./connection";
+import { BackupProviderError } from "./errors";
+import { sshPool } from "./ssh";
+
+const Failure = z.object({
+    ok: z.literal(false),
+    error: z.object({ code: z.string(), message: z.string(), field: z.string().nullish() }),
+});
+
+export const OrbitPartition = z.object({
+    id: z.string(),
+    protocol: z.enum(["cifs", "nfs"]),
+    host: z.string(),
+    port: z.number().int(),
+    path: z.string(),
+    user: z.string().nullable(),
+    domain: z.string().nullable(),
+    credentialId: z.string().nullable(),
+    passwordSet: z.boolean(),
+    mounted: z.boolean(),
+    mountedAt: z.string().nullable().optional(),
+});
+export type OrbitPartition = z.infer<typeof OrbitPartition>;
+
+export const OrbitRsync = z.object({ user: z.string(), host: z.string(), port: z.number().int(), path: z.string() });
+export type OrbitRsync = z.infer<typeof OrbitRsync>;
+
+export const OrbitBackupSummary = z.object({
+    id: z.string(),
+    destination: z.string(),
+    kinds: z.array(z.string()),
+    files: z.array(z.string()),
+    bytes: z.number(),
+    durationMs: z.number(),
+    startedAt: z.string(),
+});
+export type OrbitBackupSummary = z.infer<typeof OrbitBackupSummary>;
+
+export const OrbitConfig = z.object({
+    ok: z.literal(true),
+    contract: z.literal(1),
+    hostname: z.string(),
+    backup: z.object({
+        system: z.boolean(),
+        secrets: z.boolean(),
+        video: z.boolean(),
+        masterPasswordSet: z.boolean(),
+        hour: z.number().int(),
+        destination: z.object({ mode: z.enum(["none", "partition", "rsync"]), partitionId: z.string().nullable() }),
+        notifications: z.object({ email: z.boolean(), siem: z.boolean(), emailTo: z.string().nullable() }),
+    }),
+    partitions: z.array(OrbitPartition),
+    credentials: z.array(z.object({ id: z.string() }).passthrough()),
+    rsync: OrbitRsync.nullable(),
+    lastBackup: z.unknown().nullable().optional(),
+});
+export type OrbitConfig = z.infer<typeof OrbitConfig>;
+
+const Changed = z.object({ ok: z.literal(true), changed: z.boolean().optional() }).passthrough();
+const RsyncTest = z.object({ ok: z.literal(true), reachable: z.boolean(), error: z.string().nullish() }).passthrough();
+const RootKey = z.object({ ok: z.literal(true), publicKey: z.string(), fingerprint: z.string() }).passthrough();
+const BackupCreated = OrbitBackupSummary.extend({ ok: z.literal(true) });
+
+/** What to tell the user for each contract error code. */
+const HINTS: Record<string, string> = {
+    usage: "the appliance does not speak orbit contract 1: check its version (orbit version --json)",
+    invalid: "fix the value the appliance named; the same rule is checked at preview, so report this as a bug if preview passed",
+    not_found: "the object is gone from the appliance; run `pulumi refresh`, then `pulumi up` to recreate it",
+    locked: "another orbit call holds the configuration lock; wait for it to finish and run `pulumi up` again",
+    unreachable: "check that the backup server is up, reachable from the appliance, and accepts the configured credentials",
+    backup_failed: "read the appliance's backup log (/var/log/orbinibkp.log) for the cause",
+    conflict: "the change clashes with the current configuration (for example, the active destination cannot be removed); change the BackupPolicy first",
+    internal: "read the appliance's orbit audit log; run `pulumi up` again once fixed",
+};
+
+export interface OrbitCall {
+    args: readonly string[];
+    operation: string;
+    stdin?: string;
+    secrets?: readonly (string | undefined)[];
+    timeoutSec?: number;
+}
+
+export class OrbitClient {
+    constructor(private readonly conn: Connection) {}
+
+    get target(): string { return describeTarget(this.conn); }
+
+    /** Runs `sudo -n orbit <args> --json` and parses the answer with `schema`. */
+    async call<S extends z.ZodType>(schema: S, call: OrbitCall): Promise<z.infer<S>> {
+        const result = await sshPool.run(this.conn, {
+            argv: ["orbit", ...call.args, "--json"],
+            sudo: true,
+            operation: call.operation,
+            stdin: call.stdin,
+            secrets: call.secrets,
+            timeoutSec: call.timeoutSec,
+        });
+        let body: unknown;
+        try {
+            body = JSON.parse(result.stdout);
+        } catch {
+            throw new BackupProviderError(`orbit did not answer with JSON (exit ${result.code}): ${result.stdout.slice(0, 200) || "(no output)"}`, {
+                kind: "appliance", host: this.target, operation: call.operation, stderr: result.stderr, exitCode: result.code,
+                hint: result.code === 127 ? "orbit is not installed on this host: is it a senhasegura appliance?" : HINTS.usage,
+            });
+        }
+        const failure = Failure.safeParse(body);
+        if (failure.success || result.code !== 0) {
+            const err = failure.success ? failure.data.error : { code: "internal", message: `exit ${result.code}`, field: undefined };
+            throw new BackupProviderError(`orbit refused: ${err.message}${err.field ? ` (field ${err.field})` : ""}`, {
+                kind: "appliance", code: err.code, host: this.target, operation: call.operation, exitCode: result.code,
+                hint: HINTS[err.code] ?? HINTS.internal,
+            });
+        }
+        const parsed = schema.safeParse(body);
+        if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            throw new BackupProviderError(`orbit's answer breaks the contract at ${issue.path.join(".") || "(root)"}: ${issue.message}`, {
+                kind: "appliance", host: this.target, operation: call.operation, hint: HINTS.usage,
+            });
+        }
+        return parsed.data;
+    }
+
+    showConfig(): Promise<OrbitConfig> {
+        return this.call(OrbitConfig, { args: ["backup", "config", "show"], operation: "read the backup configuration" });
+    }
+
+    change(args: readonly string[], operation: string, stdin?: string, secrets?: readonly (string | undefined)[]) {
+        return this.call(Changed, { args, operation, stdin: stdin === undefined ? undefined : `${stdin}\n`, secrets: [...(secrets ?? []), stdin] });
+    }
+
+    rsyncTest() {
+        return this.call(RsyncTest, { args: ["rsync", "test"], operation: "test the rsync target", timeoutSec: 60 });
+    }
+
+    rootKey() {
+        return this.call(RootKey, { args: ["root-key", "show"], operation: "read the appliance root public key" });
+    }
+
+    backupCreate(timeoutSec: number) {
+        return this.call(BackupCreated, { args: ["backup", "create"], operation: "run a backup", timeoutSec });
+    }
+}

@@ -1,0 +1,120 @@
+// RsyncTarget: the appliance's "Send to a remote Linux server (via RSYNC)" setting
+// (vendor step 1): user, host, port and remote path. One per appliance.
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { checkInputs, connectionIdentity, decideDiff } from "./check";
+import { ApplianceConnection, type Connection } from "./connection";
+import { OrbitClient, type OrbitRsync } from "./orbit";
+import { progress, warn } from "./progress";
+import { BackupResource, type Inputs } from "./resource";
+import { AbsolutePath, Hostname, Port, UnixUser } from "./rules";
+
+export const RsyncTargetArgs = z.strictObject({
+    /** How to reach the appliance (port 59022, user mt4adm by default). */
+    connection: ApplianceConnection,
+    /** The user on the backup server that owns the backup directory. */
+    user: UnixUser,
+    /** The backup server's host name or IPv4 address, as the appliance reaches it. */
+    host: Hostname,
+    /** The backup server's SSH port. @default 22 */
+    port: Port.default(22),
+    /** Absolute path of the backup directory on the backup server, e.g. /files/backup/senhasegura. */
+    path: AbsolutePath,
+});
+export type RsyncTargetArgs = z.input<typeof RsyncTargetArgs>;
+type RsyncTargetInputs = z.output<typeof RsyncTargetArgs>;
+
+export interface RsyncTargetState extends RsyncTargetInputs {
+    /** Whether the appliance reached the target with its root key at the last create, update or refresh. */
+    reachable: boolean;
+    /** Why it could not, when it could not. */
+    reachError: string | null;
+}
+
+const TARGET_FIELDS = ["user", "host", "port", "path"] as const;
+
+/** The orbit arguments that set the target. Pure. */
+export function rsyncSetArgs(t: Pick<RsyncTargetInputs, "user" | "host" | "port" | "path">): string[] {
+    return ["rsync", "set", "--user", t.user, "--host", t.host, "--port", String(t.port), "--path", t.path];
+}
+
+export function sameTarget(live: OrbitRsync | null, desired: Pick<RsyncTargetInputs, "user" | "host" | "port" | "path">): boolean {
+    return live !== null && TARGET_FIELDS.every((f) => live[f] === desired[f]);
+}
+
+async function probe(orbit: OrbitClient, inputs: RsyncTargetInputs): Promise<RsyncTargetState> {
+    const test = await orbit.rsyncTest();
+    if (!test.reachable) {
+        warn(`RsyncTarget on ${orbit.target}: the appliance cannot reach ${inputs.user}@${inputs.host}:${inputs.port}${inputs.path} with its root key (${test.error ?? "no detail"}); backups will fail until the key is authorized (see AuthorizedKey)`);
+    }
+    return { ...inputs, reachable: test.reachable, reachError: test.reachable ? null : (test.error ?? "unreachable") };
+}
+
+async function converge(inputs: RsyncTargetInputs): Promise<RsyncTargetState> {
+    const orbit = new OrbitClient(inputs.connection as Connection);
+    const live = await orbit.showConfig();
+    if (!sameTarget(live.rsync, inputs)) {
+        progress(`RsyncTarget on ${orbit.target}: setting ${inputs.user}@${inputs.host}:${inputs.port}${inputs.path}`);
+        await orbit.change(rsyncSetArgs(inputs), "set the rsync target");
+    }
+    return probe(orbit, inputs);
+}
+
+const idOf = (c: Connection) => `${c.host}:${c.port}/rsync`;
+
+export const rsyncTargetProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds, news) {
+        return checkInputs(RsyncTargetArgs, news);
+    },
+    async diff(_id, olds, news) {
+        const decision = decideDiff(olds, news, {
+            identity: ["connection"], identityProjection: { connection: connectionIdentity },
+            ignore: ["reachable", "reachError"],
+        });
+        return { changes: decision.changes, replaces: decision.replaces };
+    },
+    async create(inputs) {
+        const state = await converge(inputs as RsyncTargetInputs);
+        return { id: idOf(state.connection), outs: state };
+    },
+    async read(id, props) {
+        const state = props as RsyncTargetState;
+        const orbit = new OrbitClient(state.connection);
+        const live = await orbit.showConfig();
+        if (live.rsync === null) return { id: undefined as unknown as string, props: {} };
+        const inputs: RsyncTargetInputs = { connection: state.connection, ...live.rsync };
+        return { id, props: await probe(orbit, inputs), inputs };
+    },
+    async update(_id, _olds, news) {
+        return { outs: await converge(news as RsyncTargetInputs) };
+    },
+    async delete(_id, props) {
+        const orbit = new OrbitClient((props as RsyncTargetState).connection);
+        const live = await orbit.showConfig();
+        if (live.rsync === null) return;
+        await orbit.change(["rsync", "clear"], "clear the rsync target");
+    },
+};
+
+/**
+ * The appliance's rsync destination: vendor step 1 ("Send to a remote Linux server").
+ *
+ * @example
+ * const target = new RsyncTarget("rsync", {
+ *     connection: applianceConnection,
+ *     user: "senhauser", host: "backup.example.com", path: "/files/backup/senhasegura",
+ * });
+ */
+export class RsyncTarget extends BackupResource {
+    declare readonly user: pulumi.Output<string>;
+    declare readonly host: pulumi.Output<string>;
+    declare readonly port: pulumi.Output<number>;
+    declare readonly path: pulumi.Output<string>;
+    declare readonly reachable: pulumi.Output<boolean>;
+    declare readonly reachError: pulumi.Output<string | null>;
+
+    constructor(name: string, args: Inputs<RsyncTargetArgs>, opts?: pulumi.CustomResourceOptions) {
+        super("RsyncTarget", { moduleFile: __filename, exportName: "rsyncTargetProvider" }, name,
+            { ...args, reachable: undefined, reachError: undefined }, opts, []);
+    }
+}

@@ -1,0 +1,106 @@
+// Value rules shared by every resource. They mirror docs/appliance-contract.md so
+// that a value the appliance would refuse is refused at `check`, during preview,
+// before any host is touched.
+import { z } from "zod";
+
+/** Shows a value in an error message without letting it span lines or run long. */
+export function shown(value: unknown): string {
+    const text = typeof value === "string" ? value : JSON.stringify(value);
+    const printable = (text ?? String(value)).replace(/[\u0000-\u001f\u007f-\uffff]/g, (c) =>
+        `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    return printable.length > 60 ? `"${printable.slice(0, 57)}..." (${printable.length} characters)` : `"${printable}"`;
+}
+
+const CONTROL_OR_NON_ASCII = /[^\x20-\x7e]/;
+
+/** An IPv4 address or an RFC 1123 host name. */
+export const Hostname = z.string().superRefine((value, ctx) => {
+    const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(value);
+    const label = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+    let ok: boolean;
+    if (ipv4) ok = ipv4.slice(1).every((octet) => Number(octet) <= 255 && String(Number(octet)) === octet);
+    else ok = value.length > 0 && value.length <= 253 && !/^[\d.]+$/.test(value) && value.split(".").every((l) => label.test(l));
+    if (!ok) {
+        ctx.addIssue({
+            code: "custom",
+            message: `must be an IPv4 address or a DNS name of letters, digits, '-' and '.', at most 253 characters, but ${shown(value)} was provided`,
+        });
+    }
+});
+
+export const Port = z.number({ error: "must be a whole number from 1 to 65535" })
+    .int("must be a whole number from 1 to 65535")
+    .min(1, "must be a whole number from 1 to 65535")
+    .max(65535, "must be a whole number from 1 to 65535");
+
+/** An absolute POSIX path with a conservative character set: no spaces, quotes, `..` or `//`. */
+export const AbsolutePath = z.string().superRefine((value, ctx) => {
+    const problems: string[] = [];
+    if (!value.startsWith("/")) problems.push("must be absolute (start with '/')");
+    if (value.length > 1024) problems.push("must be at most 1024 characters");
+    if (!/^[A-Za-z0-9._\/-]*$/.test(value)) problems.push("may only contain letters, digits, '.', '_', '-' and '/'");
+    if (value.split("/").some((segment) => segment === ".." || segment === ".")) problems.push("must not contain '.' or '..' segments");
+    if (value.includes("//")) problems.push("must not contain '//'");
+    if (value.length > 1 && value.endsWith("/")) problems.push("must not end with '/'");
+    if (problems.length > 0) {
+        ctx.addIssue({ code: "custom", message: `${problems.join("; ")}, but ${shown(value)} was provided` });
+    }
+});
+
+export const UnixUser = z.string().regex(/^[A-Za-z_][A-Za-z0-9._-]{0,63}$/, {
+    error: (issue) => `must start with a letter or '_' and hold only letters, digits, '.', '_' or '-' (at most 64), but ${shown(issue.input)} was provided`,
+});
+
+export const ObjectId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+    error: (issue) => `must be 1-63 lowercase letters, digits or '-', starting with a letter or digit, but ${shown(issue.input)} was provided`,
+});
+
+export const CifsDomain = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$/, {
+    error: (issue) => `must be letters, digits, '.' or '-' (at most 64), but ${shown(issue.input)} was provided`,
+});
+
+/**
+ * A CIFS password, as the appliance accepts it. The value is secret, so messages
+ * name the rule and never the value.
+ */
+export const CifsPassword = z.string().superRefine((value, ctx) => {
+    if (value.length < 1 || value.length > 128) {
+        ctx.addIssue({ code: "custom", message: `must be 1-128 characters, but one of ${value.length} characters was provided` });
+    }
+    const forbidden = ["\\", "&", "!"].filter((c) => value.includes(c));
+    if (forbidden.length > 0) {
+        ctx.addIssue({
+            code: "custom",
+            message: `must not contain ${forbidden.map((c) => `'${c}'`).join(", ")}: senhasegura refuses \\, & and ! in remote partition passwords. Choose another password`,
+        });
+    }
+    if (CONTROL_OR_NON_ASCII.test(value)) {
+        ctx.addIssue({ code: "custom", message: "must be printable ASCII: it contains a control or non-ASCII character" });
+    }
+});
+
+export const MasterPassword = z.string().superRefine((value, ctx) => {
+    if (value.length < 12 || value.length > 128) {
+        ctx.addIssue({ code: "custom", message: `must be 12-128 characters, but one of ${value.length} characters was provided` });
+    }
+    if (CONTROL_OR_NON_ASCII.test(value)) {
+        ctx.addIssue({ code: "custom", message: "must be printable ASCII: it contains a control or non-ASCII character" });
+    }
+});
+
+export const Hour = z.number({ error: "must be a whole hour from 0 to 23" })
+    .int("must be a whole hour from 0 to 23")
+    .min(0, "must be a whole hour from 0 to 23")
+    .max(23, "must be a whole hour from 0 to 23");
+
+export const EmailAddress = z.string().regex(/^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/, {
+    error: (issue) => `must be one e-mail address such as backup-alerts@example.com, but ${shown(issue.input)} was provided`,
+});
+
+/** Free text that ends up in a file on a host: one printable ASCII line. */
+export const OneLine = (max: number) => z.string().superRefine((value, ctx) => {
+    if (value.length > max) ctx.addIssue({ code: "custom", message: `must be at most ${max} characters, but ${value.length} were provided` });
+    if (CONTROL_OR_NON_ASCII.test(value)) {
+        ctx.addIssue({ code: "custom", message: `must be printable ASCII on one line, but ${shown(value)} was provided` });
+    }
+});
