@@ -1,0 +1,85 @@
+// Prints $LAB_ROOT/lab.json (the lab's machine-readable description) from the
+// environment lab/start passes. Node stdlib only.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+
+const e = process.env;
+const root = e.LAB_ROOT;
+const host = e.LAB_HOST;
+
+function hostKey(name) {
+  const line = fs.readFileSync(path.join(root, 'sshd', name, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/);
+  const key = `${line[0]} ${line[1]}`;
+  const fp = 'SHA256:' + crypto.createHash('sha256').update(Buffer.from(line[1], 'base64')).digest('base64').replace(/=+$/, '');
+  return { hostKey: key, hostKeyFingerprint: fp };
+}
+function pid(name) {
+  try {
+    const p = parseInt(fs.readFileSync(path.join(root, 'run', `${name}.pid`), 'utf8'), 10);
+    return Number.isFinite(p) ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+const appliances = [];
+for (let i = 0; i < Number(e.N); i++) {
+  const name = `appliance-${i}`;
+  const orbitRoot = path.join(root, 'appliances', name);
+  appliances.push({
+    name,
+    host,
+    port: Number(e.APPLIANCE_BASE_PORT) + i,
+    user: e.ADMIN_USER,
+    privateKeyPath: path.join(root, 'keys', 'mt4adm_ed25519'),
+    ...hostKey(name),
+    orbitRoot,
+    rootPublicKey: fs.readFileSync(path.join(orbitRoot, 'root', '.ssh', 'id_rsa.pub'), 'utf8').trim(),
+    sshdPid: pid(`sshd-${name}`),
+    sshdLog: path.join(root, 'logs', `sshd-${name}.log`),
+    orbitCommand: e.ORBIT_COMMAND,
+  });
+}
+
+const lab = {
+  version: 1,
+  root,
+  privileged: e.IS_ROOT === '1',
+  appliances,
+  rsyncServer: {
+    host,
+    port: Number(e.RSYNC_PORT),
+    ...hostKey('rsync'),
+    backupUser: e.BACKUP_USER,
+    backupPath: e.BACKUP_PATH,
+    authorizedKeysPath: path.join(root, 'home', 'senhauser', '.ssh', 'authorized_keys'),
+    adminUser: e.BKPADMIN_USER,
+    adminPrivateKeyPath: path.join(root, 'keys', 'bkpadmin_ed25519'),
+    operatorPrivateKeyPath: path.join(root, 'keys', 'senhauser_ed25519'),
+    sshdPid: pid('sshd-rsync'),
+    sshdLog: path.join(root, 'logs', 'sshd-rsync.log'),
+  },
+  cifs: e.SMB_ENABLED === '1' ? {
+    host,
+    port: Number(e.SMB_PORT),
+    share: e.CIFS_SHARE,
+    remotePath: `/${e.CIFS_SHARE}`,
+    user: e.CIFS_USER,
+    passwordPath: path.join(root, 'secrets', 'cifs-password'),
+    localPath: path.join(root, 'cifs', e.CIFS_SHARE),
+    credentialId: e.CIFS_CREDENTIAL_ID,
+    smbdPid: pid('smbd'),
+  } : null,
+  nfs: e.NFS_ENABLED === '1' ? {
+    host,
+    port: Number(e.NFS_PORT),
+    remotePath: e.NFS_PSEUDO,
+    localPath: path.join(root, 'nfs', 'export'),
+    ganeshaPid: pid('ganesha'),
+  } : null,
+  skipped: (e.SKIPPED || '').split('\n').filter(Boolean),
+  startedAt: new Date().toISOString(),
+};
+process.stdout.write(JSON.stringify(lab, null, 2) + '\n');
