@@ -19,7 +19,7 @@ export interface RemoteCommand {
     /** Run through `sudo -n`, which fails instead of prompting when a password is needed. */
     sudo?: boolean;
     /** Sent on stdin, then stdin is closed. The only way secrets travel. */
-    stdin?: string;
+    stdin?: string | Buffer;
     /** Overrides connection.commandTimeoutSec. */
     timeoutSec?: number;
     /** Values to scrub from anything echoed back into messages. */
@@ -272,7 +272,7 @@ export class SshPool {
         const line = shellJoin(command.sudo ? ["sudo", "-n", "--", ...command.argv] : command.argv);
         const timeoutSec = command.timeoutSec ?? conn.commandTimeoutSec;
         const target = describeTarget(conn);
-        const scrub = (text: string) => redact(text, [...(command.secrets ?? []), command.stdin?.trim()]);
+        const scrub = (text: string) => redact(text, [...(command.secrets ?? []), typeof command.stdin === "string" ? command.stdin.trim() : undefined]);
         return new Promise((resolve, reject) => {
             client.exec(line, (err: Error | undefined, stream: ClientChannel) => {
                 if (err) {

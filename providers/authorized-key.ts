@@ -1,0 +1,287 @@
+// AuthorizedKey: one line in a backup server user's ~/.ssh/authorized_keys —
+// normally the appliance root's key, restricted so it can only write backups
+// into one directory (vendor step 3, done declaratively).
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import {
+    AuthorizedKeyOptions, type KeyIdentity, PublicKeyText, defaultBackupOptions, parsePublicKey, planAuthorizedKeysEdit,
+    readManagedEntry, renderOptions, sha256Hex,
+} from "./authorized-keys";
+import { checkInputs, connectionIdentity, decideDiff } from "./check";
+import { type Connection, ServerConnection, describeTarget } from "./connection";
+import { BackupProviderError } from "./errors";
+import { progress } from "./progress";
+import { BackupResource, type Inputs } from "./resource";
+import { AbsolutePath, OneLine, UnixUser } from "./rules";
+import { sshPool } from "./ssh";
+
+export const FILE_MODE = "600";
+export const DIR_MODE = "700";
+
+export const AuthorizedKeyArgs = z.strictObject({
+    /** How to reach the backup server: as the target user, or as an admin who may sudo. Port 22 by default. */
+    connection: ServerConnection,
+    /** The user whose authorized_keys holds the key. @default connection.user */
+    targetUser: UnixUser.optional(),
+    /** Run the file edits through `sudo -n`. @default true when targetUser differs from connection.user */
+    useSudo: z.boolean().optional(),
+    /** The file to edit. @default ~targetUser/.ssh/authorized_keys */
+    authorizedKeysPath: AbsolutePath.optional(),
+    /** The public key line to authorize, e.g. ApplianceRootKey.publicKey. Its comment is not part of its identity. */
+    publicKey: z.string().transform((s) => s.trim()).pipe(PublicKeyText),
+    /** The comment written after the key. @default the key's own comment */
+    comment: OneLine(200).optional(),
+    /** The backup directory: the key gets `restrict,command="rrsync -wo -absolute <dir>"`, so it can only write backups there. */
+    restrictTo: AbsolutePath.optional(),
+    /** Explicit options, instead of restrictTo. */
+    options: AuthorizedKeyOptions.optional(),
+    /** Set to true to authorize the key with no options at all: full shell access. An explicit opt-out. */
+    unrestricted: z.literal(true, { error: "may only be true (an explicit opt-out); leave it out otherwise" }).optional(),
+}).superRefine((a, ctx) => {
+    const given = (["restrictTo", "options", "unrestricted"] as const).filter((k) => a[k] !== undefined);
+    if (given.length !== 1) {
+        ctx.addIssue({
+            code: "custom", path: ["restrictTo"],
+            message: `give exactly one of restrictTo (the backup directory, recommended), options, or unrestricted: true, but ${given.length === 0 ? "none" : given.join(" and ")} ${given.length === 1 ? "was" : "were"} provided`,
+        });
+    }
+}).transform((a) => {
+    const key = parsePublicKey(a.publicKey);
+    const targetUser = a.targetUser ?? a.connection.user;
+    const effectiveOptions = a.unrestricted ? "" : renderOptions(a.restrictTo !== undefined ? defaultBackupOptions(a.restrictTo) : a.options!);
+    return {
+        ...a,
+        publicKey: `${key.type} ${key.blob}`,
+        comment: a.comment ?? key.comment,
+        targetUser,
+        useSudo: a.useSudo ?? targetUser !== a.connection.user,
+        /** The options text written before the key; what refresh compares. */
+        effectiveOptions,
+        fingerprint: key.fingerprint,
+        fileMode: FILE_MODE,
+        dirMode: DIR_MODE,
+        /** Who owns the file (and its directory): the target user, checked on every read. */
+        fileOwner: targetUser,
+    };
+});
+export type AuthorizedKeyArgs = z.input<typeof AuthorizedKeyArgs>;
+type AuthorizedKeyInputs = z.output<typeof AuthorizedKeyArgs>;
+
+export type AuthorizedKeyState = AuthorizedKeyInputs;
+
+// Runs on the backup server. Reports the file, its directory and its content
+// (base64, so CRLF and odd bytes survive) without changing anything.
+const READ_SCRIPT = `set -eu
+user=$1; file=$2
+home=$(getent passwd "$user" | cut -d: -f6) || { echo "no such user: $user" >&2; exit 6; }
+[ -n "$home" ] || { echo "no such user: $user" >&2; exit 6; }
+[ -n "$file" ] || file="$home/.ssh/authorized_keys"
+dir=$(dirname "$file")
+echo "file=$file"
+if [ -L "$dir" ]; then echo "dir=symlink"; elif [ -d "$dir" ]; then echo "dir=present"; stat -c 'dirmode=%a
+dirowner=%U' "$dir"; else echo "dir=absent"; fi
+if [ -L "$file" ]; then echo "state=symlink"; elif [ -f "$file" ]; then echo "state=present"; stat -c 'filemode=%a
+fileowner=%U' "$file"; echo "sha=$(sha256sum < "$file" | cut -d' ' -f1)"; echo "---"; base64 -w0 < "$file"; echo; elif [ -e "$file" ]; then echo "state=notfile"; else echo "state=absent"; fi
+`;
+
+// Writes the new content (stdin) atomically under a lock on the directory, only if
+// the file still has the content we planned against (compare and swap), and puts
+// modes and owner right. Exit 3: symlink refused; 4: changed since read; 5: lock busy.
+const WRITE_SCRIPT = `set -eu
+user=$1; file=$2; expected=$3
+home=$(getent passwd "$user" | cut -d: -f6) || { echo "no such user: $user" >&2; exit 6; }
+[ -n "$file" ] || file="$home/.ssh/authorized_keys"
+dir=$(dirname "$file")
+umask 077
+if [ -L "$dir" ]; then echo "refusing: $dir is a symbolic link" >&2; exit 3; fi
+[ -d "$dir" ] || mkdir -p "$dir"
+chown "$user": "$dir"; chmod ${DIR_MODE} "$dir"
+exec 9<"$dir"
+flock -w 10 9 || { echo "the lock on $dir is held by another writer" >&2; exit 5; }
+if [ -L "$file" ]; then echo "refusing: $file is a symbolic link" >&2; exit 3; fi
+current=absent
+[ -f "$file" ] && current=$(sha256sum < "$file" | cut -d' ' -f1)
+[ "$current" = "$expected" ] || { echo "changed since read" >&2; exit 4; }
+tmp=$(mktemp "$dir/.authorized_keys.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+cat > "$tmp"
+chown "$user": "$tmp"; chmod ${FILE_MODE} "$tmp"
+sync "$tmp" 2>/dev/null || true
+mv -f "$tmp" "$file"
+trap - EXIT
+`;
+
+interface RemoteFile {
+    file: string;
+    dir: "present" | "absent" | "symlink";
+    dirMode?: string;
+    dirOwner?: string;
+    state: "present" | "absent" | "symlink" | "notfile";
+    fileMode?: string;
+    fileOwner?: string;
+    sha: string;
+    /** The file's bytes as a latin1 string, so every byte round-trips. */
+    content: string;
+}
+
+/** Parses the read script's answer. Pure. */
+export function parseReadAnswer(stdout: string): RemoteFile {
+    const [head, body = ""] = stdout.split("\n---\n");
+    const fields = new Map(head.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]));
+    const content = Buffer.from(body.trim(), "base64").toString("latin1");
+    return {
+        file: fields.get("file") ?? "",
+        dir: (fields.get("dir") ?? "absent") as RemoteFile["dir"],
+        dirMode: fields.get("dirmode"),
+        dirOwner: fields.get("dirowner"),
+        state: (fields.get("state") ?? "absent") as RemoteFile["state"],
+        fileMode: fields.get("filemode"),
+        fileOwner: fields.get("fileowner"),
+        sha: fields.get("sha") ?? "absent",
+        content,
+    };
+}
+
+function identityOf(inputs: AuthorizedKeyInputs): KeyIdentity {
+    const [type, blob] = inputs.publicKey.split(" ");
+    return { type, blob };
+}
+
+function label(inputs: AuthorizedKeyInputs): string {
+    return `AuthorizedKey for ${inputs.targetUser} on ${inputs.connection.host}:${inputs.connection.port}`;
+}
+
+async function readRemote(inputs: AuthorizedKeyInputs): Promise<RemoteFile> {
+    const conn = inputs.connection as Connection;
+    const result = await sshPool.run(conn, {
+        argv: ["sh", "-c", READ_SCRIPT, "ssb-read-authorized-keys", inputs.targetUser, inputs.authorizedKeysPath ?? ""],
+        sudo: inputs.useSudo, operation: `read ${inputs.targetUser}'s authorized_keys`,
+    });
+    if (result.code !== 0) {
+        throw new BackupProviderError(result.code === 6 ? `user ${inputs.targetUser} does not exist` : "the read failed", {
+            kind: "command", host: describeTarget(conn), operation: `read ${inputs.targetUser}'s authorized_keys`, exitCode: result.code, stderr: result.stderr,
+            hint: result.code === 6 ? `create the user ${inputs.targetUser} on ${conn.host}, or fix targetUser` : "check that the connection user may read the file (or set useSudo)",
+        });
+    }
+    const remote = parseReadAnswer(result.stdout);
+    if (remote.state === "symlink" || remote.dir === "symlink" || remote.state === "notfile") {
+        throw new BackupProviderError(`${remote.file} ${remote.state === "notfile" ? "is not a regular file" : "or its directory is a symbolic link"}, which this resource refuses to follow`, {
+            kind: "invalid", host: describeTarget(conn), operation: `read ${inputs.targetUser}'s authorized_keys`,
+            hint: `replace the link with a real file (a link could point the edit at any file on ${conn.host})`,
+        });
+    }
+    return remote;
+}
+
+/** Live state in input shape: what refresh compares against the program. Pure. */
+export function liveInputs(inputs: AuthorizedKeyInputs, remote: RemoteFile): AuthorizedKeyInputs | undefined {
+    const entry = readManagedEntry(remote.content, identityOf(inputs));
+    if (!entry.present) return undefined;
+    return {
+        ...inputs,
+        effectiveOptions: entry.optionsText ?? "",
+        comment: entry.comment,
+        fileMode: remote.fileMode ?? FILE_MODE,
+        dirMode: remote.dirMode ?? DIR_MODE,
+        fileOwner: remote.fileOwner !== inputs.targetUser ? remote.fileOwner ?? "unknown"
+            : remote.dirOwner !== inputs.targetUser ? `${remote.dirOwner ?? "unknown"} (the directory)` : inputs.targetUser,
+    };
+}
+
+const MAX_ATTEMPTS = 5;
+
+/** Reads, plans and writes with compare-and-swap until the file holds the desired line (or none). */
+async function converge(inputs: AuthorizedKeyInputs, state: "present" | "absent"): Promise<RemoteFile> {
+    const conn = inputs.connection as Connection;
+    for (let attempt = 1; ; attempt++) {
+        const remote = await readRemote(inputs);
+        const plan = planAuthorizedKeysEdit(remote.content, state === "present"
+            ? { state, key: identityOf(inputs), options: inputs.effectiveOptions, comment: inputs.comment }
+            : { state, key: identityOf(inputs) });
+        const modesRight = remote.state === "absent" || (remote.fileMode === FILE_MODE && remote.dirMode === DIR_MODE && remote.fileOwner === inputs.targetUser && remote.dirOwner === inputs.targetUser);
+        if (!plan.changed && modesRight) return remote;
+        if (state === "absent" && remote.state === "absent") return remote;
+        progress(`${label(inputs)}: ${plan.changed ? plan.action : "fixing mode and owner of"} ${remote.file} (attempt ${attempt})`);
+        const result = await sshPool.run(conn, {
+            argv: ["sh", "-c", WRITE_SCRIPT, "ssb-write-authorized-keys", inputs.targetUser, inputs.authorizedKeysPath ?? "", remote.sha],
+            // Bytes, not characters: the content was read as latin1, so it goes back as latin1.
+            sudo: inputs.useSudo, stdin: Buffer.from(plan.content, "latin1"), operation: `write ${remote.file}`,
+        });
+        // Read back once more: confirms the write and checks the modes.
+        if (result.code === 0) continue;
+        if ((result.code === 4 || result.code === 5) && attempt < MAX_ATTEMPTS) {
+            progress(`${label(inputs)}: ${result.code === 4 ? "the file changed while we planned" : "another writer holds the lock"}; retrying (${attempt}/${MAX_ATTEMPTS})`);
+            await new Promise((r) => setTimeout(r, 200 * attempt));
+            continue;
+        }
+        throw new BackupProviderError(
+            result.code === 3 ? "refused to write through a symbolic link" : result.code === 4 ? `the file kept changing under us for ${MAX_ATTEMPTS} attempts` : result.code === 5 ? "another writer held the lock too long" : "the write failed", {
+                kind: result.code === 4 || result.code === 5 ? "concurrent-edit" : "command", host: describeTarget(conn), operation: `write ${remote.file}`,
+                exitCode: result.code, stderr: result.stderr,
+                hint: result.code === 3 ? "replace the symbolic link with a real file" : "nothing was lost: the file is unchanged or fully written; run `pulumi up` again",
+            });
+    }
+}
+
+const idOf = (i: AuthorizedKeyInputs) => `${i.connection.host}:${i.connection.port}/${i.targetUser}/${identityOf(i).type}/${sha256Hex(identityOf(i).blob).slice(0, 16)}`;
+
+export const authorizedKeyProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds, news) {
+        try {
+            return checkInputs(AuthorizedKeyArgs, news);
+        } catch (err) {
+            return { failures: [{ property: "options", reason: (err as Error).message }] };
+        }
+    },
+    async diff(_id, olds, news) {
+        const decision = decideDiff(olds, news, {
+            identity: ["connection", "targetUser", "authorizedKeysPath", "publicKey"],
+            identityProjection: { connection: connectionIdentity },
+        });
+        return { changes: decision.changes, replaces: decision.replaces };
+    },
+    async create(inputs) {
+        const i = inputs as AuthorizedKeyInputs;
+        await converge(i, "present");
+        return { id: idOf(i), outs: i };
+    },
+    async read(id, props) {
+        const state = props as AuthorizedKeyState;
+        const remote = await readRemote(state);
+        const live = liveInputs(state, remote);
+        if (!live) return { id: undefined as unknown as string, props: {} };
+        return { id, props: live, inputs: live };
+    },
+    async update(_id, _olds, news) {
+        const i = news as AuthorizedKeyInputs;
+        await converge(i, "present");
+        return { outs: i };
+    },
+    async delete(_id, props) {
+        await converge(props as AuthorizedKeyState, "absent");
+    },
+};
+
+/**
+ * Authorizes a public key (usually the appliance root's) for a user on a backup
+ * server, restricted by default to rsync writes into one directory.
+ *
+ * @example
+ * new AuthorizedKey("appliance-key", {
+ *     connection: { host: "backup.example.com", user: "bkpadmin", hostKey: "SHA256:…", privateKey: cfg.requireSecret("backupAdminKey") },
+ *     targetUser: "senhauser",
+ *     publicKey: rootKey.publicKey,
+ *     restrictTo: "/files/backup/senhasegura",
+ * });
+ */
+export class AuthorizedKey extends BackupResource {
+    declare readonly publicKey: pulumi.Output<string>;
+    declare readonly effectiveOptions: pulumi.Output<string>;
+    declare readonly fingerprint: pulumi.Output<string>;
+    declare readonly targetUser: pulumi.Output<string>;
+
+    constructor(name: string, args: Inputs<AuthorizedKeyArgs>, opts?: pulumi.CustomResourceOptions) {
+        super("AuthorizedKey", { moduleFile: __filename, exportName: "authorizedKeyProvider" }, name,
+            { ...args }, opts, []);
+    }
+}
