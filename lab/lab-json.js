@@ -61,7 +61,8 @@ const lab = {
     sshdPid: pid('sshd-rsync'),
     sshdLog: path.join(root, 'logs', 'sshd-rsync.log'),
   },
-  cifs: e.SMB_ENABLED === '1' ? {
+  cifs: {
+    available: e.SMB_ENABLED === '1',
     host,
     port: Number(e.SMB_PORT),
     share: e.CIFS_SHARE,
@@ -71,14 +72,15 @@ const lab = {
     localPath: path.join(root, 'cifs', e.CIFS_SHARE),
     credentialId: e.CIFS_CREDENTIAL_ID,
     smbdPid: pid('smbd'),
-  } : null,
-  nfs: e.NFS_ENABLED === '1' ? {
+  },
+  nfs: {
+    available: e.NFS_ENABLED === '1',
     host,
     port: Number(e.NFS_PORT),
     remotePath: e.NFS_PSEUDO,
     localPath: path.join(root, 'nfs', 'export'),
     ganeshaPid: pid('ganesha'),
-  } : null,
+  },
   skipped: (e.SKIPPED || '').split('\n').filter(Boolean),
   startedAt: new Date().toISOString(),
 };

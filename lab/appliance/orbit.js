@@ -1083,7 +1083,8 @@ const handlers = {
       backupLog(root, `${new Date().toISOString()} [${cfg.hostname}] backup ${id} status=ok destination=${dest.url} kinds=${built.kinds.join(',')} files=${built.files.length} bytes=${built.bytes} durationMs=${t.durationMs}`);
       logged = true;
       await store.mutate((c) => {
-        c.lastBackup = summary;
+        const { ok, ...last } = summary;
+        c.lastBackup = last;
         return true;
       });
       const via = dest.kind === 'rsync' ? 'Rsync' : dest.kind === 'cifs' ? 'CIFS (smbclient)' : 'NFS (nfs-cp)';
