@@ -66,6 +66,14 @@ appliance_name() { echo "appliance-$1"; }
 appliance_port() { echo $((APPLIANCE_BASE_PORT + $1)); }
 appliance_root() { echo "$LAB_ROOT/appliances/appliance-$1"; }
 
+# alive PID: the process exists and is not a zombie (this machine's init reaps
+# slowly, and kill -0 succeeds on a zombie)
+alive() {
+  local st
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 # pid_of NAME: the pid recorded in $RUN/NAME.pid, if that process is alive and
 # still runs the program the lab started (its command line names the lab root).
 pid_of() {
@@ -73,12 +81,12 @@ pid_of() {
   [ -f "$f" ] || return 1
   pid=$(tr -dc '0-9' <"$f")
   [ -n "$pid" ] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  alive "$pid" || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$LAB_ROOT/" || return 1
   echo "$pid"
 }
 
-# descendants PID: every process below PID (children first listed after parents).
+# descendants PID: every process below PID.
 descendants() {
   local parent=$1 child
   for child in $(ps -o pid= --ppid "$parent" 2>/dev/null); do
@@ -87,8 +95,8 @@ descendants() {
   done
 }
 
-# Samba's RPC helpers (samba-dcerpcd, rpcd_*) reparent to init; they are ours
-# when their command line names our smb.conf.
+# Samba's RPC helpers (samba-dcerpcd, rpcd_*) may reparent to init; they are
+# ours when their command line names our smb.conf.
 samba_helpers() {
   local pid
   for pid in $(pgrep -f -- "--configfile=$SAMBA_CONF" 2>/dev/null || true); do
@@ -96,31 +104,52 @@ samba_helpers() {
   done
 }
 
-# kill_tree NAME [extra pids…]: stop the recorded process, its descendants and
-# any extra pids; TERM first, KILL after 5 s; waits until all are gone.
-kill_tree() {
-  local name=$1 pid pids=() p i
-  shift
-  if pid=$(pid_of "$name"); then
-    pids+=("$pid")
-    for p in $(descendants "$pid"); do pids+=("$p"); done
-  fi
-  for p in "$@"; do pids+=("$p"); done
-  if [ "${#pids[@]}" -gt 0 ]; then
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    for i in $(seq 1 50); do
-      local alive=()
-      for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
-      [ "${#alive[@]}" -eq 0 ] && break
-      if [ "$i" -eq 50 ]; then
-        warn "$name: killing ${alive[*]} after 5 s"
-        kill -KILL "${alive[@]}" 2>/dev/null || true
-        sleep 0.2
-      fi
+# tree_pids NAME…: the recorded processes of NAMEs and all their descendants
+tree_pids() {
+  local name pid
+  for name in "$@"; do
+    if pid=$(pid_of "$name"); then
+      echo "$pid"
+      descendants "$pid"
+    fi
+  done
+}
+
+# kill_pids PID…: TERM, wait until every one is gone (zombies count as gone),
+# KILL whatever is left after 5 s.
+kill_pids() {
+  [ $# -gt 0 ] || return 0
+  local p i alive_pids
+  kill -TERM "$@" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    alive_pids=()
+    for p in "$@"; do alive "$p" && alive_pids+=("$p"); done
+    [ "${#alive_pids[@]}" -eq 0 ] && return 0
+    if [ "$i" -eq 100 ]; then
+      warn "killing ${alive_pids[*]} after 5 s"
+      kill -KILL "${alive_pids[@]}" 2>/dev/null || true
       sleep 0.1
-    done
-  fi
+      return 0
+    fi
+    sleep 0.05
+  done
+}
+
+# kill_tree NAME [extra pids…]: stop the recorded process, its descendants and
+# any extra pids, and forget its pid file.
+kill_tree() {
+  local name=$1
+  shift
+  # shellcheck disable=SC2046
+  kill_pids $(tree_pids "$name") "$@"
   rm -f "$RUN/$name.pid"
+}
+
+# lab_lock: one lab/start or lab/stop at a time (fd 9; daemons must not inherit it)
+lab_lock() {
+  install -d -m 0755 "$LAB_ROOT"
+  exec 9>"$LAB_ROOT/.lab.lock"
+  flock -w 120 9 || die "another lab/start or lab/stop holds $LAB_ROOT/.lab.lock"
 }
 
 # tcp_open PORT
