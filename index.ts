@@ -63,7 +63,9 @@ const backup = new ApplianceBackup(cfg.get("name") ?? labAppliance?.name ?? "app
         hour: cfg.getNumber("hour") ?? 5,
         notifications: { email: cfg.getBoolean("notifyEmail") ?? true, siem: cfg.getBoolean("notifySiem") ?? true },
     },
+    verify: cfg.getBoolean("verify") ?? true,
 });
 
 export const summary = pulumi.interpolate`appliance ${appliance.host}:${appliance.port ?? 59022} backs up to ${backup.destination} daily at ${backup.policy.hour}:00 (system ${backup.policy.system}, secrets ${backup.policy.secrets}, video ${backup.policy.video})`;
 export const destinationUrl = backup.destination;
+export const lastVerification = backup.lastVerification;

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ApplianceRootKey } from "../providers/appliance-root-key";
 import { AuthorizedKey } from "../providers/authorized-key";
 import { type BackupPolicyArgs, BackupPolicy } from "../providers/backup-policy";
+import { type BackupVerificationArgs, BackupVerification } from "../providers/backup-verification";
 import type { ConnectionInput } from "../providers/connection";
 import { RemotePartition } from "../providers/remote-partition";
 import { RsyncTarget } from "../providers/rsync-target";
@@ -46,6 +47,22 @@ export interface ApplianceBackupArgs {
     destination: RsyncDestination | PartitionDestination;
     /** Which backups, when, and who is told of a lost remote directory. The destination is set by the component. */
     policy?: Omit<Inputs<BackupPolicyArgs>, "connection" | "destination">;
+    /**
+     * Run a backup after the destination or the policy changes, and check that its files
+     * landed at the destination. @default true
+     */
+    verify?: boolean;
+    /** Seconds the verification backup may take. @default 900 */
+    backupTimeoutSec?: number;
+}
+
+/** What the last verification backup proved. */
+export interface VerificationSummary {
+    backupId: string;
+    files: string[];
+    bytes: number;
+    durationMs: number;
+    startedAt: string;
 }
 
 /**
@@ -67,6 +84,9 @@ export class ApplianceBackup extends pulumi.ComponentResource {
     declare readonly authorizedKey?: AuthorizedKey;
     declare readonly rsyncTarget?: RsyncTarget;
     declare readonly partition?: RemotePartition;
+    declare readonly verification?: BackupVerification;
+    /** The last verification backup, or undefined when verify is false. */
+    declare readonly lastVerification: pulumi.Output<VerificationSummary | undefined>;
 
     constructor(name: string, args: ApplianceBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("senhasegura:backup:ApplianceBackup", name, {}, opts);
@@ -75,6 +95,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
         let destinationDependency: pulumi.Resource;
         let destination: Inputs<BackupPolicyArgs>["destination"];
         let description: pulumi.Output<string>;
+        let farSide: Inputs<BackupVerificationArgs>["destination"] | undefined;
 
         if (d.type === "rsync") {
             // Child names are a contract: renaming one replaces the resource (add an alias if you must).
@@ -94,6 +115,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             destinationDependency = target;
             destination = { type: "rsync" };
             description = pulumi.interpolate`rsync://${d.backupUser}@${host}:${port}${d.path}`;
+            farSide = { type: "rsync", server: d.server, path: d.path, useSudo: pulumi.all([d.server.user, d.backupUser]).apply(([u, b]) => u !== b) };
         } else {
             const partition = new RemotePartition(`${name}-partition`, {
                 connection: args.appliance, partitionId: d.partitionId, protocol: d.type, host: d.host, port: d.port, path: d.path,
@@ -103,6 +125,13 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             destinationDependency = partition;
             destination = { type: "partition", partitionId: d.partitionId };
             description = pulumi.interpolate`${d.type}://${d.host}:${partition.port}${d.path}`;
+            if (d.type === "nfs") {
+                farSide = { type: "nfs", host: d.host, port: partition.port, path: d.path };
+            } else if (d.user !== undefined && d.password !== undefined) {
+                farSide = { type: "cifs", host: d.host, port: partition.port, path: d.path, user: d.user, password: d.password, domain: d.domain };
+            } else if (args.verify !== false) {
+                pulumi.log.warn(`${name}: the CIFS partition authenticates with a credential registered on the appliance, so the verification cannot look for the files from outside; no verification backup runs`, this);
+            }
         }
 
         const policy = new BackupPolicy(`${name}-policy`, {
@@ -110,7 +139,21 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             connection: args.appliance,
             destination,
         }, { ...parent, dependsOn: [destinationDependency] });
-        Object.assign(this, { policy, destination: description });
-        this.registerOutputs({ destination: description, policy: policy.id });
+        let verification: BackupVerification | undefined;
+        if (args.verify !== false && farSide !== undefined) {
+            verification = new BackupVerification(`${name}-verification`, {
+                connection: args.appliance,
+                // A new backup proves something only when where or what it backs up changed.
+                triggers: pulumi.all([description, policy.system, policy.secrets, policy.video]).apply(([destination, system, secrets, video]) => ({ destination, system, secrets, video })),
+                destination: farSide,
+                backupTimeoutSec: args.backupTimeoutSec,
+            }, { ...parent, dependsOn: [policy] });
+        }
+        const lastVerification = verification
+            ? pulumi.all([verification.backupId, verification.files, verification.bytes, verification.durationMs, verification.startedAt])
+                .apply(([backupId, files, bytes, durationMs, startedAt]) => ({ backupId, files, bytes, durationMs, startedAt }))
+            : pulumi.output(undefined);
+        Object.assign(this, { policy, verification, destination: description, lastVerification });
+        this.registerOutputs({ destination: description, policy: policy.id, lastVerification });
     }
 }
