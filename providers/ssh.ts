@@ -34,8 +34,12 @@ export interface CommandResult {
 
 /** sshd's default MaxSessions is 10; stay under it so channel opens never fail. */
 const MAX_CHANNELS_PER_CONNECTION = 8;
-/** Closes a pooled connection nobody used for this long, so short-lived processes can exit. */
-const IDLE_CLOSE_MS = 20_000;
+/**
+ * Closes a pooled connection nobody used for this long, so a process that imports
+ * the pool directly (a test, a script) can exit. Long enough that an engine run
+ * keeps one connection per host even while a backup runs elsewhere.
+ */
+const IDLE_CLOSE_MS = 120_000;
 
 interface PoolEntry {
     key: string;
