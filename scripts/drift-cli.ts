@@ -1,7 +1,8 @@
-// scripts/drift (this file is its implementation): is a stack's live state what its program says? Runs the
-// equivalent of `pulumi preview --refresh` through the Automation API, reads
-// the engine's events, and prints each drifted resource and field in plain
-// words (scripts/drift-report.ts). Exit codes: 0 no drift, 2 drift, 1 error.
+// The implementation of scripts/drift: is a stack's live state what its
+// program says? Runs the equivalent of `pulumi preview --refresh` through the
+// Automation API, reads the engine's events, and prints each drifted resource
+// and field in plain words (scripts/drift-report.ts).
+// Exit codes: 0 no drift, 2 drift, 1 error.
 // Usage: scripts/drift [--stack NAME] [--cwd DIR] [--json]
 import * as path from "path";
 import { type EngineEvent, LocalWorkspace } from "@pulumi/pulumi/automation";
