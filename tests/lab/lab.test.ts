@@ -157,18 +157,6 @@ function fingerprintOf(key: string): string {
     return "SHA256:" + crypto.createHash("sha256").update(Buffer.from(key.split(/\s+/)[1], "base64")).digest("base64").replace(/=+$/, "");
 }
 
-function filesUnder(dir: string): string[] {
-    const out: string[] = [];
-    const walk = (d: string) => {
-        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-            const p = path.join(d, e.name);
-            if (e.isDirectory()) walk(p); else out.push(path.relative(dir, p));
-        }
-    };
-    if (fs.existsSync(dir)) walk(dir);
-    return out.sort();
-}
-
 /** secrets.enc: "OSEC" | 1 | salt(16) | iv(12) | tag(16) | ciphertext; scrypt N=16384 r=8 p=1. */
 function decryptSecrets(buf: Buffer, password: string): string {
     assert.equal(buf.subarray(0, 4).toString(), "OSEC");
