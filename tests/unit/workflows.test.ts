@@ -1,0 +1,121 @@
+// The GitHub Actions workflows (.github/workflows) cannot run here, so they are
+// checked: actionlint v1.7.12 (built by scripts/toolchain from the Go module
+// proxy) with shellcheck for every run: script, plus what each workflow must do
+// and that every secret and variable it reads is documented in docs/gitops.md.
+// A missing actionlint or shellcheck fails these tests; they never skip.
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+const REPO = path.resolve(__dirname, "..", "..");
+const WORKFLOWS = path.join(REPO, ".github", "workflows");
+const ACTIONLINT_VERSION = "v1.7.12";
+
+function actionlintPath(): string {
+    const bin = path.join(process.env.SSB_ACTIONLINT_BIN ?? path.join(REPO, ".toolchain", `actionlint-${ACTIONLINT_VERSION}`, "bin"), "actionlint");
+    if (!fs.existsSync(bin)) {
+        throw new Error(`actionlint is missing at ${bin}: run 'bash scripts/toolchain' (scripts/test runs it through scripts/setup); its build log is .toolchain/actionlint.build.log`);
+    }
+    return bin;
+}
+
+function shellcheckPath(): string {
+    for (const dir of (process.env.PATH ?? "").split(":")) {
+        const candidate = path.join(dir, "shellcheck");
+        if (dir && fs.existsSync(candidate)) return candidate;
+    }
+    throw new Error("shellcheck is not on PATH, so actionlint would not check the run: scripts: install the Debian package shellcheck (scripts/setup does, as root)");
+}
+
+function actionlint(cwd: string, files: string[]) {
+    const r = spawnSync(actionlintPath(), ["-no-color", "-shellcheck", shellcheckPath(), ...files], { cwd, encoding: "utf8", timeout: 60_000 });
+    if (r.error) throw r.error;
+    return { code: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+const workflowFiles = () => fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f)).sort();
+const read = (f: string) => fs.readFileSync(path.join(WORKFLOWS, f), "utf8");
+
+describe("GitHub Actions workflows", () => {
+    it("are the three the project documents: preview, deploy, drift", () => {
+        assert.deepEqual(workflowFiles(), ["deploy.yml", "drift.yml", "preview.yml"]);
+    });
+
+    it(`pass actionlint ${ACTIONLINT_VERSION}, with shellcheck on every run: script`, () => {
+        const version = spawnSync(actionlintPath(), ["-version"], { encoding: "utf8" }).stdout.split("\n")[0];
+        assert.equal(version, ACTIONLINT_VERSION);
+        const r = actionlint(REPO, workflowFiles().map((f) => path.join(".github", "workflows", f)));
+        assert.equal(r.code, 0, r.output);
+        assert.equal(r.output.trim(), "");
+    });
+
+    it("actionlint really checks: a broken workflow fails on its expression and on its shell script", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssb-actionlint-"));
+        try {
+            fs.mkdirSync(path.join(dir, ".github", "workflows"), { recursive: true });
+            const bad = path.join(dir, ".github", "workflows", "bad.yml");
+            fs.writeFileSync(bad, [
+                "on: push",
+                "jobs:",
+                "  x:",
+                "    runs-on: ubuntu-24.04",
+                "    steps:",
+                "      - run: echo ${{ github.event.no_such_thing.title }}",
+                "      - run: cd $UNQUOTED_DIR && ls",
+                "      - run: echo ${{ secretz.TOKEN }}",
+                "",
+            ].join("\n"));
+            const r = actionlint(dir, [path.join(".github", "workflows", "bad.yml")]);
+            assert.equal(r.code, 1, r.output);
+            assert.match(r.output, /shellcheck reported issue/, "shellcheck is wired in");
+            assert.match(r.output, /undefined variable "secretz"/, "expressions are type-checked");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("preview.yml previews pull requests with the policy pack and posts the result as one comment", () => {
+        const w = read("preview.yml");
+        assert.match(w, /^on:\n {2}pull_request:/m);
+        assert.match(w, /pull-requests: write/);
+        assert.match(w, /pulumi preview --stack "\$STACK" --refresh --diff --policy-pack policy\//);
+        assert.match(w, /actions\/github-script@v7/);
+        assert.match(w, /updateComment[\s\S]*createComment/, "updates its own comment, or creates it once");
+        assert.match(w, /head\.repo\.full_name == github\.repository/, "no preview of fork pull requests, which get no secrets");
+    });
+
+    it("deploy.yml runs pulumi up --refresh on main, one at a time, then checks convergence with scripts/drift", () => {
+        const w = read("deploy.yml");
+        assert.match(w, /^on:\n {2}push:\n {4}branches: \[main\]/m);
+        assert.match(w, /pulumi up --stack "\$STACK" --refresh --yes --diff --policy-pack policy\//);
+        assert.match(w, /cancel-in-progress: false/);
+        assert.match(w, /run: bash scripts\/drift --stack "\$STACK"/);
+    });
+
+    it("drift.yml runs scripts/drift on a schedule and opens, updates or closes the drift issue", () => {
+        const w = read("drift.yml");
+        assert.match(w, /^on:\n {2}schedule:\n(?: {4}#.*\n)* {4}- cron: "[^"]+"/m);
+        assert.match(w, /bash scripts\/drift --stack "\$STACK" --json/);
+        assert.match(w, /issues: write/);
+        for (const call of ["issues.create(", "issues.update(", "issues.createComment(", 'state: "closed"']) assert.ok(w.includes(call), call);
+        assert.match(w, /exit-code == '2'/);
+        assert.equal(read("deploy.yml").match(/group: (.*)/)![1], w.match(/group: (.*)/)![1], "drift and deploy share one concurrency group");
+    });
+
+    it("read secrets only into env: entries, never straight into a script", () => {
+        for (const f of workflowFiles()) {
+            for (const line of read(f).split("\n").filter((l) => l.includes("secrets."))) {
+                assert.match(line, /^\s+[A-Z_]+: \$\{\{ secrets\.[A-Z_]+ \}\}$/, `${f}: ${line.trim()}`);
+            }
+        }
+    });
+
+    it("use only secrets and variables that docs/gitops.md documents", () => {
+        const doc = fs.readFileSync(path.join(REPO, "docs", "gitops.md"), "utf8");
+        const used = new Set(workflowFiles().flatMap((f) => [...read(f).matchAll(/\b(secrets|vars)\.([A-Z_]+)/g)].map((m) => m[2])));
+        assert.ok(used.has("PULUMI_CONFIG_PASSPHRASE") && used.has("SENHASEGURA_APPLIANCE_SSH_KEY") && used.has("SENHASEGURA_BACKUP_SERVER_SSH_KEY"));
+        for (const name of used) assert.ok(doc.includes(`\`${name}\``), `docs/gitops.md must document ${name}`);
+    });
+});
