@@ -4,6 +4,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { isDeepStrictEqual } from "util";
 import { type EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -91,6 +92,33 @@ export function plannedChanges(events: EngineEvent[]): Array<{ type: string; nam
             op: pre.metadata.op,
             keys: pre.metadata.diffs ?? [],
         });
+    }
+    return out;
+}
+
+/**
+ * Like plannedChanges, with the changed fields named even when the engine's `diffs`
+ * is empty. Dynamic providers answer diff with only `changes` and `replaces` (the
+ * Node.js dynamic-provider host sends no changed keys), so this engine reports no
+ * `diffs` for them; the fields are then the top-level inputs that differ between the
+ * step's old state (the refreshed one, under --refresh) and its new inputs. Creates
+ * and deletes name no fields. Provider resources (pulumi:providers:*) are left out:
+ * the dynamic default provider takes the whole stack config as inputs, so any config
+ * change "updates" it without touching a host.
+ */
+export function plannedFieldChanges(events: EngineEvent[]): Array<{ type: string; name: string; op: string; keys: string[] }> {
+    const out: Array<{ type: string; name: string; op: string; keys: string[] }> = [];
+    for (const e of events) {
+        const meta = e.resourcePreEvent?.metadata;
+        if (!meta || ["same", "refresh", "read"].includes(meta.op) || meta.type.startsWith("pulumi:providers:")) continue;
+        let keys = [...(meta.diffs ?? [])];
+        if (keys.length === 0 && meta.op !== "create" && meta.op !== "delete") {
+            const olds: Record<string, unknown> = meta.old?.inputs ?? {};
+            const news: Record<string, unknown> = meta.new?.inputs ?? {};
+            keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])]
+                .filter((k) => !k.startsWith("__") && !isDeepStrictEqual(olds[k], news[k]));
+        }
+        out.push({ type: meta.type, name: meta.urn.slice(meta.urn.lastIndexOf("::") + 2), op: meta.op, keys: keys.sort() });
     }
     return out;
 }
