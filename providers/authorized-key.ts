@@ -12,7 +12,7 @@ import { type Connection, ServerConnection, describeTarget } from "./connection"
 import { BackupProviderError } from "./errors";
 import { progress } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
-import { AbsolutePath, OneLine, UnixUser } from "./rules";
+import { AuthorizedKeysFile, BackupDirectory, OneLine, UnixUser } from "./rules";
 import { sshPool } from "./ssh";
 
 export const FILE_MODE = "600";
@@ -26,13 +26,13 @@ export const AuthorizedKeyArgs = z.strictObject({
     /** Run the file edits through `sudo -n`. @default true when targetUser differs from connection.user */
     useSudo: z.boolean().optional(),
     /** The file to edit. @default ~targetUser/.ssh/authorized_keys */
-    authorizedKeysPath: AbsolutePath.optional(),
+    authorizedKeysPath: AuthorizedKeysFile.optional(),
     /** The public key line to authorize, e.g. ApplianceRootKey.publicKey. Its comment is not part of its identity. */
     publicKey: z.string().transform((s) => s.trim()).pipe(PublicKeyText),
     /** The comment written after the key. @default the key's own comment */
     comment: OneLine(200).optional(),
     /** The backup directory: the key gets `restrict,command="rrsync -wo -absolute <dir>"`, so it can only write backups there. */
-    restrictTo: AbsolutePath.optional(),
+    restrictTo: BackupDirectory.optional(),
     /** Explicit options, instead of restrictTo. */
     options: AuthorizedKeyOptions.optional(),
     /** Set to true to authorize the key with no options at all: full shell access. An explicit opt-out. */
@@ -282,6 +282,6 @@ export class AuthorizedKey extends BackupResource {
 
     constructor(name: string, args: Inputs<AuthorizedKeyArgs>, opts?: pulumi.CustomResourceOptions) {
         super("AuthorizedKey", { moduleFile: __filename, exportName: "authorizedKeyProvider" }, name,
-            { ...args }, opts, []);
+            { effectiveOptions: undefined, fingerprint: undefined, targetUser: undefined, ...args }, opts, []);
     }
 }

@@ -801,8 +801,19 @@ export function planAuthorizedKeysEdit(content: string, desired: DesiredAuthoriz
 
     if (desired.state === "absent") {
         if (matches.length === 0) return { content, changed: false, action: "none", duplicatesRemoved: 0 };
+        const kept = lines.filter((line) => !isManaged(line));
+        const last = lines[lines.length - 1];
+        // An unterminated managed last line took over the file's "no final newline"
+        // shape when it was added; give that shape back to the line now last.
+        const raws = kept.map((line) => line.raw);
+        // After an add to such a file the line before ours is never blank, so a blank
+        // line keeps its terminator (dropping it would delete the line).
+        if (last && isManaged(last) && last.eol === "" && kept.length > 0 && kept[kept.length - 1]!.text !== "") {
+            const tail = kept[kept.length - 1]!;
+            raws[raws.length - 1] = tail.text;
+        }
         return {
-            content: lines.filter((line) => !isManaged(line)).map((line) => line.raw).join(""),
+            content: raws.join(""),
             changed: true,
             action: "remove",
             duplicatesRemoved: matches.length - 1,
@@ -812,8 +823,11 @@ export function planAuthorizedKeysEdit(content: string, desired: DesiredAuthoriz
     const wanted = renderAuthorizedKeyLine(desired);
     if (matches.length === 0) {
         const eol = dominantLineEnding(lines);
-        const terminated = content === "" || content.endsWith("\n") ? content : content + eol;
-        return { content: `${terminated}${wanted}${eol}`, changed: true, action: "add", duplicatesRemoved: 0 };
+        // A file without a final newline keeps that shape: the new line goes last, unterminated.
+        if (content !== "" && !content.endsWith("\n")) {
+            return { content: `${content}${eol}${wanted}`, changed: true, action: "add", duplicatesRemoved: 0 };
+        }
+        return { content: `${content}${wanted}${eol}`, changed: true, action: "add", duplicatesRemoved: 0 };
     }
 
     const first = matches[0]!;

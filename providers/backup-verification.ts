@@ -20,7 +20,7 @@ import { BackupProviderError } from "./errors";
 import { OrbitClient, type OrbitBackupSummary } from "./orbit";
 import { info, progress } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
-import { AbsolutePath, CifsDomain, CifsPassword, Hostname, Port, UnixUser } from "./rules";
+import { BackupDirectory, CifsDomain, CifsPassword, Hostname, Port, UnixUser } from "./rules";
 import { shellQuote } from "./shell";
 import { sshPool } from "./ssh";
 
@@ -32,14 +32,14 @@ export const FarSide = z.discriminatedUnion("type", [
         /** Read the files through `sudo -n`. @default true */
         useSudo: z.boolean().default(true),
         /** The backup directory the files are relative to. */
-        path: AbsolutePath,
+        path: BackupDirectory,
     }),
     z.strictObject({
         type: z.literal("cifs"),
         host: Hostname,
         port: Port.default(445),
         /** `/<share>[/<dir>]`, as the partition's path. */
-        path: AbsolutePath,
+        path: BackupDirectory,
         user: UnixUser,
         /** Secret. */
         password: CifsPassword,
@@ -50,7 +50,7 @@ export const FarSide = z.discriminatedUnion("type", [
         host: Hostname,
         port: Port.default(2049),
         /** The export path. */
-        path: AbsolutePath,
+        path: BackupDirectory,
     }),
 ], { error: "must be {type: \"rsync\" | \"cifs\" | \"nfs\", …}" });
 export type FarSide = z.output<typeof FarSide>;

@@ -2,6 +2,7 @@
 // Unlike pulumi-command and ssh2, which accept any host key when none is given,
 // a pinned host key is required here.
 import { createHash } from "crypto";
+import { utils } from "ssh2";
 import { z } from "zod";
 import { Hostname, Port, UnixUser, shown } from "./rules";
 
@@ -35,7 +36,15 @@ export function sha256Fingerprint(blob: Buffer): string {
 export function parseHostKeyPin(pin: string): HostKeyPin | string {
     const text = pin.trim();
     const fp = FINGERPRINT.exec(text);
-    if (fp) return { kind: "fingerprint", sha256: fp[1] };
+    if (fp) {
+        // 43 base64 characters carry 258 bits; a SHA-256 digest fills 256, so the last
+        // character's two low bits are always zero. Anything else is a mistyped pin.
+        const digest = Buffer.from(`${fp[1]}=`, "base64");
+        if (digest.length !== 32 || digest.toString("base64").replace(/=+$/, "") !== fp[1]) {
+            return "its fingerprint is not a SHA-256 digest (the last character is not one a digest can end with): copy it again from ssh-keygen -lf";
+        }
+        return { kind: "fingerprint", sha256: fp[1] };
+    }
     const line = KEY_LINE.exec(text);
     if (line) {
         const blob = Buffer.from(line[2], "base64");
@@ -74,6 +83,16 @@ export const HostKey = z.string().superRefine((value, ctx) => {
     }
 });
 
+/** A private key ssh2 can load. The message never quotes the value: it is secret. */
+const PrivateKey = z.string().superRefine((value, ctx) => {
+    const parsed = utils.parseKey(value);
+    const problem = parsed instanceof Error ? parsed.message
+        : (Array.isArray(parsed) ? parsed[0] : parsed)?.isPrivateKey() ? undefined : "it holds no private key";
+    if (problem) {
+        ctx.addIssue({ code: "custom", message: `is not an unencrypted private key in OpenSSH or PEM format (${problem.replace(/[^\x20-\x7e]/g, "?").slice(0, 120)}); pass the contents of the key file, e.g. pulumi config set --secret KEY < ~/.ssh/id_ed25519` });
+    }
+});
+
 const AbsoluteFile = z.string().regex(/^\/[^\u0000-\u001f]*$/, "must be an absolute path to a file on the machine running Pulumi");
 
 /**
@@ -88,8 +107,8 @@ export function connectionSchema<User extends z.ZodType<string, any>>(defaults: 
         port: Port.default(defaults.port),
         /** Login user. @default `mt4adm` on the appliance; required elsewhere. */
         user,
-        /** Private key in OpenSSH or PEM format. Secret: pass it with `pulumi config set --secret`. */
-        privateKey: z.string().min(1).optional(),
+        /** Private key in OpenSSH or PEM format, unencrypted. Secret: pass it with `pulumi config set --secret`. */
+        privateKey: PrivateKey.optional(),
         /** Path to a private key file on the machine running Pulumi; the key itself stays out of state. */
         privateKeyPath: AbsoluteFile.optional(),
         /** Path of an ssh-agent socket (usually $SSH_AUTH_SOCK). */

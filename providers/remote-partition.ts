@@ -12,7 +12,7 @@ import { AbsolutePath, CifsDomain, CifsPassword, Hostname, ObjectId, Port, UnixU
 
 export const DEFAULT_PORTS = { cifs: 445, nfs: 2049 } as const;
 
-type RuleInput = { protocol: "cifs" | "nfs"; user?: string; password?: string; domain?: string; credentialId?: string };
+type RuleInput = { protocol: "cifs" | "nfs"; path: string; user?: string; password?: string; domain?: string; credentialId?: string };
 
 /**
  * Cross-field rules: each holds when `holds` is true, else its message is the
@@ -23,6 +23,11 @@ export const PARTITION_RULES: ReadonlyArray<{ property: string; holds: (p: RuleI
         property: "user",
         holds: (p) => p.protocol !== "cifs" || (p.credentialId === undefined) !== (p.user === undefined),
         message: (p) => `a CIFS partition needs either user (with password) or credentialId, not both and not neither, but ${p.user === undefined ? "neither" : "both"} were provided`,
+    },
+    {
+        property: "path",
+        holds: (p) => p.protocol !== "cifs" || p.path !== "/",
+        message: () => "a CIFS path starts with the share's name, /<share>[/<dir>], but \"/\" was provided",
     },
     {
         property: "password",
@@ -206,6 +211,6 @@ export class RemotePartition extends BackupResource {
 
     constructor(name: string, args: Inputs<RemotePartitionArgs>, opts?: pulumi.CustomResourceOptions) {
         super("RemotePartition", { moduleFile: __filename, exportName: "remotePartitionProvider" }, name,
-            { ...args, mountedAt: undefined }, opts, ["password"]);
+            { port: undefined, mounted: undefined, ...args, mountedAt: undefined }, opts, ["password"]);
     }
 }

@@ -7,7 +7,7 @@ import { ApplianceConnection, type Connection } from "./connection";
 import { OrbitClient, type OrbitRsync } from "./orbit";
 import { progress, warn } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
-import { AbsolutePath, Hostname, Port, UnixUser } from "./rules";
+import { BackupDirectory, Hostname, Port, UnixUser } from "./rules";
 
 export const RsyncTargetArgs = z.strictObject({
     /** How to reach the appliance (port 59022, user mt4adm by default). */
@@ -19,7 +19,7 @@ export const RsyncTargetArgs = z.strictObject({
     /** The backup server's SSH port. @default 22 */
     port: Port.default(22),
     /** Absolute path of the backup directory on the backup server, e.g. /files/backup/senhasegura. */
-    path: AbsolutePath,
+    path: BackupDirectory,
 });
 export type RsyncTargetArgs = z.input<typeof RsyncTargetArgs>;
 type RsyncTargetInputs = z.output<typeof RsyncTargetArgs>;
@@ -115,6 +115,6 @@ export class RsyncTarget extends BackupResource {
 
     constructor(name: string, args: Inputs<RsyncTargetArgs>, opts?: pulumi.CustomResourceOptions) {
         super("RsyncTarget", { moduleFile: __filename, exportName: "rsyncTargetProvider" }, name,
-            { ...args, reachable: undefined, reachError: undefined }, opts, []);
+            { port: undefined, ...args, reachable: undefined, reachError: undefined }, opts, []);
     }
 }

@@ -47,6 +47,27 @@ export const AbsolutePath = z.string().superRefine((value, ctx) => {
     }
 });
 
+/** A directory backups are written to: an absolute path, and never '/' itself. */
+export const BackupDirectory = AbsolutePath.refine((value) => value !== "/", {
+    error: "must not be '/': name the backup directory itself, since a key or target for '/' could write anywhere on the server, but \"/\" was provided",
+});
+
+/**
+ * An authorized_keys file: named authorized_keys or authorized_keys2, or a per-user
+ * file under /etc/ssh/authorized_keys/. Anything else (say /etc/shadow) is refused,
+ * since the edit runs with sudo.
+ */
+export const AuthorizedKeysFile = AbsolutePath.superRefine((value, ctx) => {
+    const name = value.slice(value.lastIndexOf("/") + 1);
+    const dir = value.slice(0, value.lastIndexOf("/"));
+    if (!["authorized_keys", "authorized_keys2"].includes(name) && dir !== "/etc/ssh/authorized_keys") {
+        ctx.addIssue({
+            code: "custom",
+            message: `must be a file named authorized_keys or authorized_keys2, or a file in /etc/ssh/authorized_keys/, but ${shown(value)} was provided`,
+        });
+    }
+});
+
 export const UnixUser = z.string().regex(/^[A-Za-z_][A-Za-z0-9._-]{0,63}$/, {
     error: (issue) => `must start with a letter or '_' and hold only letters, digits, '.', '_' or '-' (at most 64), but ${shown(issue.input)} was provided`,
 });

@@ -36,7 +36,8 @@ describe("connection settings", () => {
     });
 
     it("require exactly one way to authenticate", () => {
-        const both = failures(RsyncTargetArgs, { connection: { ...appliance, privateKey: "x" }, user: "u", host: "h", path: "/p" });
+        const privateKey = utils.generateKeyPairSync("ed25519").private;
+        const both = failures(RsyncTargetArgs, { connection: { ...appliance, privateKey }, user: "u", host: "h", path: "/p" });
         assert.deepEqual(both.map((f) => f.property), ["connection.privateKey"]);
         assert.match(both[0].reason, /exactly one of privateKey \(secret\), privateKeyPath or agentSocket, but 2 were provided/);
     });
