@@ -1,0 +1,55 @@
+// One program for every hardening test: the stack's config key `resources` is a JSON
+// list of resources to declare, so a test can declare hostile, faulty or many
+// resources without a program of its own.
+//
+//   [{ "kind": "AuthorizedKey", "name": "k1", "args": { … }, "dependsOn": ["other"] }, …]
+//
+// Inside args, {"$secret": "<config key>"} is that secret config value (so a
+// secret never appears in plain config), and {"$output": "<name>.<output>"} is an
+// output of a resource declared earlier in the list.
+import * as pulumi from "@pulumi/pulumi";
+import { ApplianceRootKey } from "../../../../providers/appliance-root-key";
+import { AuthorizedKey } from "../../../../providers/authorized-key";
+import { BackupPolicy } from "../../../../providers/backup-policy";
+import { BackupVerification } from "../../../../providers/backup-verification";
+import { RemotePartition } from "../../../../providers/remote-partition";
+import { RsyncTarget } from "../../../../providers/rsync-target";
+
+interface Declared { kind: string; name: string; args: Record<string, unknown>; dependsOn?: string[] }
+
+const cfg = new pulumi.Config();
+const declared = cfg.requireObject<Declared[]>("resources");
+const made = new Map<string, pulumi.CustomResource>();
+
+function resolve(value: unknown): any {
+    if (Array.isArray(value)) return value.map(resolve);
+    if (value && typeof value === "object") {
+        const v = value as Record<string, unknown>;
+        if (typeof v.$secret === "string") return cfg.requireSecret(v.$secret);
+        if (typeof v.$output === "string") {
+            const [name, output] = v.$output.split(".");
+            const resource = made.get(name);
+            if (!resource) throw new Error(`$output ${v.$output}: no resource named ${name} declared before it`);
+            return (resource as any)[output];
+        }
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+    }
+    return value;
+}
+
+const kinds: Record<string, new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource> = {
+    ApplianceRootKey, AuthorizedKey, BackupPolicy, BackupVerification, RemotePartition, RsyncTarget,
+};
+
+for (const d of declared) {
+    const Kind = kinds[d.kind];
+    if (!Kind) throw new Error(`unknown kind ${d.kind}: one of ${Object.keys(kinds).join(", ")}`);
+    const dependsOn = (d.dependsOn ?? []).map((n) => {
+        const r = made.get(n);
+        if (!r) throw new Error(`${d.name} depends on ${n}, which is not declared before it`);
+        return r;
+    });
+    made.set(d.name, new Kind(d.name, resolve(d.args), { dependsOn }));
+}
+
+export const ids = Object.fromEntries([...made].map(([name, r]) => [name, r.id]));
