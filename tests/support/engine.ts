@@ -33,7 +33,7 @@ export interface TestStack {
 export async function createTestStack(programDir: string, config: Record<string, { value: string; secret?: boolean }>, envVars: Record<string, string> = {}): Promise<TestStack> {
     requireToolchain();
     fs.mkdirSync(TEST_BACKEND_DIR, { recursive: true });
-    const name = `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    const name = `test-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     const ws = await LocalWorkspace.create({
         workDir: programDir,
         envVars: {
