@@ -3,11 +3,13 @@
 // plugin scripts/toolchain installs. A stack that breaks every rule fails the
 // preview with each rule's message; the same stack made compliant passes.
 // Previews of a new stack only run the providers' checks, so this file needs
-// no lab: the hosts and keys below are made up and never dialled.
+// no lab: the hosts and keys below are made up (the keys are real, throwaway
+// ones, since check parses them) and never dialled.
 import { strict as assert } from "assert";
 import * as crypto from "crypto";
 import * as path from "path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { utils } from "ssh2";
 import { REPO, type TestStack, createTestStack } from "../support/engine";
 
 const POLICY_PACK = path.join(REPO, "policy");
@@ -19,6 +21,9 @@ function hostKeyLine(): string {
     const part = (b: Buffer) => { const len = Buffer.alloc(4); len.writeUInt32BE(b.length); return Buffer.concat([len, b]); };
     return `ssh-ed25519 ${Buffer.concat([part(Buffer.from("ssh-ed25519")), part(raw)]).toString("base64")}`;
 }
+
+/** A throwaway private key in OpenSSH format: the providers' check wants a real key, and nothing dials with it. */
+const throwawayPrivateKey = () => utils.generateKeyPairSync("ed25519").private;
 
 const CIFS_PASSWORD = `policy-cifs-${crypto.randomBytes(9).toString("base64url")}`;
 const MASTER_PASSWORD = `policy-master-${crypto.randomBytes(9).toString("base64url")}`;
@@ -38,9 +43,9 @@ describe("policy pack: backup compliance in pulumi preview --policy-pack policy/
     before(async () => {
         t = await createTestStack(PROGRAM, {
             applianceHost: { value: "127.0.0.1" }, appliancePort: { value: "59022" }, applianceUser: { value: "mt4adm" },
-            applianceHostKey: { value: hostKeyLine() }, appliancePrivateKey: { value: "never-dialled-appliance-key", secret: true },
+            applianceHostKey: { value: hostKeyLine() }, appliancePrivateKey: { value: throwawayPrivateKey(), secret: true },
             serverHost: { value: "127.0.0.1" }, serverPort: { value: "2222" }, serverAdminUser: { value: "bkpadmin" },
-            serverHostKey: { value: hostKeyLine() }, serverAdminPrivateKey: { value: "never-dialled-server-key", secret: true },
+            serverHostKey: { value: hostKeyLine() }, serverAdminPrivateKey: { value: throwawayPrivateKey(), secret: true },
             backupUser: { value: "senhauser" }, backupPath: { value: "/files/backup/senhasegura" },
             rsyncHost: { value: "127.0.0.1" }, rsyncPort: { value: "2222" },
             cifsPartitionId: { value: "policy-cifs" }, cifsHost: { value: "127.0.0.1" }, cifsPort: { value: "4450" }, cifsPath: { value: "/backup" },
