@@ -4,7 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import {
-    AuthorizedKeyOptions, type KeyIdentity, PublicKeyText, defaultBackupOptions, parsePublicKey, planAuthorizedKeysEdit,
+    AuthorizedKeyOptions, InvalidOptionsError, InvalidPublicKeyError, type KeyIdentity, PublicKeyText, defaultBackupOptions, parsePublicKey, planAuthorizedKeysEdit,
     readManagedEntry, renderOptions, sha256Hex,
 } from "./authorized-keys";
 import { checkInputs, connectionIdentity, decideDiff } from "./check";
@@ -227,10 +227,13 @@ const idOf = (i: AuthorizedKeyInputs) => `${i.connection.host}:${i.connection.po
 
 export const authorizedKeyProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news) {
+        // The schema's transform parses the key and renders the options; the pure model
+        // throws typed errors, which name the field here.
         try {
             return checkInputs(AuthorizedKeyArgs, news);
         } catch (err) {
-            return { failures: [{ property: "options", reason: (err as Error).message }] };
+            const property = err instanceof InvalidPublicKeyError ? "publicKey" : err instanceof InvalidOptionsError ? (news.restrictTo !== undefined ? "restrictTo" : "options") : "(arguments)";
+            return { failures: [{ property, reason: (err as Error).message }] };
         }
     },
     async diff(_id, olds, news) {
