@@ -1,0 +1,85 @@
+// The lab is shared: the benchmark holds /run/ssb-lab.lock while it uses it, and
+// leaves it as it found it. Before a run it saves the files our stacks change
+// (each appliance's orbinibkp.conf, the backup user's authorized_keys); after the
+// run it puts them back byte for byte, with mode and owner, and removes the files
+// its verification backups wrote on the backup server.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import type { Lab } from "./sshd";
+
+export const LAB_ROOT = process.env.SENHASEGURA_LAB_ROOT ?? "/var/lib/senhasegura-lab";
+export const LAB_JSON = path.join(LAB_ROOT, "lab.json");
+
+export function loadLab(): Lab {
+    if (!fs.existsSync(LAB_JSON)) throw new Error(`${LAB_JSON} is missing: lab/start did not write it`);
+    return JSON.parse(fs.readFileSync(LAB_JSON, "utf8")) as Lab;
+}
+
+/** Runs lab/start with N appliances; returns its wall time. */
+export function labStart(repo: string, n: number): number {
+    const started = Date.now();
+    try {
+        execFileSync("bash", [path.join(repo, "lab", "start"), "--appliances", String(n)], { stdio: ["ignore", "pipe", "pipe"] });
+    } catch (err: any) {
+        throw new Error(`lab/start --appliances ${n} failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
+    }
+    return Date.now() - started;
+}
+
+interface SavedFile { file: string; data: Buffer | null; mode: number; uid: number; gid: number }
+export type LabSnapshot = SavedFile[];
+
+function save(file: string): SavedFile {
+    if (!fs.existsSync(file)) return { file, data: null, mode: 0, uid: 0, gid: 0 };
+    const st = fs.statSync(file);
+    return { file, data: fs.readFileSync(file), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+}
+
+export function snapshotLab(lab: Lab, n: number): LabSnapshot {
+    return [
+        ...lab.appliances.slice(0, n).map((a) => save(path.join(a.orbitRoot, "orbinibkp.conf"))),
+        save(lab.rsyncServer.authorizedKeysPath),
+    ];
+}
+
+/** Puts every saved file back (atomically: temp file, mode, owner, rename). */
+export function restoreLab(snapshot: LabSnapshot): string[] {
+    const restored: string[] = [];
+    for (const s of snapshot) {
+        const current = fs.existsSync(s.file) ? fs.readFileSync(s.file) : null;
+        if (s.data === null) {
+            if (current !== null) { fs.rmSync(s.file); restored.push(s.file); }
+            continue;
+        }
+        if (current !== null && current.equals(s.data)) {
+            const st = fs.statSync(s.file);
+            if ((st.mode & 0o7777) === s.mode && st.uid === s.uid && st.gid === s.gid) continue;
+        }
+        const tmp = `${s.file}.ssb-bench-${process.pid}`;
+        fs.writeFileSync(tmp, s.data, { mode: s.mode });
+        fs.chmodSync(tmp, s.mode);
+        fs.chownSync(tmp, s.uid, s.gid);
+        fs.renameSync(tmp, s.file);
+        restored.push(s.file);
+    }
+    return restored;
+}
+
+/** Removes the files verification backups wrote (paths relative to the backup directory), and their emptied directories. */
+export function removeBackupFiles(backupPath: string, files: string[]): number {
+    let removed = 0;
+    const root = path.resolve(backupPath);
+    for (const f of files) {
+        const full = path.resolve(root, f);
+        if (!full.startsWith(root + path.sep)) continue;
+        if (fs.existsSync(full)) { fs.rmSync(full, { force: true }); removed++; }
+        let dir = path.dirname(full);
+        // backup/<kind>/<id>/…: remove up to the <id> directory when empty
+        while (dir.startsWith(path.join(root, "backup") + path.sep) && path.dirname(dir) !== path.join(root, "backup")) {
+            try { fs.rmdirSync(dir); } catch { break; }
+            dir = path.dirname(dir);
+        }
+    }
+    return removed;
+}

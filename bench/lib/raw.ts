@@ -1,0 +1,188 @@
+// The same refresh reads, without the engine, in this process:
+//   - pooled: our providers' own read() on every resource of the fleet's state,
+//     all at once, over providers/ssh.ts's pool (what the engine run is made of);
+//   - pooled, deduplicated: what a refresh would cost if each appliance's config
+//     were read once (the proposed provider change), measured, not estimated;
+//   - naive: the baseline's commands, one new SSH connection each, all at once.
+// And a few unit costs, one operation at a time: an SSH handshake, sudo, each
+// orbit call, the authorized_keys read.
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { applianceRootKeyProvider } from "../../providers/appliance-root-key";
+import { authorizedKeyProvider } from "../../providers/authorized-key";
+import { backupPolicyProvider } from "../../providers/backup-policy";
+import { backupVerificationProvider } from "../../providers/backup-verification";
+import { CONNECTION_DEFAULTS, type Connection } from "../../providers/connection";
+import { OrbitClient } from "../../providers/orbit";
+import { rsyncTargetProvider } from "../../providers/rsync-target";
+import { sshPool } from "../../providers/ssh";
+import { type NaiveConnection, dialOnce, execOn, refreshReads, runOnce } from "../baseline-provider";
+import { cpuTimes } from "./proc";
+import { type Handshakes, type Lab, handshakesSince, logFiles, takeOffsets } from "./sshd";
+import { unwrapSecrets } from "./pulumi";
+
+const PROVIDERS: Record<string, pulumi.dynamic.ResourceProvider> = {
+    ApplianceRootKey: applianceRootKeyProvider,
+    AuthorizedKey: authorizedKeyProvider,
+    RsyncTarget: rsyncTargetProvider,
+    BackupPolicy: backupPolicyProvider,
+    BackupVerification: backupVerificationProvider,
+};
+
+export interface RawRun {
+    wallMs: number;
+    operations: number;
+    handshakes: Handshakes;
+    /** Commands per target as the pool counted them (pooled runs only). */
+    poolCommands?: number;
+    /** orbit rsync test answers with reachable: false (rrsync's single-run lock, see docs/benchmark.md). */
+    rsyncUnreachable: number;
+}
+
+export function applianceConnection(a: Lab["appliances"][number]): NaiveConnection {
+    return { host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKeyPath: a.privateKeyPath };
+}
+
+export function serverConnection(lab: Lab): NaiveConnection {
+    const r = lab.rsyncServer;
+    return { host: r.host, port: r.port, user: r.adminUser, hostKey: r.hostKey, privateKeyPath: r.adminPrivateKeyPath };
+}
+
+const pooledConnection = (c: NaiveConnection): Connection => ({ ...c, ...CONNECTION_DEFAULTS });
+
+async function measured(lab: Lab, n: number, work: () => Promise<{ operations: number; rsyncUnreachable: number }>): Promise<RawRun> {
+    await sshPool.closeAll();
+    const before = sshPool.snapshot();
+    const offsets = takeOffsets(logFiles(lab, n));
+    const started = Date.now();
+    const { operations, rsyncUnreachable } = await work();
+    const wallMs = Date.now() - started;
+    const after = sshPool.snapshot();
+    await sshPool.closeAll();
+    await new Promise((r) => setTimeout(r, 200));
+    const count = (s: Record<string, number>) => Object.values(s).reduce((a, b) => a + b, 0);
+    return {
+        wallMs, operations, rsyncUnreachable,
+        handshakes: handshakesSince(lab, n, offsets),
+        poolCommands: count(after.commands) - count(before.commands),
+    };
+}
+
+/** Our providers' read() on every dynamic resource of an exported (--show-secrets) state, all at once. */
+export function rawPooled(lab: Lab, n: number, state: any): Promise<RawRun> {
+    const resources = (state.deployment?.resources ?? []).filter((r: any) => String(r.type).startsWith("pulumi-nodejs:dynamic/senhasegura:"));
+    return measured(lab, n, async () => {
+        const results = await Promise.all(resources.map((r: any) => {
+            const type = String(r.type).split(":").pop()!;
+            return PROVIDERS[type].read!(r.id, unwrapSecrets(r.outputs)).then((res) => ({ type, res }));
+        }));
+        const rsyncUnreachable = results.filter((x) => x.type === "RsyncTarget" && (x.res.props as any)?.reachable === false).length;
+        return { operations: resources.length, rsyncUnreachable };
+    });
+}
+
+/**
+ * The proposed change, measured: per appliance one `orbit backup config show` (it
+ * also carries the hostname, so no `orbit version`), `orbit root-key show`,
+ * `orbit rsync test`, and the authorized_keys read as AuthorizedKey does it.
+ */
+export function rawPooledDeduplicated(lab: Lab, n: number, state: any): Promise<RawRun> {
+    const keys = (state.deployment?.resources ?? []).filter((r: any) => String(r.type).endsWith(":AuthorizedKey"));
+    return measured(lab, n, async () => {
+        let unreachable = 0;
+        await Promise.all([
+            ...lab.appliances.slice(0, n).map(async (a) => {
+                const orbit = new OrbitClient(pooledConnection(applianceConnection(a)));
+                const [, , test] = await Promise.all([orbit.showConfig(), orbit.rootKey(), orbit.rsyncTest()]);
+                if (!test.reachable) unreachable++;
+            }),
+            ...keys.map((r: any) => authorizedKeyProvider.read!(r.id, unwrapSecrets(r.outputs))),
+        ]);
+        return { operations: 3 * n + keys.length, rsyncUnreachable: unreachable };
+    });
+}
+
+/**
+ * Both proposed changes, measured: the config read once per appliance AND no
+ * `orbit rsync test` on refresh (its answer, `reachable`, is an output that diff
+ * ignores). Per appliance: config show, root-key show, and the authorized_keys read.
+ */
+export function rawPooledMinimal(lab: Lab, n: number, state: any): Promise<RawRun> {
+    const keys = (state.deployment?.resources ?? []).filter((r: any) => String(r.type).endsWith(":AuthorizedKey"));
+    return measured(lab, n, async () => {
+        await Promise.all([
+            ...lab.appliances.slice(0, n).map(async (a) => {
+                const orbit = new OrbitClient(pooledConnection(applianceConnection(a)));
+                await Promise.all([orbit.showConfig(), orbit.rootKey()]);
+            }),
+            ...keys.map((r: any) => authorizedKeyProvider.read!(r.id, unwrapSecrets(r.outputs))),
+        ]);
+        return { operations: 2 * n + keys.length, rsyncUnreachable: 0 };
+    });
+}
+
+/** The baseline's commands, all at once, each on a new connection. */
+export function rawNaive(lab: Lab, n: number): Promise<RawRun> {
+    const reads = lab.appliances.slice(0, n).flatMap((a) => refreshReads(applianceConnection(a), serverConnection(lab), lab.rsyncServer.backupUser));
+    return measured(lab, n, async () => {
+        const results = await Promise.all(reads.map((r) => runOnce(r.connection, r.command).then((res) => ({ r, res }))));
+        const failed = results.filter((x) => x.res.code !== 0);
+        if (failed.length > 0) throw new Error(`naive read failed: ${failed[0].r.op}: ${failed[0].res.stderr.slice(0, 200)}`);
+        const rsyncUnreachable = results.filter((x) => /rsync test/.test(x.r.op) && /"reachable":\s*false/.test(x.res.stdout)).length;
+        return { operations: reads.length, rsyncUnreachable };
+    });
+}
+
+export interface UnitCost { what: string; runs: number; meanMs: number; medianMs: number; minMs: number; machineCpuMsPerOp: number }
+
+async function unit(what: string, runs: number, op: () => Promise<unknown>): Promise<UnitCost> {
+    await op(); // warm up (a pooled connection is dialed here)
+    const times: number[] = [];
+    const cpu0 = cpuTimes();
+    for (let i = 0; i < runs; i++) {
+        const s = process.hrtime.bigint();
+        await op();
+        times.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
+    const cpu1 = cpuTimes();
+    const sorted = [...times].sort((a, b) => a - b);
+    return {
+        what, runs,
+        meanMs: times.reduce((a, b) => a + b, 0) / runs,
+        medianMs: sorted[Math.floor(runs / 2)],
+        minMs: sorted[0],
+        // jiffies are 10 ms; busy jiffies of all CPUs over the runs, per operation
+        machineCpuMsPerOp: ((cpu1.busy - cpu0.busy) * 10) / runs,
+    };
+}
+
+/** One operation at a time on appliance 0 and the backup server. */
+export async function unitCosts(lab: Lab, runs: number): Promise<UnitCost[]> {
+    const a = applianceConnection(lab.appliances[0]);
+    const server = serverConnection(lab);
+    const pooled = pooledConnection(a);
+    const orbit = new OrbitClient(pooled);
+    const reads = refreshReads(a, server, lab.rsyncServer.backupUser);
+    const keysRead = reads.find((r) => r.op.startsWith("AuthorizedKey"))!;
+    const out: UnitCost[] = [];
+    out.push(await unit("naive: new connection running `true` (dial, authenticate, exec, close)", runs, () => runOnce(a, "true")));
+    out.push(await unit("naive: orbit backup config show on a new connection", runs, () => runOnce(a, reads[3].command)));
+    out.push(await unit("pooled: exec `true` over the open connection", runs, () => sshPool.run(pooled, { argv: ["true"], operation: "bench" })));
+    out.push(await unit("pooled: orbit version", runs, () => orbit.call(z.any(), { args: ["version"], operation: "bench" })));
+    out.push(await unit("pooled: orbit backup config show", runs, () => orbit.showConfig()));
+    out.push(await unit("pooled: orbit root-key show", runs, () => orbit.rootKey()));
+    out.push(await unit("pooled: orbit rsync test", runs, () => orbit.rsyncTest()));
+    out.push(await unit("pooled: read authorized_keys (sudo sh) on the backup server", runs, () => sshPool.run(pooledConnection(server), { argv: ["sh", "-c", keysRead.command], operation: "bench" })));
+    // The pool's socket keeps Nagle's algorithm on (Node's default). The same commands on
+    // one persistent connection with TCP_NODELAY show what that costs per command.
+    const fast = await dialOnce(a);
+    fast.setNoDelay(true);
+    try {
+        out.push(await unit("persistent + TCP_NODELAY: exec `true`", runs, () => execOn(fast, "true")));
+        out.push(await unit("persistent + TCP_NODELAY: orbit backup config show", runs, () => execOn(fast, reads[3].command)));
+    } finally {
+        fast.end();
+    }
+    await sshPool.closeAll();
+    return out;
+}

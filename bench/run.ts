@@ -1,0 +1,183 @@
+// The fleet benchmark (issue 8). Run it with `npm run bench` (see docs/benchmark.md).
+//
+//   npm run bench                        # N = 1, 5, 20
+//   npm run bench -- --n 1,5 --repeat 5  # other fleet sizes, more refresh rounds
+//   npm run bench -- --report FILE       # print the tables of an earlier run again
+//
+// Every fleet size runs in its own locked section (bench/section.ts under
+// `flock /run/ssb-lab.lock`), which leaves the lab as it found it. Results go to
+// bench/results/ (gitignored): bench-<time>.json, and latest.json.
+import { execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { REPO, RESULTS, STATE_DIR, pulumi } from "./lib/pulumi";
+import { type Report, buildReport, renderReport } from "./lib/report";
+import { serializationCost } from "./lib/serialize";
+import type { SectionResult } from "./section";
+
+const USAGE = `usage: npm run bench -- [--n 1,5,20] [--repeat 3] [--parallel P] [--no-verify] [--no-raw]
+                      [--lock /run/ssb-lab.lock] [--out FILE] [--report FILE]
+  --n         fleet sizes (lab appliances), comma-separated           (default 1,5,20)
+  --repeat    rounds of the no-op refresh, ours and baseline, and of the engine-free reads (default 3)
+  --parallel  passed to every pulumi up/preview/destroy            (default: the CLI's own)
+  --no-verify skip the verification-backup measurement
+  --no-raw    skip the engine-free reads
+  --lock      the shared lab's lock file (default $SSB_LAB_LOCK or /run/ssb-lab.lock)
+  --out       the JSON file of figures                  (default bench/results/bench-<time>.json)
+  --report    print the tables of an earlier JSON file and exit`;
+
+function option(name: string): string | undefined {
+    const i = process.argv.indexOf(`--${name}`);
+    if (i < 0) return undefined;
+    const v = process.argv[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new Error(`--${name} needs a value\n${USAGE}`);
+    return v;
+}
+const flag = (name: string) => process.argv.includes(`--${name}`);
+
+function say(message: string): void {
+    process.stdout.write(`[bench] ${message}\n`);
+}
+
+/** Removes benchmark stacks an interrupted run left in the benchmark's own backend (never touches hosts). */
+async function removeLeftovers(): Promise<void> {
+    if (!fs.existsSync(STATE_DIR)) return;
+    for (const program of ["fleet", "baseline"]) {
+        const dir = path.join(REPO, "bench", "programs", program);
+        const ls = await pulumi(dir, ["stack", "ls", "--json"]);
+        if (ls.code !== 0) continue;
+        let stacks: Array<{ name: string }> = [];
+        try { stacks = JSON.parse(ls.output); } catch { continue; }
+        for (const s of stacks) {
+            say(`removing the leftover stack ${s.name} of an interrupted run (state only; 'bash lab/start --reset' clears the lab if it was left changed)`);
+            await pulumi(dir, ["stack", "rm", "--yes", "--force", "--stack", s.name, "--non-interactive"]);
+        }
+    }
+}
+
+/** What the shim adds to a fresh dynamic-provider process (ts-node, our providers), outside the engine: time and peak memory. */
+function coldStart(runs: number): { runs: number; medianMs: number; samplesMs: number[]; baseMiB: number; withProvidersMiB: number } {
+    // The dynamic-provider process has @pulumi/pulumi loaded before it calls the shim: so here.
+    const script = `
+require("@pulumi/pulumi");
+const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]) / 1024;
+const base = hwm();
+const t = process.hrtime.bigint();
+require("ts-node").register({ transpileOnly: true, compilerOptions: { module: "commonjs" } });
+for (const f of ["appliance-root-key", "authorized-key", "rsync-target", "backup-policy", "backup-verification"]) require(${JSON.stringify(path.join(REPO, "providers"))} + "/" + f + ".ts");
+process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - t) / 1e6, base, after: hwm() }));`;
+    const samples: Array<{ ms: number; base: number; after: number }> = [];
+    for (let i = 0; i < runs; i++) {
+        const out = execFileSync(process.execPath, ["-e", script], { cwd: path.join(REPO, "bench", "programs", "fleet"), env: { ...process.env, NODE_OPTIONS: "" } });
+        samples.push(JSON.parse(out.toString()));
+    }
+    const sorted = [...samples].sort((a, b) => a.ms - b.ms);
+    const mid = sorted[Math.floor((runs - 1) / 2)];
+    return { runs, medianMs: Math.round(mid.ms), samplesMs: samples.map((x) => Math.round(x.ms)), baseMiB: Math.round(mid.base), withProvidersMiB: Math.round(mid.after) };
+}
+
+/** Processes that have the lock file open (the holder, and flock(1)s waiting for it), for a long wait. */
+function lockUsers(lock: string): string[] {
+    const out: string[] = [];
+    for (const pid of fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+        try {
+            const fds = fs.readdirSync(`/proc/${pid}/fd`);
+            if (!fds.some((fd) => { try { return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === lock; } catch { return false; } })) continue;
+            out.push(`${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").slice(0, 120)}`);
+        } catch { /* gone, or not ours to read */ }
+    }
+    return out;
+}
+
+function runSection(lock: string, n: number, out: string, extra: string[]): Promise<number> {
+    return new Promise((resolve) => {
+        // -o: flock holds the lock itself and does not pass its descriptor on. Otherwise a
+        // daemon that lab/start (re)starts (smbd, ganesha) would inherit it and hold the
+        // lab's lock for as long as it runs.
+        const args = ["-o", lock, process.execPath, "-r", "ts-node/register/transpile-only", path.join(REPO, "bench", "section.ts"), "--n", String(n), "--out", out, ...extra];
+        say(`N=${n}: waiting for the lab lock ${lock} (other engineers share the lab)`);
+        const child = spawn("flock", args, { cwd: REPO, stdio: "inherit", env: process.env });
+        const started = Date.now();
+        let printed = false;
+        const timer = setInterval(() => {
+            if (printed || fs.existsSync(`${out}.started`)) return;
+            if (Date.now() - started > 10 * 60_000) {
+                printed = true;
+                say(`N=${n}: still waiting for ${lock} after 10 minutes; processes that have it open:\n  ${lockUsers(lock).join("\n  ")}`);
+            }
+        }, 30_000);
+        child.on("close", (code) => { clearInterval(timer); fs.rmSync(`${out}.started`, { force: true }); resolve(code ?? 1); });
+    });
+}
+
+async function main(): Promise<void> {
+    if (flag("help") || flag("h")) { console.log(USAGE); return; }
+    const reportFile = option("report");
+    if (reportFile) {
+        const report = JSON.parse(fs.readFileSync(reportFile, "utf8")) as Report & { sections: SectionResult[] };
+        console.log(renderReport(buildReport(report.meta, report.sections)));
+        return;
+    }
+    const ns = (option("n") ?? "1,5,20").split(",").map((x) => Number(x.trim()));
+    if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 200)) throw new Error(`--n takes fleet sizes from 1 to 200\n${USAGE}`);
+    const repeat = Number(option("repeat") ?? 3);
+    if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer\n${USAGE}`);
+    const parallel = option("parallel");
+    const lock = option("lock") ?? process.env.SSB_LAB_LOCK ?? "/run/ssb-lab.lock";
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const outFile = path.resolve(option("out") ?? path.join(RESULTS, `bench-${stamp}.json`));
+    fs.mkdirSync(RESULTS, { recursive: true });
+
+    let pulumiVersion = "unknown";
+    try { pulumiVersion = execFileSync("pulumi", ["version"]).toString().trim(); } catch {
+        throw new Error("no pulumi CLI on PATH: run the benchmark with 'npm run bench' (bench/run sources scripts/env.sh after the README set-up)");
+    }
+    await removeLeftovers();
+    say("measuring the dynamic-provider start-up outside the engine (no lab needed)");
+    const cold = coldStart(3);
+    say("measuring the program's serialization of __provider (no lab needed)");
+    const serialization = await serializationCost(80, REPO);
+
+    const sections: SectionResult[] = [];
+    let failed = 0;
+    for (const [i, n] of ns.entries()) {
+        const sectionOut = path.join(RESULTS, `section-n${n}-${stamp}.json`);
+        const extra = ["--repeat", String(repeat)];
+        if (parallel) extra.push("--parallel", parallel);
+        if (flag("no-verify")) extra.push("--no-verify");
+        if (flag("no-raw")) extra.push("--no-raw");
+        if (i === 0) extra.push("--unit-costs");
+        const code = await runSection(lock, n, sectionOut, extra);
+        if (code !== 0) failed++;
+        if (fs.existsSync(sectionOut)) {
+            sections.push(JSON.parse(fs.readFileSync(sectionOut, "utf8")));
+            fs.rmSync(sectionOut);
+        } else {
+            say(`N=${n}: the section wrote no results (exit ${code})`);
+        }
+    }
+
+    const meta = {
+        date: new Date().toISOString(), pulumiVersion, nodeVersion: process.version, cpus: os.cpus().length,
+        memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, parallel: parallel ? Number(parallel) : null, repeat, ns,
+        baseline: "emulation of @pulumi/command remote.Command's connection pattern (a new SSH connection per command); pulumi-resource-command cannot be built or downloaded on this network",
+        coldStart: cold,
+        serialization,
+        unitCosts: sections.find((s) => s.unitCosts)?.unitCosts,
+    };
+    const report = buildReport(meta, sections);
+    const json = { ...report, sections };
+    fs.writeFileSync(outFile, JSON.stringify(json, null, 2));
+    fs.writeFileSync(path.join(RESULTS, "latest.json"), JSON.stringify(json, null, 2));
+    console.log("");
+    console.log(renderReport(report));
+    console.log("");
+    say(`figures: ${outFile} (and bench/results/latest.json); logs and provider traces: bench/results/logs/`);
+    if (failed > 0) process.exitCode = 1;
+}
+
+main().catch((err) => {
+    process.stderr.write(`[bench] ${(err as Error).message}\n`);
+    process.exit(1);
+});
