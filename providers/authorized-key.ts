@@ -191,7 +191,29 @@ export function liveInputs(inputs: AuthorizedKeyInputs, remote: RemoteFile): Aut
 const MAX_ATTEMPTS = 5;
 
 /** Reads, plans and writes with compare-and-swap until the file holds the desired line (or none). */
-async function converge(inputs: AuthorizedKeyInputs, state: "present" | "absent"): Promise<RemoteFile> {
+/**
+ * Edits of one file from this process wait for each other: the engine runs many
+ * AuthorizedKey resources at once, and twenty writers racing through compare and
+ * swap would exhaust their retries. Compare and swap still guards against writers
+ * outside this process.
+ */
+const fileQueues = new Map<string, Promise<unknown>>();
+
+function serializedPerFile<T>(inputs: AuthorizedKeyInputs, work: () => Promise<T>): Promise<T> {
+    const key = `${inputs.connection.host}:${inputs.connection.port}/${inputs.targetUser}/${inputs.authorizedKeysPath ?? ""}`;
+    const previous = fileQueues.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.then(() => undefined, () => undefined);
+    fileQueues.set(key, settled);
+    settled.then(() => { if (fileQueues.get(key) === settled) fileQueues.delete(key); });
+    return next;
+}
+
+function converge(inputs: AuthorizedKeyInputs, state: "present" | "absent"): Promise<RemoteFile> {
+    return serializedPerFile(inputs, () => convergeNow(inputs, state));
+}
+
+async function convergeNow(inputs: AuthorizedKeyInputs, state: "present" | "absent"): Promise<RemoteFile> {
     const conn = inputs.connection as Connection;
     for (let attempt = 1; ; attempt++) {
         const remote = await readRemote(inputs);

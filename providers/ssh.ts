@@ -243,6 +243,9 @@ export class SshPool {
                 settled = true;
                 client.removeListener("error", fail);
                 client.on("error", () => { /* handled by the pool's close listener */ });
+                // Many small request/answer exchanges over one connection: Nagle's algorithm
+                // would add ~40 ms to each (measured by the fleet benchmark).
+                client.setNoDelay(true);
                 resolve(client);
             });
             client.once("error", fail);
