@@ -86,9 +86,13 @@ fileowner=%U' "$file"; echo "sha=$(sha256sum < "$file" | cut -d' ' -f1)"; echo "
 
 // Writes the new content (stdin) atomically under a lock on the directory, only if
 // the file still has the content we planned against (compare and swap), and puts
-// modes and owner right. Exit 3: symlink refused; 4: changed since read; 5: lock busy.
+// modes and owner right. The content's SHA-256 comes as an argument: a connection
+// that drops mid-transfer leaves a short temp file, which is never renamed into
+// place. Editors that do not lock (>>, ssh-copy-id) may append to the old file
+// after the check; the old file stays open, and what they appended moves over.
+// Exit 3: symlink refused; 4: changed since read; 5: lock busy; 7: content incomplete.
 const WRITE_SCRIPT = `set -eu
-user=$1; file=$2; expected=$3
+user=$1; file=$2; expected=$3; incoming=$4
 home=$(getent passwd "$user" | cut -d: -f6) || { echo "no such user: $user" >&2; exit 6; }
 [ -n "$file" ] || file="$home/.ssh/authorized_keys"
 dir=$(dirname "$file")
@@ -99,16 +103,22 @@ chown "$user": "$dir"; chmod ${DIR_MODE} "$dir"
 exec 9<"$dir"
 flock -w 10 9 || { echo "the lock on $dir is held by another writer" >&2; exit 5; }
 if [ -L "$file" ]; then echo "refusing: $file is a symbolic link" >&2; exit 3; fi
-current=absent
-[ -f "$file" ] && current=$(sha256sum < "$file" | cut -d' ' -f1)
+current=absent; size=0
+if [ -f "$file" ]; then
+  exec 8<"$file"
+  size=$(stat -L -c %s /dev/fd/8)
+  current=$(head -c "$size" /dev/fd/8 | sha256sum | cut -d' ' -f1)
+fi
 [ "$current" = "$expected" ] || { echo "changed since read" >&2; exit 4; }
 tmp=$(mktemp "$dir/.authorized_keys.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 cat > "$tmp"
+[ "$(sha256sum < "$tmp" | cut -d' ' -f1)" = "$incoming" ] || { echo "the new content arrived incomplete; nothing was written" >&2; exit 7; }
 chown "$user": "$tmp"; chmod ${FILE_MODE} "$tmp"
 sync "$tmp" 2>/dev/null || true
 mv -f "$tmp" "$file"
 trap - EXIT
+if [ "$current" != absent ]; then tail -c +$((size + 1)) /dev/fd/8 >> "$file"; fi
 `;
 
 interface RemoteFile {
@@ -224,10 +234,11 @@ async function convergeNow(inputs: AuthorizedKeyInputs, state: "present" | "abse
         if (!plan.changed && modesRight) return remote;
         if (state === "absent" && remote.state === "absent") return remote;
         progress(`${label(inputs)}: ${plan.changed ? plan.action : "fixing mode and owner of"} ${remote.file} (attempt ${attempt})`);
+        // Bytes, not characters: the content was read as latin1, so it goes back as latin1.
+        const bytes = Buffer.from(plan.content, "latin1");
         const result = await sshPool.run(conn, {
-            argv: ["sh", "-c", WRITE_SCRIPT, "ssb-write-authorized-keys", inputs.targetUser, inputs.authorizedKeysPath ?? "", remote.sha],
-            // Bytes, not characters: the content was read as latin1, so it goes back as latin1.
-            sudo: inputs.useSudo, stdin: Buffer.from(plan.content, "latin1"), operation: `write ${remote.file}`,
+            argv: ["sh", "-c", WRITE_SCRIPT, "ssb-write-authorized-keys", inputs.targetUser, inputs.authorizedKeysPath ?? "", remote.sha, sha256Hex(bytes)],
+            sudo: inputs.useSudo, stdin: bytes, operation: `write ${remote.file}`,
         });
         // Read back once more: confirms the write and checks the modes.
         if (result.code === 0) continue;
@@ -237,7 +248,7 @@ async function convergeNow(inputs: AuthorizedKeyInputs, state: "present" | "abse
             continue;
         }
         throw new BackupProviderError(
-            result.code === 3 ? "refused to write through a symbolic link" : result.code === 4 ? `the file kept changing under us for ${MAX_ATTEMPTS} attempts` : result.code === 5 ? "another writer held the lock too long" : "the write failed", {
+            result.code === 3 ? "refused to write through a symbolic link" : result.code === 7 ? "the new content arrived incomplete (the connection dropped?), so nothing was written" : result.code === 4 ? `the file kept changing under us for ${MAX_ATTEMPTS} attempts` : result.code === 5 ? "another writer held the lock too long" : "the write failed", {
                 kind: result.code === 4 || result.code === 5 ? "concurrent-edit" : "command", host: describeTarget(conn), operation: `write ${remote.file}`,
                 exitCode: result.code, stderr: result.stderr,
                 hint: result.code === 3 ? "replace the symbolic link with a real file" : "nothing was lost: the file is unchanged or fully written; run `pulumi up` again",
