@@ -110,14 +110,19 @@ if [ -f "$file" ]; then
   current=$(head -c "$size" /dev/fd/8 | sha256sum | cut -d' ' -f1)
 fi
 [ "$current" = "$expected" ] || { echo "changed since read" >&2; exit 4; }
+# Temp files of writers killed outright (SIGKILL) would otherwise stay forever.
+find "$dir" -maxdepth 1 -type f -name '.authorized_keys.??????' -mmin +5 -delete 2>/dev/null || true
 tmp=$(mktemp "$dir/.authorized_keys.XXXXXX")
+# A dropped connection closes stderr too: the shell may die of SIGPIPE on its next
+# message, which skips an EXIT trap, so remove the temp file first and on signals.
 trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp"; exit 1' HUP INT TERM PIPE
 cat > "$tmp"
-[ "$(sha256sum < "$tmp" | cut -d' ' -f1)" = "$incoming" ] || { echo "the new content arrived incomplete; nothing was written" >&2; exit 7; }
+[ "$(sha256sum < "$tmp" | cut -d' ' -f1)" = "$incoming" ] || { rm -f "$tmp"; echo "the new content arrived incomplete; nothing was written" >&2; exit 7; }
 chown "$user": "$tmp"; chmod ${FILE_MODE} "$tmp"
 sync "$tmp" 2>/dev/null || true
 mv -f "$tmp" "$file"
-trap - EXIT
+trap - EXIT HUP INT TERM PIPE
 if [ "$current" != absent ]; then tail -c +$((size + 1)) /dev/fd/8 >> "$file"; fi
 `;
 
