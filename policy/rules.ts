@@ -125,7 +125,7 @@ export const RULES: readonly Rule[] = [
             if (k.restrict && k.command) return [];
             const missing = [k.restrict ? "" : "restrict", k.command ? "" : "a forced command=\"…\""].filter(Boolean).join(" and ");
             const server = r.props.connection && typeof r.props.connection.host === "string" ? ` on ${r.props.connection.host}:${r.props.connection.port ?? 22}` : "";
-            return [`${subject(r)}: the appliance key${server} is not restricted: its options (${k.shown}) lack ${missing}. Use restrictTo: <backup directory>, which writes restrict,command="rrsync -wo -absolute <directory>".`];
+            return [`${subject(r)}: the appliance key${server} is not restricted: its options (${k.shown}) lack ${missing}. Use restrictTo: <backup directory>, which writes restrict,command="rrsync -wo -no-lock -absolute <directory>".`];
         },
     },
     {

@@ -554,7 +554,10 @@ const RRSYNC_DIRECTORY = /^\/[A-Za-z0-9._\/-]*$/;
  * What the appliance's root key may do on the backup server: nothing but
  * rsync writes into `path`. rrsync's -absolute lets the appliance name the
  * destination by the same absolute path it is configured with; without it
- * rrsync would read that path as relative to `path` itself.
+ * rrsync would read that path as relative to `path` itself. -no-lock: rrsync's
+ * single-run lock (a convenience, not a control) holds the whole directory, so a
+ * fleet whose appliances back up at the same hour would lose all pushes but one;
+ * each appliance writes its own backup/<kind>/<id>/ tree, so they do not collide.
  */
 export function defaultBackupOptions(path: string): AuthorizedKeyOptions {
     const problems: string[] = [];
@@ -570,7 +573,7 @@ export function defaultBackupOptions(path: string): AuthorizedKeyOptions {
         throw new InvalidOptionsError(`backup directory ${problems.join("; ")}, but ${shownValue(path)} was provided`);
     }
     // The command reaches a shell via sshd, which is why the path's character set is so narrow.
-    return { restrict: true, command: `rrsync -wo -absolute ${path}` };
+    return { restrict: true, command: `rrsync -wo -no-lock -absolute ${path}` };
 }
 
 // ---------------------------------------------------------------------------

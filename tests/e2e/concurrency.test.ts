@@ -142,7 +142,7 @@ describe("concurrency: 20 keys in one file and concurrent orbit calls, with outs
         if (counts.some((c) => c !== 1)) problems.push(`each managed key must be in the file exactly once, but the counts are ${counts.join(",")}`);
         for (const b of blobs) {
             const line = after.find((l) => l.includes(b));
-            if (line && !line.startsWith('restrict,command="rrsync -wo -absolute /files/backup/senhasegura" ssh-ed25519 ')) problems.push(`a managed line has the wrong options: ${line}`);
+            if (line && !line.startsWith('restrict,command="rrsync -wo -no-lock -absolute /files/backup/senhasegura" ssh-ed25519 ')) problems.push(`a managed line has the wrong options: ${line}`);
         }
         const st = fs.statSync(akFile);
         if ((st.mode & 0o777) !== 0o600) problems.push(`authorized_keys mode is ${(st.mode & 0o777).toString(8)}`);

@@ -93,7 +93,7 @@ describe("drift: changes made outside Pulumi, named by scripts/drift and repaire
             assert.match(host, /^127\./, `the lab must stay on 127.0.0.0/8, but lab.json names ${host}`);
         }
         akPath = lab.rsyncServer.authorizedKeysPath;
-        keyOptions = `restrict,command="rrsync -wo -absolute ${lab.rsyncServer.backupPath}"`;
+        keyOptions = `restrict,command="rrsync -wo -no-lock -absolute ${lab.rsyncServer.backupPath}"`;
         const cifsPassword = fs.readFileSync(lab.cifs.passwordPath, "utf8").split("\n")[0];
         const applianceKey = fs.readFileSync(app.privateKeyPath, "utf8");
         const adminKey = fs.readFileSync(lab.rsyncServer.adminPrivateKeyPath, "utf8");

@@ -157,7 +157,7 @@ describe("the backup resources through the real engine, against the lab", functi
         cifsPassword = fs.readFileSync(lab.cifs.passwordPath, "utf8").split("\n")[0];
         applianceKey = fs.readFileSync(app.privateKeyPath, "utf8");
         adminKey = fs.readFileSync(lab.rsyncServer.adminPrivateKeyPath, "utf8");
-        keyLine = `restrict,command="rrsync -wo -absolute ${lab.rsyncServer.backupPath}" ${app.rootPublicKey.trim()}`;
+        keyLine = `restrict,command="rrsync -wo -no-lock -absolute ${lab.rsyncServer.backupPath}" ${app.rootPublicKey.trim()}`;
 
         // Keep what the lab held, to put it back afterwards.
         const confFile = path.join(app.orbitRoot, "orbinibkp.conf");
@@ -245,7 +245,7 @@ describe("the backup resources through the real engine, against the lab", functi
         assert.equal(out("nfsMounted"), true, "RemotePartition.mounted (default true)");
         assert.equal(out("keyTargetUser"), lab.rsyncServer.backupUser);
         assert.equal(out("keyFingerprint"), out("rootFingerprint"), "AuthorizedKey.fingerprint is the root key's fingerprint");
-        assert.equal(out("keyOptions"), `restrict,command="rrsync -wo -absolute ${lab.rsyncServer.backupPath}"`, "AuthorizedKey.effectiveOptions");
+        assert.equal(out("keyOptions"), `restrict,command="rrsync -wo -no-lock -absolute ${lab.rsyncServer.backupPath}"`, "AuthorizedKey.effectiveOptions");
     });
 
     it("shows no changes on a second preview, nor on preview --refresh", async () => {

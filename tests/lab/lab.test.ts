@@ -133,7 +133,7 @@ function authorizeAppliance(): void {
     const r = lab.rsyncServer;
     // senhauser's authorized_keys is shared with other suites that may rewrite it: add our line when missing
     if (fs.readFileSync(r.authorizedKeysPath, "utf8").includes(keyBlob())) return;
-    const line = `restrict,command="rrsync -wo -absolute ${r.backupPath}" ${app.rootPublicKey}\n`;
+    const line = `restrict,command="rrsync -wo -no-lock -absolute ${r.backupPath}" ${app.rootPublicKey}\n`;
     const w = bkpadmin(`sudo -n tee -a ${q(r.authorizedKeysPath)} >/dev/null`, line);
     assert.equal(w.code, 0, w.stderr);
 }
@@ -549,7 +549,7 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
             assert.match(before.error, /Permission denied \(publickey\)/);
             assert.equal(typeof before.durationMs, "number");
             authorizeAppliance();
-            assert.match(fs.readFileSync(r.authorizedKeysPath, "utf8"), new RegExp(`^restrict,command="rrsync -wo -absolute ${r.backupPath}" ssh-rsa `, "m"));
+            assert.match(fs.readFileSync(r.authorizedKeysPath, "utf8"), new RegExp(`^restrict,command="rrsync -wo -no-lock -absolute ${r.backupPath}" ssh-rsa `, "m"));
             const after = expectOk(withAuthorizedKey(() => orbit(["rsync", "test"]), (x) => x.json.reachable === true));
             assert.equal(after.reachable, true, JSON.stringify(after));
         });

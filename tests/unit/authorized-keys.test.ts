@@ -328,9 +328,9 @@ describe("authorized-keys", () => {
         it("builds the backup default: restrict plus rrsync write-only with -absolute", () => {
             assert.deepEqual(defaultBackupOptions("/files/backup/senhasegura"), {
                 restrict: true,
-                command: "rrsync -wo -absolute /files/backup/senhasegura",
+                command: "rrsync -wo -no-lock -absolute /files/backup/senhasegura",
             });
-            assert.equal(BACKUP_OPTIONS, 'restrict,command="rrsync -wo -absolute /files/backup/senhasegura"');
+            assert.equal(BACKUP_OPTIONS, 'restrict,command="rrsync -wo -no-lock -absolute /files/backup/senhasegura"');
         });
 
         it("refuses backup directories that are relative, the root, or unsafe in a shell", () => {
@@ -750,7 +750,7 @@ describe("authorized-keys", () => {
                 lineNumber: 2,
                 line: `${BACKUP_OPTIONS},no-pty ${type} ${blob} root@appliance-1`,
                 optionsText: `${BACKUP_OPTIONS},no-pty`,
-                options: { restrict: true, noPty: true, command: "rrsync -wo -absolute /files/backup/senhasegura" },
+                options: { restrict: true, noPty: true, command: "rrsync -wo -no-lock -absolute /files/backup/senhasegura" },
                 comment: "root@appliance-1",
                 duplicates: 1,
             });

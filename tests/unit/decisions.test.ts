@@ -230,7 +230,7 @@ describe("authorized key arguments", () => {
 
     it("default to a key restricted to rrsync writes into the backup directory, through sudo for another user", () => {
         const inputs = checkInputs(AuthorizedKeyArgs, { connection: server, targetUser: "senhauser", publicKey: `${key} root@appliance-0\n`, restrictTo: "/files/backup/senhasegura" }).inputs as any;
-        assert.equal(inputs.effectiveOptions, 'restrict,command="rrsync -wo -absolute /files/backup/senhasegura"');
+        assert.equal(inputs.effectiveOptions, 'restrict,command="rrsync -wo -no-lock -absolute /files/backup/senhasegura"');
         assert.equal(inputs.useSudo, true);
         assert.equal(inputs.comment, "root@appliance-0");
         assert.equal(inputs.publicKey, key);

@@ -23,7 +23,7 @@ describe("policy rules: backup compliance", () => {
     it("pass a compliant policy, key, partition and verification", () => {
         assert.deepEqual(run(TYPES.BackupPolicy, { connection: appliance, system: true, secrets: true, video: true, masterPassword: "m" }, ["masterPassword", "connection.privateKey"]), {});
         assert.deepEqual(run(TYPES.AuthorizedKey, { connection: server, restrictTo: "/files/backup/senhasegura" }), {});
-        assert.deepEqual(run(TYPES.AuthorizedKey, { connection: server, effectiveOptions: 'restrict,command="rrsync -wo -absolute /files/backup/senhasegura"' }), {});
+        assert.deepEqual(run(TYPES.AuthorizedKey, { connection: server, effectiveOptions: 'restrict,command="rrsync -wo -no-lock -absolute /files/backup/senhasegura"' }), {});
         assert.deepEqual(run(TYPES.RemotePartition, { connection: appliance, protocol: "cifs", user: "u", password: "p" }, ["password"]), {});
         assert.deepEqual(run(TYPES.RemotePartition, { connection: appliance, protocol: "nfs" }), {});
         assert.deepEqual(run(TYPES.BackupVerification, { connection: appliance, destination: { type: "rsync", server } }), {});

@@ -16,7 +16,7 @@ const PROVIDER = "urn:pulumi:dev::senhasegura-backup::pulumi:providers:pulumi-no
 
 const serverConnection = { host: "127.0.0.1", port: 2222, user: "bkpadmin", hostKey: "ssh-ed25519 AAAA", privateKey: blinded() };
 const applianceConnection = { host: "127.0.0.1", port: 59022, user: "mt4adm", hostKey: "ssh-ed25519 BBBB", privateKey: blinded() };
-const KEY_OPTIONS = 'restrict,command="rrsync -wo -absolute /files/backup/senhasegura"';
+const KEY_OPTIONS = 'restrict,command="rrsync -wo -no-lock -absolute /files/backup/senhasegura"';
 
 let seq = 0;
 function state(type: string, name: string, inputs: Record<string, unknown>, id = ""): StepEventStateMetadata {

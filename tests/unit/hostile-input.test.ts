@@ -466,7 +466,7 @@ describe("values that are data, not code, stay inert", () => {
         assert.equal(parsed.length, 1);
         const entry = parsed[0] as any;
         assert.equal(entry.kind, "key");
-        assert.equal(entry.optionsText, 'restrict,command="rrsync -wo -absolute /files/backup/senhasegura"');
+        assert.equal(entry.optionsText, 'restrict,command="rrsync -wo -no-lock -absolute /files/backup/senhasegura"');
         assert.equal(entry.comment, comment);
     });
 
