@@ -9,21 +9,16 @@ import { strict as assert } from "assert";
 import * as crypto from "crypto";
 import * as path from "path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { utils } from "ssh2";
 import { REPO, type TestStack, createTestStack } from "../support/engine";
+import { ed25519PublicKey, sshKeyPair } from "../support/keys";
 
 const POLICY_PACK = path.join(REPO, "policy");
 const PROGRAM = path.join(__dirname, "programs", "drift");
 
-function hostKeyLine(): string {
-    const der = crypto.generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" });
-    const raw = der.subarray(der.length - 32);
-    const part = (b: Buffer) => { const len = Buffer.alloc(4); len.writeUInt32BE(b.length); return Buffer.concat([len, b]); };
-    return `ssh-ed25519 ${Buffer.concat([part(Buffer.from("ssh-ed25519")), part(raw)]).toString("base64")}`;
-}
+const hostKeyLine = (): string => ed25519PublicKey();
 
 /** A throwaway private key in OpenSSH format: the providers' check wants a real key, and nothing dials with it. */
-const throwawayPrivateKey = () => utils.generateKeyPairSync("ed25519").private;
+const throwawayPrivateKey = () => sshKeyPair("ed25519").private;
 
 const CIFS_PASSWORD = `policy-cifs-${crypto.randomBytes(9).toString("base64url")}`;
 const MASTER_PASSWORD = `policy-master-${crypto.randomBytes(9).toString("base64url")}`;

@@ -34,19 +34,14 @@ import * as path from "path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { type TestStack, createTestStack, exportState, plannedChanges, plannedFieldChanges, recorded } from "../support/engine";
 import { type FileSnapshot, type LabAppliance, type LabDescription, loadLab, orbitOk, snapshotFile } from "../support/lab";
+import { ed25519PublicKey } from "../support/keys";
 
 const CIFS_ID = "e2e-cifs";
 const NFS_ID = "e2e-nfs";
 const HOUR = 3;
 const MASTER_PASSWORD = `e2e-master-${crypto.randomBytes(9).toString("base64url")}`;
 
-/** A fresh ed25519 public key line nobody holds the private half of. */
-function throwawayKey(comment: string): string {
-    const der = crypto.generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" });
-    const raw = der.subarray(der.length - 32);
-    const part = (b: Buffer) => { const len = Buffer.alloc(4); len.writeUInt32BE(b.length); return Buffer.concat([len, b]); };
-    return `ssh-ed25519 ${Buffer.concat([part(Buffer.from("ssh-ed25519")), part(raw)]).toString("base64")} ${comment}`;
-}
+const throwawayKey = ed25519PublicKey;
 
 // Unrelated lines people keep in the file: comments, a blank line, an indented
 // comment with trailing blanks, options with a quoted comma, a CRLF ending, and a

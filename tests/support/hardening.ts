@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import type { LabAppliance, LabDescription } from "./lab";
+import { ed25519PublicKey } from "./keys";
 
 export const REPO = path.resolve(__dirname, "..", "..");
 export const RESULTS_DIR = path.join(REPO, ".test-results");
@@ -50,18 +51,9 @@ export async function waitFor<T>(what: string, condition: () => T | undefined | 
 
 // ---------------------------------------------------------------- keys
 
-function wireString(b: Buffer): Buffer {
-    const n = Buffer.alloc(4);
-    n.writeUInt32BE(b.length);
-    return Buffer.concat([n, b]);
-}
 
 /** A fresh ed25519 public key line ("ssh-ed25519 AAAA… comment") nobody holds the private half of. */
-export function throwawayPublicKey(comment: string): string {
-    const der = crypto.generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" });
-    const raw = der.subarray(der.length - 32);
-    return `ssh-ed25519 ${Buffer.concat([wireString(Buffer.from("ssh-ed25519")), wireString(raw)]).toString("base64")} ${comment}`;
-}
+export const throwawayPublicKey = (comment: string): string => ed25519PublicKey(comment);
 
 /** A fresh ed25519 private key in OpenSSH format, authorized nowhere. */
 export function throwawayPrivateKey(): string {

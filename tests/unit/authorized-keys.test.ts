@@ -4,7 +4,6 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { utils } from "ssh2";
 import {
     AuthorizedKeyOptionsInput,
     AuthorizedKeysLine,
@@ -25,6 +24,7 @@ import {
     renderOptions,
     sha256Hex,
 } from "../../providers/authorized-keys";
+import { sshKeyPair } from "../support/keys";
 
 // ---------------------------------------------------------------------------
 // Key material, generated once: RSA generation is the slow part.
@@ -53,13 +53,13 @@ function fieldsOf(blob: Buffer): Buffer[] {
     return fields;
 }
 
-const ed25519 = utils.generateKeyPairSync("ed25519", { comment: "root@appliance-0" }).public;
-const ed25519Other = utils.generateKeyPairSync("ed25519", { comment: "admin@laptop" }).public;
-const rsa2048 = utils.generateKeyPairSync("rsa", { bits: 2048, comment: "root@appliance-1" }).public;
-const rsa1024 = utils.generateKeyPairSync("rsa", { bits: 1024, comment: "old" }).public;
-const ecdsa256 = utils.generateKeyPairSync("ecdsa", { bits: 256 }).public;
-const ecdsa384 = utils.generateKeyPairSync("ecdsa", { bits: 384 }).public;
-const ecdsa521 = utils.generateKeyPairSync("ecdsa", { bits: 521 }).public;
+const ed25519 = sshKeyPair("ed25519", { comment: "root@appliance-0" }).public;
+const ed25519Other = sshKeyPair("ed25519", { comment: "admin@laptop" }).public;
+const rsa2048 = sshKeyPair("rsa", { bits: 2048, comment: "root@appliance-1" }).public;
+const rsa1024 = sshKeyPair("rsa", { bits: 1024, comment: "old" }).public;
+const ecdsa256 = sshKeyPair("ecdsa", { bits: 256 }).public;
+const ecdsa384 = sshKeyPair("ecdsa", { bits: 384 }).public;
+const ecdsa521 = sshKeyPair("ecdsa", { bits: 521 }).public;
 
 const skEd25519 = `sk-ssh-ed25519@openssh.com ${Buffer.concat([
     wire("sk-ssh-ed25519@openssh.com"), wire(fieldsOf(blobOf(ed25519))[1]!), wire("ssh:"),

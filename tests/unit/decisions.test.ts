@@ -1,6 +1,5 @@
 // Pure decisions: input rules, host-key pins, diffs and change plans. No I/O.
 import { strict as assert } from "assert";
-import { utils } from "ssh2";
 import { AuthorizedKeyArgs, authorizedKeyProvider, parseReadAnswer } from "../../providers/authorized-key";
 import { BackupPolicyArgs, liveInputs as policyLiveInputs, planPolicy } from "../../providers/backup-policy";
 import { checkInputs, decideDiff, connectionIdentity, UNKNOWN } from "../../providers/check";
@@ -10,12 +9,10 @@ import type { OrbitConfig, OrbitPartition } from "../../providers/orbit";
 import { RemotePartitionArgs, partitionArgs, planPartition } from "../../providers/remote-partition";
 import { RsyncTargetArgs, rsyncSetArgs, sameTarget } from "../../providers/rsync-target";
 import { shellJoin, shellQuote } from "../../providers/shell";
+import { ed25519PublicKey, sshKeyPair } from "../support/keys";
 
-function ed25519PublicLine(): string {
-    return utils.generateKeyPairSync("ed25519").public.split(" ").slice(0, 2).join(" ");
-}
 
-const HOST_KEY = ed25519PublicLine();
+const HOST_KEY = ed25519PublicKey();
 const appliance = { host: "127.0.0.1", hostKey: HOST_KEY, privateKeyPath: "/keys/mt4adm" };
 
 function failures(schema: Parameters<typeof checkInputs>[0], input: Record<string, unknown>) {
@@ -36,7 +33,7 @@ describe("connection settings", () => {
     });
 
     it("require exactly one way to authenticate", () => {
-        const privateKey = utils.generateKeyPairSync("ed25519").private;
+        const privateKey = sshKeyPair("ed25519").private;
         const both = failures(RsyncTargetArgs, { connection: { ...appliance, privateKey }, user: "u", host: "h", path: "/p" });
         assert.deepEqual(both.map((f) => f.property), ["connection.privateKey"]);
         assert.match(both[0].reason, /exactly one of privateKey \(secret\), privateKeyPath or agentSocket, but 2 were provided/);
@@ -62,7 +59,7 @@ describe("host key pins", () => {
     });
 
     it("report the fingerprint seen when another key is presented", () => {
-        const other = Buffer.from(ed25519PublicLine().split(" ")[1], "base64");
+        const other = Buffer.from(ed25519PublicKey().split(" ")[1], "base64");
         const pin = parseHostKeyPin(HOST_KEY);
         assert.ok(typeof pin !== "string");
         const verdict = verifyHostKey(pin, other);
@@ -225,7 +222,7 @@ describe("backup policy", () => {
 });
 
 describe("authorized key arguments", () => {
-    const key = ed25519PublicLine();
+    const key = ed25519PublicKey();
     const server = { host: "127.0.0.1", port: 2222, user: "bkpadmin", hostKey: HOST_KEY, privateKeyPath: "/k" };
 
     it("default to a key restricted to rrsync writes into the backup directory, through sudo for another user", () => {

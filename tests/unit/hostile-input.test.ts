@@ -13,7 +13,6 @@ import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { utils } from "ssh2";
 import { applianceRootKeyProvider } from "../../providers/appliance-root-key";
 import { authorizedKeyProvider } from "../../providers/authorized-key";
 import { parseAuthorizedKeys } from "../../providers/authorized-keys";
@@ -23,15 +22,16 @@ import { remotePartitionProvider, partitionArgs } from "../../providers/remote-p
 import { rsyncTargetProvider, rsyncSetArgs } from "../../providers/rsync-target";
 import { shellJoin } from "../../providers/shell";
 import { RESULTS_DIR, recordFigures } from "../support/hardening";
+import { ed25519PublicKey, sshKeyPair } from "../support/keys";
 
 // ---------------------------------------------------------------- keys and bases
 
 function wire(...parts: Buffer[]): Buffer {
     return Buffer.concat(parts.flatMap((p) => { const n = Buffer.alloc(4); n.writeUInt32BE(p.length); return [n, p]; }));
 }
-const ED25519 = utils.generateKeyPairSync("ed25519");
+const ED25519 = sshKeyPair("ed25519");
 const HOST_KEY = ED25519.public.split(" ").slice(0, 2).join(" ");
-const PUBLIC_KEY = utils.generateKeyPairSync("ed25519").public.split(" ").slice(0, 2).join(" ") + " root@appliance-0";
+const PUBLIC_KEY = ed25519PublicKey("root@appliance-0");
 const PUBLIC_BLOB = Buffer.from(PUBLIC_KEY.split(" ")[1], "base64");
 const RSA_1024 = (() => {
     const { publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 });
@@ -39,7 +39,7 @@ const RSA_1024 = (() => {
     const mpint = (b64: string) => { const b = Buffer.from(b64, "base64url"); return b[0] & 0x80 ? Buffer.concat([Buffer.alloc(1), b]) : b; };
     return `ssh-rsa ${wire(Buffer.from("ssh-rsa"), mpint(jwk.e), mpint(jwk.n)).toString("base64")} weak@example`;
 })();
-const RSA_3072_BLOB = Buffer.from(utils.generateKeyPairSync("rsa", { bits: 3072 }).public.split(" ")[1], "base64");
+const RSA_3072_BLOB = Buffer.from(sshKeyPair("rsa", { bits: 3072 }).public.split(" ")[1], "base64");
 const FINGERPRINT = "SHA256:" + crypto.createHash("sha256").update(Buffer.from(HOST_KEY.split(" ")[1], "base64")).digest("base64").replace(/=+$/, "");
 /** 43 base64 characters whose last one carries bits a SHA-256 digest cannot have. */
 const NON_CANONICAL_FINGERPRINT = FINGERPRINT.slice(0, -1) + (FINGERPRINT.endsWith("B") ? "C" : "B");
