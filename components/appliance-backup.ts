@@ -24,6 +24,8 @@ export interface RsyncDestination {
     /** The host and port the appliance uses to reach the server. @default server.host and server.port */
     host?: pulumi.Input<string>;
     port?: pulumi.Input<number>;
+    /** Run the appliance's rsync connection test on every refresh too (see RsyncTarget). @default false */
+    testOnRefresh?: pulumi.Input<boolean>;
 }
 
 export interface PartitionDestination {
@@ -109,7 +111,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             const host = d.host ?? d.server.host;
             const port = d.port ?? d.server.port ?? 22;
             const target = new RsyncTarget(`${name}-rsync`, {
-                connection: args.appliance, user: d.backupUser, host, port, path: d.path,
+                connection: args.appliance, user: d.backupUser, host, port, path: d.path, testOnRefresh: d.testOnRefresh,
             }, { ...parent, dependsOn: [authorizedKey] });
             Object.assign(this, { rootKey, authorizedKey, rsyncTarget: target });
             destinationDependency = target;

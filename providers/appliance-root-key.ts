@@ -24,13 +24,11 @@ export interface ApplianceRootKeyState extends ApplianceRootKeyInputs {
     hostname: string;
 }
 
+/** The host name comes from the configuration the appliance's other resources read too, so it costs no extra orbit run. */
 async function readRootKey(inputs: ApplianceRootKeyInputs): Promise<ApplianceRootKeyState> {
     const orbit = new OrbitClient(inputs.connection as Connection);
-    const [key, version] = await Promise.all([
-        orbit.rootKey(),
-        orbit.call(z.object({ ok: z.literal(true), hostname: z.string() }).passthrough(), { args: ["version"], operation: "read the appliance version" }),
-    ]);
-    return { ...inputs, publicKey: key.publicKey.trim(), fingerprint: key.fingerprint, hostname: version.hostname };
+    const [key, config] = await Promise.all([orbit.rootKey(), orbit.showConfigShared()]);
+    return { ...inputs, publicKey: key.publicKey.trim(), fingerprint: key.fingerprint, hostname: config.hostname };
 }
 
 const idOf = (c: Connection) => `${c.host}:${c.port}/root-key`;

@@ -13,6 +13,7 @@ import { BackupProviderError } from "./errors";
 import { progress } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
 import { AuthorizedKeysFile, BackupDirectory, OneLine, UnixUser } from "./rules";
+import { SharedReads } from "./shared-reads";
 import { sshPool } from "./ssh";
 
 export const FILE_MODE = "600";
@@ -31,7 +32,7 @@ export const AuthorizedKeyArgs = z.strictObject({
     publicKey: z.string().transform((s) => s.trim()).pipe(PublicKeyText),
     /** The comment written after the key. @default the key's own comment */
     comment: OneLine(200).optional(),
-    /** The backup directory: the key gets `restrict,command="rrsync -wo -absolute <dir>"`, so it can only write backups there. */
+    /** The backup directory: the key gets `restrict,command="rrsync -wo -no-lock -absolute <dir>"`, so it can only write backups there. */
     restrictTo: BackupDirectory.optional(),
     /** Explicit options, instead of restrictTo. */
     options: AuthorizedKeyOptions.optional(),
@@ -188,6 +189,14 @@ async function readRemote(inputs: AuthorizedKeyInputs): Promise<RemoteFile> {
     return remote;
 }
 
+/** Refresh reads of one authorized_keys, shared by the fleet's AuthorizedKeys in it (see shared-reads.ts). */
+const sharedFiles = new SharedReads<RemoteFile>();
+
+function fileKey(inputs: AuthorizedKeyInputs): string {
+    const c = inputs.connection;
+    return `${c.user}@${c.host}:${c.port}/${inputs.targetUser}/${inputs.authorizedKeysPath ?? ""}/${inputs.useSudo ? "sudo" : "direct"}`;
+}
+
 /** Live state in input shape: what refresh compares against the program. Pure. */
 export function liveInputs(inputs: AuthorizedKeyInputs, remote: RemoteFile): AuthorizedKeyInputs | undefined {
     const entry = readManagedEntry(remote.content, identityOf(inputs));
@@ -225,7 +234,13 @@ function serializedPerFile<T>(inputs: AuthorizedKeyInputs, work: () => Promise<T
 }
 
 function converge(inputs: AuthorizedKeyInputs, state: "present" | "absent"): Promise<RemoteFile> {
-    return serializedPerFile(inputs, () => convergeNow(inputs, state));
+    return serializedPerFile(inputs, async () => {
+        try {
+            return await convergeNow(inputs, state);
+        } finally {
+            sharedFiles.forget(fileKey(inputs));
+        }
+    });
 }
 
 async function convergeNow(inputs: AuthorizedKeyInputs, state: "present" | "absent"): Promise<RemoteFile> {
@@ -288,7 +303,7 @@ export const authorizedKeyProvider: pulumi.dynamic.ResourceProvider = {
     },
     async read(id, props) {
         const state = props as AuthorizedKeyState;
-        const remote = await readRemote(state);
+        const remote = await sharedFiles.get(fileKey(state), () => readRemote(state));
         const live = liveInputs(state, remote);
         if (!live) return { id: undefined as unknown as string, props: {} };
         return { id, props: live, inputs: live };

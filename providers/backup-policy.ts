@@ -132,7 +132,7 @@ export const backupPolicyProvider: pulumi.dynamic.ResourceProvider = {
     },
     async read(id, props) {
         const state = props as BackupPolicyState;
-        const live = (await new OrbitClient(state.connection).showConfig()).backup;
+        const live = (await new OrbitClient(state.connection).showConfigShared()).backup;
         const inputs = liveInputs(live, state.connection, state.masterPassword);
         return { id, props: inputs, inputs };
     },

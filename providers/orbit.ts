@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { type Connection, describeTarget } from "./connection";
 import { BackupProviderError } from "./errors";
+import { SharedReads } from "./shared-reads";
 import { sshPool } from "./ssh";
 
 const Failure = z.object({
@@ -85,8 +86,14 @@ export interface OrbitCall {
     timeoutSec?: number;
 }
 
+/** Refresh reads of each appliance's configuration, shared by its resources (see shared-reads.ts). */
+const sharedConfigs = new SharedReads<OrbitConfig>();
+
 export class OrbitClient {
     constructor(private readonly conn: Connection) {}
+
+    /** The appliance as the shared reads know it: the same login on the same host. */
+    private get configKey(): string { return `${this.conn.user}@${this.conn.host}:${this.conn.port}`; }
 
     get target(): string { return describeTarget(this.conn); }
 
@@ -127,12 +134,23 @@ export class OrbitClient {
         return parsed.data;
     }
 
+    /** A fresh read of the configuration: what every change is planned from. */
     showConfig(): Promise<OrbitConfig> {
         return this.call(OrbitConfig, { args: ["backup", "config", "show"], operation: "read the backup configuration" });
     }
 
-    change(args: readonly string[], operation: string, stdin?: string, secrets?: readonly (string | undefined)[]) {
-        return this.call(Changed, { args, operation, stdin: stdin === undefined ? undefined : `${stdin}\n`, secrets: [...(secrets ?? []), stdin] });
+    /** The configuration for a refresh read, shared with the appliance's other resources. */
+    showConfigShared(): Promise<OrbitConfig> {
+        return sharedConfigs.get(this.configKey, () => this.showConfig());
+    }
+
+    async change(args: readonly string[], operation: string, stdin?: string, secrets?: readonly (string | undefined)[]) {
+        try {
+            return await this.call(Changed, { args, operation, stdin: stdin === undefined ? undefined : `${stdin}\n`, secrets: [...(secrets ?? []), stdin] });
+        } finally {
+            // Even a failed change may have changed something.
+            sharedConfigs.forget(this.configKey);
+        }
     }
 
     rsyncTest() {
@@ -143,7 +161,12 @@ export class OrbitClient {
         return this.call(RootKey, { args: ["root-key", "show"], operation: "read the appliance root public key" });
     }
 
-    backupCreate(timeoutSec: number) {
-        return this.call(BackupCreated, { args: ["backup", "create"], operation: "run a backup", timeoutSec });
+    async backupCreate(timeoutSec: number) {
+        try {
+            return await this.call(BackupCreated, { args: ["backup", "create"], operation: "run a backup", timeoutSec });
+        } finally {
+            // A backup records itself, and may find a partition gone.
+            sharedConfigs.forget(this.configKey);
+        }
     }
 }

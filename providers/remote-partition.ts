@@ -173,7 +173,7 @@ export const remotePartitionProvider: pulumi.dynamic.ResourceProvider = {
     },
     async read(id, props) {
         const state = props as RemotePartitionState;
-        const config = await new OrbitClient(state.connection).showConfig();
+        const config = await new OrbitClient(state.connection).showConfigShared();
         const live = config.partitions.find((p) => p.id === state.partitionId);
         if (!live) return { id: undefined as unknown as string, props: {} };
         const inputs = liveInputs(live, state.connection, state.password);

@@ -20,12 +20,20 @@ export const RsyncTargetArgs = z.strictObject({
     port: Port.default(22),
     /** Absolute path of the backup directory on the backup server, e.g. /files/backup/senhasegura. */
     path: BackupDirectory,
+    /**
+     * Also run the appliance's connection test (`orbit rsync test`) on every refresh,
+     * so a drift-detection preview warns when the appliance can no longer reach the
+     * server. Off by default: the test is the costliest read (a login of the appliance
+     * on the backup server, about 0.3 s), and the AuthorizedKey already shows a
+     * removed or changed key as drift. Create and update always test. @default false
+     */
+    testOnRefresh: z.boolean().default(false),
 });
 export type RsyncTargetArgs = z.input<typeof RsyncTargetArgs>;
 type RsyncTargetInputs = z.output<typeof RsyncTargetArgs>;
 
 export interface RsyncTargetState extends RsyncTargetInputs {
-    /** Whether the appliance reached the target with its root key at the last create, update or refresh. */
+    /** Whether the appliance reached the target with its root key at the last create or update (or refresh, with testOnRefresh). */
     reachable: boolean;
     /** Why it could not, when it could not. */
     reachError: string | null;
@@ -80,10 +88,11 @@ export const rsyncTargetProvider: pulumi.dynamic.ResourceProvider = {
     async read(id, props) {
         const state = props as RsyncTargetState;
         const orbit = new OrbitClient(state.connection);
-        const live = await orbit.showConfig();
+        const live = await orbit.showConfigShared();
         if (live.rsync === null) return { id: undefined as unknown as string, props: {} };
-        const inputs: RsyncTargetInputs = { connection: state.connection, ...live.rsync };
-        return { id, props: await probe(orbit, inputs), inputs };
+        const inputs: RsyncTargetInputs = { connection: state.connection, ...live.rsync, testOnRefresh: state.testOnRefresh ?? false };
+        if (inputs.testOnRefresh) return { id, props: await probe(orbit, inputs), inputs };
+        return { id, props: { ...inputs, reachable: state.reachable, reachError: state.reachError ?? null }, inputs };
     },
     async update(_id, _olds, news) {
         return { outs: await converge(news as RsyncTargetInputs) };
