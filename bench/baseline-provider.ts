@@ -135,13 +135,17 @@ export interface ReadOperation {
 }
 
 /**
- * The remote commands a refresh of one ApplianceBackup (rsync destination) runs,
- * one per operation, in the order the providers run them:
- *   ApplianceRootKey.read  -> orbit root-key show, orbit version
- *   AuthorizedKey.read     -> read authorized_keys on the backup server (sudo)
- *   RsyncTarget.read       -> orbit backup config show, orbit rsync test
- *   BackupPolicy.read      -> orbit backup config show
- *   BackupVerification.read runs nothing.
+ * What each resource of one ApplianceBackup (rsync destination) must read on
+ * refresh, one remote.Command per operation, as a program built from remote.Command
+ * would: nothing is shared between resources.
+ *   ApplianceRootKey -> orbit root-key show, and the host name (orbit version)
+ *   AuthorizedKey    -> read authorized_keys on the backup server (sudo)
+ *   RsyncTarget      -> orbit backup config show
+ *   BackupPolicy     -> orbit backup config show
+ *   BackupVerification reads nothing.
+ * Our providers read the same facts with 2 orbit runs per appliance and one
+ * authorized_keys read per server (docs/resources.md, "Refresh reads"). Neither
+ * runs `orbit rsync test` on refresh: RsyncTarget does only with testOnRefresh.
  */
 export function refreshReads(appliance: NaiveConnection, server: NaiveConnection, backupUser: string): ReadOperation[] {
     const orbit = (...args: string[]) => shellJoin(["sudo", "-n", "orbit", ...args, "--json"]);
@@ -150,7 +154,6 @@ export function refreshReads(appliance: NaiveConnection, server: NaiveConnection
         { op: "ApplianceRootKey: orbit version", connection: appliance, command: orbit("version") },
         { op: "AuthorizedKey: read authorized_keys", connection: server, command: shellJoin(["sudo", "-n", "sh", "-c", AUTHORIZED_KEYS_READ, "ssb-read", backupUser]) },
         { op: "RsyncTarget: orbit backup config show", connection: appliance, command: orbit("backup", "config", "show") },
-        { op: "RsyncTarget: orbit rsync test", connection: appliance, command: orbit("rsync", "test") },
         { op: "BackupPolicy: orbit backup config show", connection: appliance, command: orbit("backup", "config", "show") },
     ];
 }

@@ -10,7 +10,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { LAB_JSON, type LabSnapshot, labStart, loadLab, removeBackupFiles, restoreLab, snapshotLab } from "./lib/lab";
 import { BenchStack, type PhaseResult, REPO, RESULTS, providerSizes } from "./lib/pulumi";
-import { type RawRun, type UnitCost, rawNaive, rawPooled, rawPooledDeduplicated, rawPooledMinimal, unitCosts } from "./lib/raw";
+import { type RawRun, type UnitCost, applianceConnection, rawNaive, rawPooled, serverConnection, unitCosts } from "./lib/raw";
+import { refreshReads } from "./baseline-provider";
 import type { Lab } from "./lib/sshd";
 
 export interface VerificationResult {
@@ -36,7 +37,7 @@ export interface SectionResult {
     providerBytes: { ours: Record<string, number[]>; baseline: Record<string, number[]> };
     stateBytes: { ours: number; baseline: number };
     resources: { ours: number; baseline: number };
-    raw: { pooled: RawRun[]; pooledDeduplicated: RawRun[]; pooledMinimal: RawRun[]; naive: RawRun[] };
+    raw: { pooled: RawRun[]; naive: RawRun[] };
     unitCosts?: UnitCost[];
     verification?: VerificationResult;
     cleanup: { restoredFiles: string[]; removedBackupFiles: number; labRestoreMs: number };
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     const result: SectionResult = {
         n, startedAt: new Date().toISOString(), parallel, repeat, labStartMs: 0, phases: {},
         providerBytes: { ours: {}, baseline: {} }, stateBytes: { ours: 0, baseline: 0 }, resources: { ours: 0, baseline: 0 },
-        raw: { pooled: [], pooledDeduplicated: [], pooledMinimal: [], naive: [] },
+        raw: { pooled: [], naive: [] },
         cleanup: { restoredFiles: [], removedBackupFiles: 0, labRestoreMs: 0 }, errors: [],
     };
     const record = (p: PhaseResult): PhaseResult => {
@@ -115,7 +116,8 @@ async function main(): Promise<void> {
         result.stateBytes.ours = Buffer.byteLength(JSON.stringify(state));
         result.resources.ours = (state.deployment?.resources ?? []).length;
 
-        say(`N=${n}: baseline up (${6 * n} remote.Command-like resources, one new SSH connection each)`);
+        const baselineCommands = lab.appliances.slice(0, n).flatMap((a) => refreshReads(applianceConnection(a), serverConnection(lab!), lab!.rsyncServer.backupUser)).length;
+        say(`N=${n}: baseline up (${baselineCommands} remote.Command-like resources, one new SSH connection each)`);
         await measure(baseline, "baseline up", ["up", "--yes", "--skip-preview", ...par]);
         const baseState = await baseline.exportState();
         result.providerBytes.baseline = providerSizes(baseState);
@@ -135,8 +137,6 @@ async function main(): Promise<void> {
             for (let r = 1; r <= repeat; r++) {
                 say(`N=${n}: the same reads without the engine, round ${r}/${repeat}`);
                 result.raw.pooled.push(await rawPooled(lab, n, secretState));
-                result.raw.pooledDeduplicated.push(await rawPooledDeduplicated(lab, n, secretState));
-                result.raw.pooledMinimal.push(await rawPooledMinimal(lab, n, secretState));
                 result.raw.naive.push(await rawNaive(lab, n));
             }
         }
@@ -155,8 +155,8 @@ async function main(): Promise<void> {
             const first = await landed();
             let retry: PhaseResult | undefined;
             if (!phase.ok) {
-                // rrsync's single-run lock refuses concurrent pushes to one directory: what a
-                // user does next is run the failed ones again, one at a time.
+                // What a user does next: run the failed ones again, one at a time. (Before
+                // restrictTo wrote rrsync -no-lock, its single-run lock made most fail here.)
                 say(`N=${n}: ${n - first.length} verification(s) failed; running them again one at a time (--parallel 1)`);
                 retry = await ours.phase("verify retry", ["up", "--yes", "--skip-preview", "--parallel", "1"], lab, n);
                 (result.phases[retry.name] ??= []).push(retry);

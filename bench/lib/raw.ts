@@ -1,8 +1,7 @@
 // The same refresh reads, without the engine, in this process:
 //   - pooled: our providers' own read() on every resource of the fleet's state,
-//     all at once, over providers/ssh.ts's pool (what the engine run is made of);
-//   - pooled, deduplicated: what a refresh would cost if each appliance's config
-//     were read once (the proposed provider change), measured, not estimated;
+//     all at once, over providers/ssh.ts's pool and shared reads (what the engine
+//     run is made of);
 //   - naive: the baseline's commands, one new SSH connection each, all at once.
 // And a few unit costs, one operation at a time: an SSH handshake, sudo, each
 // orbit call, the authorized_keys read.
@@ -35,8 +34,6 @@ export interface RawRun {
     handshakes: Handshakes;
     /** Commands per target as the pool counted them (pooled runs only). */
     poolCommands?: number;
-    /** orbit rsync test answers with reachable: false (rrsync's single-run lock, see docs/benchmark.md). */
-    rsyncUnreachable: number;
 }
 
 export function applianceConnection(a: Lab["appliances"][number]): NaiveConnection {
@@ -50,19 +47,19 @@ export function serverConnection(lab: Lab): NaiveConnection {
 
 const pooledConnection = (c: NaiveConnection): Connection => ({ ...c, ...CONNECTION_DEFAULTS });
 
-async function measured(lab: Lab, n: number, work: () => Promise<{ operations: number; rsyncUnreachable: number }>): Promise<RawRun> {
+async function measured(lab: Lab, n: number, work: () => Promise<{ operations: number }>): Promise<RawRun> {
     await sshPool.closeAll();
     const before = sshPool.snapshot();
     const offsets = takeOffsets(logFiles(lab, n));
     const started = Date.now();
-    const { operations, rsyncUnreachable } = await work();
+    const { operations } = await work();
     const wallMs = Date.now() - started;
     const after = sshPool.snapshot();
     await sshPool.closeAll();
     await new Promise((r) => setTimeout(r, 200));
     const count = (s: Record<string, number>) => Object.values(s).reduce((a, b) => a + b, 0);
     return {
-        wallMs, operations, rsyncUnreachable,
+        wallMs, operations,
         handshakes: handshakesSince(lab, n, offsets),
         poolCommands: count(after.commands) - count(before.commands),
     };
@@ -72,52 +69,8 @@ async function measured(lab: Lab, n: number, work: () => Promise<{ operations: n
 export function rawPooled(lab: Lab, n: number, state: any): Promise<RawRun> {
     const resources = (state.deployment?.resources ?? []).filter((r: any) => String(r.type).startsWith("pulumi-nodejs:dynamic/senhasegura:"));
     return measured(lab, n, async () => {
-        const results = await Promise.all(resources.map((r: any) => {
-            const type = String(r.type).split(":").pop()!;
-            return PROVIDERS[type].read!(r.id, unwrapSecrets(r.outputs)).then((res) => ({ type, res }));
-        }));
-        const rsyncUnreachable = results.filter((x) => x.type === "RsyncTarget" && (x.res.props as any)?.reachable === false).length;
-        return { operations: resources.length, rsyncUnreachable };
-    });
-}
-
-/**
- * The proposed change, measured: per appliance one `orbit backup config show` (it
- * also carries the hostname, so no `orbit version`), `orbit root-key show`,
- * `orbit rsync test`, and the authorized_keys read as AuthorizedKey does it.
- */
-export function rawPooledDeduplicated(lab: Lab, n: number, state: any): Promise<RawRun> {
-    const keys = (state.deployment?.resources ?? []).filter((r: any) => String(r.type).endsWith(":AuthorizedKey"));
-    return measured(lab, n, async () => {
-        let unreachable = 0;
-        await Promise.all([
-            ...lab.appliances.slice(0, n).map(async (a) => {
-                const orbit = new OrbitClient(pooledConnection(applianceConnection(a)));
-                const [, , test] = await Promise.all([orbit.showConfig(), orbit.rootKey(), orbit.rsyncTest()]);
-                if (!test.reachable) unreachable++;
-            }),
-            ...keys.map((r: any) => authorizedKeyProvider.read!(r.id, unwrapSecrets(r.outputs))),
-        ]);
-        return { operations: 3 * n + keys.length, rsyncUnreachable: unreachable };
-    });
-}
-
-/**
- * Both proposed changes, measured: the config read once per appliance AND no
- * `orbit rsync test` on refresh (its answer, `reachable`, is an output that diff
- * ignores). Per appliance: config show, root-key show, and the authorized_keys read.
- */
-export function rawPooledMinimal(lab: Lab, n: number, state: any): Promise<RawRun> {
-    const keys = (state.deployment?.resources ?? []).filter((r: any) => String(r.type).endsWith(":AuthorizedKey"));
-    return measured(lab, n, async () => {
-        await Promise.all([
-            ...lab.appliances.slice(0, n).map(async (a) => {
-                const orbit = new OrbitClient(pooledConnection(applianceConnection(a)));
-                await Promise.all([orbit.showConfig(), orbit.rootKey()]);
-            }),
-            ...keys.map((r: any) => authorizedKeyProvider.read!(r.id, unwrapSecrets(r.outputs))),
-        ]);
-        return { operations: 2 * n + keys.length, rsyncUnreachable: 0 };
+        await Promise.all(resources.map((r: any) => PROVIDERS[String(r.type).split(":").pop()!].read!(r.id, unwrapSecrets(r.outputs))));
+        return { operations: resources.length };
     });
 }
 
@@ -128,8 +81,7 @@ export function rawNaive(lab: Lab, n: number): Promise<RawRun> {
         const results = await Promise.all(reads.map((r) => runOnce(r.connection, r.command).then((res) => ({ r, res }))));
         const failed = results.filter((x) => x.res.code !== 0);
         if (failed.length > 0) throw new Error(`naive read failed: ${failed[0].r.op}: ${failed[0].res.stderr.slice(0, 200)}`);
-        const rsyncUnreachable = results.filter((x) => /rsync test/.test(x.r.op) && /"reachable":\s*false/.test(x.res.stdout)).length;
-        return { operations: reads.length, rsyncUnreachable };
+        return { operations: reads.length };
     });
 }
 

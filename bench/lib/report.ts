@@ -48,7 +48,7 @@ export interface NFigures {
     refreshSpeedup?: number;
     providerBytes: { ours: Record<string, { count: number; max: number; min: number }>; baseline: Record<string, { count: number; max: number; min: number }>; maxOurs: number };
     stateBytesPerResource: { ours: number; baseline: number };
-    raw?: { pooledS: number; pooledDeduplicatedS: number; pooledMinimalS: number; naiveS: number; pooledHandshakesPerAppliance: number; naiveHandshakesPerAppliance: number; ratio: number; dedupSavingS: number; rsyncUnreachable: { pooled: number; pooledDeduplicated: number; naive: number } };
+    raw?: { pooledS: number; naiveS: number; pooledHandshakesPerAppliance: number; naiveHandshakesPerAppliance: number; ratio: number; speedup: number; pooledCommandsPerAppliance: number; naiveCommandsPerAppliance: number };
     verification?: { wallS: number; succeeded: number; failed: number; retryWallS?: number; landedAfterRetry: number; meanBackupS: number; applianceHandshakesMax: number; backupServerAdmin: number; pushLogins: number; errors: string[] };
     errors: string[];
 }
@@ -114,14 +114,12 @@ export function figuresFor(s: SectionResult): NFigures {
     }
     if (s.raw.pooled.length && s.raw.naive.length) {
         const p = rawMedian(s.raw.pooled);
-        const d = rawMedian(s.raw.pooledDeduplicated);
-        const mn = s.raw.pooledMinimal?.length ? rawMedian(s.raw.pooledMinimal) : undefined;
         const nv = rawMedian(s.raw.naive);
         out.raw = {
-            pooledS: r2(p.wallMs / 1000), pooledDeduplicatedS: r2(d.wallMs / 1000), pooledMinimalS: mn ? r2(mn.wallMs / 1000) : NaN, naiveS: r2(nv.wallMs / 1000),
+            pooledS: r2(p.wallMs / 1000), naiveS: r2(nv.wallMs / 1000),
             pooledHandshakesPerAppliance: Math.max(...p.handshakes.perAppliance), naiveHandshakesPerAppliance: Math.max(...nv.handshakes.perAppliance),
-            ratio: r3(p.wallMs / nv.wallMs), dedupSavingS: r2((p.wallMs - d.wallMs) / 1000),
-            rsyncUnreachable: { pooled: p.rsyncUnreachable, pooledDeduplicated: d.rsyncUnreachable, naive: nv.rsyncUnreachable },
+            ratio: r3(p.wallMs / nv.wallMs), speedup: r2(nv.wallMs / p.wallMs),
+            pooledCommandsPerAppliance: r2((p.poolCommands ?? 0) / s.n), naiveCommandsPerAppliance: r2(nv.operations / s.n),
         };
     }
     if (s.verification) {
@@ -279,13 +277,14 @@ export function renderReport(report: Report): string {
     }
 
     const rawRows = report.figures.filter((f) => f.raw).map((f) => [
-        String(f.n), f.raw!.pooledS.toFixed(2), f.raw!.pooledDeduplicatedS.toFixed(2), f.raw!.pooledMinimalS.toFixed(2), f.raw!.naiveS.toFixed(2), f.raw!.ratio.toFixed(3),
+        String(f.n), f.raw!.pooledS.toFixed(2), f.raw!.naiveS.toFixed(2), f.raw!.ratio.toFixed(3), `${f.raw!.speedup.toFixed(2)}x`,
+        `${f.raw!.pooledCommandsPerAppliance} / ${f.raw!.naiveCommandsPerAppliance}`,
+        `${f.raw!.pooledHandshakesPerAppliance} / ${f.raw!.naiveHandshakesPerAppliance}`,
         f.phases.refresh ? `${Math.round((100 * (f.phases.refresh.wallS - f.raw!.pooledS)) / f.phases.refresh.wallS)}%` : "-",
-        `${f.raw!.rsyncUnreachable.pooled}/${f.raw!.rsyncUnreachable.pooledDeduplicated}/${f.raw!.rsyncUnreachable.naive}`,
     ]);
     if (rawRows.length) {
         out.push("The same refresh reads without the engine (all at once, in one process; median):");
-        out.push(table(["N", "ours pooled s", "config read once s", "+ no rsync test s", "naive s", "pooled/naive", "engine share of our refresh", "rsync test unreachable (p/d/n)"], rawRows, [true, true, true, true, true, true, true, true]));
+        out.push(table(["N", "ours s", "naive s", "ours/naive", "speed-up", "commands per appliance (ours / naive)", "handshakes per appliance (ours / naive)", "engine share of our refresh"], rawRows, [true, true, true, true, true, true, true, true]));
         out.push("");
     }
 
