@@ -19,13 +19,23 @@ interface Entry<T> {
     settledAt?: number;
 }
 
+/** Every instance, so a long-lived process that measures refreshes (bench/) can start each one cold. */
+const instances = new Set<SharedReads<unknown>>();
+
+/** Forgets every shared read in this process. The engine starts a new process per run, so it never needs this. */
+export function forgetAllSharedReads(): void {
+    for (const shared of instances) shared.clear();
+}
+
 export class SharedReads<T> {
     private readonly entries = new Map<string, Entry<T>>();
 
     constructor(
         private readonly maxAgeMs: number = SHARED_READ_MAX_AGE_MS,
         private readonly now: () => number = Date.now,
-    ) {}
+    ) {
+        instances.add(this as SharedReads<unknown>);
+    }
 
     /** The answer of a read of `key` that runs or finished less than maxAgeMs ago, or a new read. */
     get(key: string, read: () => Promise<T>): Promise<T> {
@@ -46,6 +56,10 @@ export class SharedReads<T> {
     /** Called after a write: the next read of `key` goes to the host. */
     forget(key: string): void {
         this.entries.delete(key);
+    }
+
+    clear(): void {
+        this.entries.clear();
     }
 
     get size(): number {

@@ -14,6 +14,7 @@ import { backupVerificationProvider } from "../../providers/backup-verification"
 import { CONNECTION_DEFAULTS, type Connection } from "../../providers/connection";
 import { OrbitClient } from "../../providers/orbit";
 import { rsyncTargetProvider } from "../../providers/rsync-target";
+import { forgetAllSharedReads } from "../../providers/shared-reads";
 import { sshPool } from "../../providers/ssh";
 import { type NaiveConnection, dialOnce, execOn, refreshReads, runOnce } from "../baseline-provider";
 import { cpuTimes } from "./proc";
@@ -48,6 +49,8 @@ export function serverConnection(lab: Lab): NaiveConnection {
 const pooledConnection = (c: NaiveConnection): Connection => ({ ...c, ...CONNECTION_DEFAULTS });
 
 async function measured(lab: Lab, n: number, work: () => Promise<{ operations: number }>): Promise<RawRun> {
+    // Each round starts as an engine run does: no connection, nothing read yet.
+    forgetAllSharedReads();
     await sshPool.closeAll();
     const before = sshPool.snapshot();
     const offsets = takeOffsets(logFiles(lab, n));
@@ -125,8 +128,8 @@ export async function unitCosts(lab: Lab, runs: number): Promise<UnitCost[]> {
     out.push(await unit("pooled: orbit root-key show", runs, () => orbit.rootKey()));
     out.push(await unit("pooled: orbit rsync test", runs, () => orbit.rsyncTest()));
     out.push(await unit("pooled: read authorized_keys (sudo sh) on the backup server", runs, () => sshPool.run(pooledConnection(server), { argv: ["sh", "-c", keysRead.command], operation: "bench" })));
-    // The pool's socket keeps Nagle's algorithm on (Node's default). The same commands on
-    // one persistent connection with TCP_NODELAY show what that costs per command.
+    // The same commands on one bare connection outside the pool (TCP_NODELAY on, as the
+    // pool sets it): what the pool's own bookkeeping adds per command.
     const fast = await dialOnce(a);
     fast.setNoDelay(true);
     try {

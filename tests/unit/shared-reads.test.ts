@@ -5,7 +5,7 @@ import { applianceRootKeyProvider } from "../../providers/appliance-root-key";
 import { authorizedKeyProvider } from "../../providers/authorized-key";
 import { backupPolicyProvider } from "../../providers/backup-policy";
 import { rsyncTargetProvider } from "../../providers/rsync-target";
-import { SharedReads } from "../../providers/shared-reads";
+import { SharedReads, forgetAllSharedReads } from "../../providers/shared-reads";
 import { type CommandResult, type RemoteCommand, sshPool } from "../../providers/ssh";
 import { ed25519PublicKey } from "../support/keys";
 
@@ -53,6 +53,16 @@ describe("SharedReads", () => {
         const shared = new SharedReads<string>(10_000, () => 0);
         await assert.rejects(shared.get("k", async () => { throw new Error("connection dropped"); }), /connection dropped/);
         assert.equal(await shared.get("k", async () => "second"), "second");
+    });
+
+    it("forgetAllSharedReads empties every instance", async () => {
+        const a = new SharedReads<string>(10_000, () => 0);
+        const b = new SharedReads<string>(10_000, () => 0);
+        await a.get("k", async () => "A");
+        await b.get("k", async () => "B");
+        forgetAllSharedReads();
+        assert.deepEqual([a.size, b.size], [0, 0]);
+        assert.equal(await a.get("k", async () => "A again"), "A again");
     });
 
     it("reads again after forget, even while the forgotten read still runs", async () => {
