@@ -24,7 +24,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { REPO, TEST_BACKEND_DIR, TEST_PASSPHRASE, type TestStack, createTestStack, recorded } from "../support/engine";
-import { type FileSnapshot, type LabAppliance, type LabDescription, loadLab, orbitOk, snapshotFile } from "../support/lab";
+import { type LabAppliance, type LabDescription, type LabSnapshot, loadLab, orbitOk, restoreLab, snapshotFile, snapshotLab } from "../support/lab";
 
 const PROGRAM = path.join(__dirname, "programs", "drift");
 const CIFS_ID = "drift-cifs";
@@ -44,7 +44,7 @@ describe("drift: changes made outside Pulumi, named by scripts/drift and repaire
     let keyOptions: string;
     let secrets: string[] = [];
     const outputs: string[] = [];
-    let original: { authorizedKeys?: FileSnapshot; sshDirMode?: number; conf?: Buffer; writeTests: Record<string, boolean> } = { writeTests: {} };
+    let original: LabSnapshot | undefined;
 
     const show = () => orbitOk(app, ["backup", "config", "show"]);
     const subject = (type: string, suffix: string, host: string) => `${type} ${app.name}-${suffix} on ${host}`;
@@ -99,13 +99,7 @@ describe("drift: changes made outside Pulumi, named by scripts/drift and repaire
         const adminKey = fs.readFileSync(lab.rsyncServer.adminPrivateKeyPath, "utf8");
         secrets = [cifsPassword, MASTER_PASSWORD, ...[applianceKey, adminKey].flatMap((k) => k.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----")))];
 
-        const confFile = path.join(app.orbitRoot, "orbinibkp.conf");
-        original = {
-            authorizedKeys: fs.existsSync(akPath) ? snapshotFile(akPath) : undefined,
-            sshDirMode: snapshotFile(path.dirname(akPath)).mode,
-            conf: fs.readFileSync(confFile),
-            writeTests: Object.fromEntries([lab.cifs.localPath, lab.nfs.localPath].map((d) => [d, fs.existsSync(path.join(d, "write_test"))])),
-        };
+        original = snapshotLab(lab, app);
         // Our partition ids start absent; the rest of the appliance is taken as it is.
         for (const id of [CIFS_ID, NFS_ID]) {
             if (show().backup.destination.partitionId === id) orbitOk(app, ["backup", "destination", "none"]);
@@ -133,21 +127,7 @@ describe("drift: changes made outside Pulumi, named by scripts/drift and repaire
             if (t) await t.destroyAndRemove();
         } finally {
             // Put the lab's files back as they were before this file ran.
-            if (lab && original.authorizedKeys) {
-                const a = original.authorizedKeys;
-                const tmp = `${akPath}.drift-restore`;
-                fs.writeFileSync(tmp, a.bytes);
-                fs.chownSync(tmp, a.uid, a.gid);
-                fs.chmodSync(tmp, a.mode);
-                fs.renameSync(tmp, akPath);
-                if (original.sshDirMode !== undefined) fs.chmodSync(path.dirname(akPath), original.sshDirMode);
-            }
-            if (lab && original.conf) {
-                const confFile = path.join(app.orbitRoot, "orbinibkp.conf");
-                fs.writeFileSync(`${confFile}.drift-restore`, original.conf, { mode: 0o600 });
-                fs.renameSync(`${confFile}.drift-restore`, confFile);
-            }
-            for (const [dir, existed] of Object.entries(original.writeTests)) if (!existed) fs.rmSync(path.join(dir, "write_test"), { force: true });
+            if (original) restoreLab(original);
         }
     });
 

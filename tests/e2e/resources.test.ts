@@ -29,11 +29,10 @@
 import { strict as assert } from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { type TestStack, createTestStack, exportState, plannedChanges, plannedFieldChanges, recorded } from "../support/engine";
-import { type FileSnapshot, type LabAppliance, type LabDescription, loadLab, orbitOk, snapshotFile } from "../support/lab";
+import { type FileSnapshot, type LabAppliance, type LabDescription, type LabSnapshot, assertLabServersAnswer, loadLab, orbitOk, restoreLab, snapshotFile, snapshotLab } from "../support/lab";
 import { ed25519PublicKey } from "../support/keys";
 
 const CIFS_ID = "e2e-cifs";
@@ -53,16 +52,6 @@ const UGLY_LINES = [
     `command="echo \\"hello, world\\"",no-pty ${throwawayKey("ops@lab")}\r\n`,
     `from="127.0.0.1,::1",no-agent-forwarding ${throwawayKey("operator@lab")}`,
 ].join("");
-
-function tcpOpen(host: string, port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const s = net.connect({ host, port });
-        const done = (ok: boolean) => { s.destroy(); resolve(ok); };
-        s.setTimeout(3000, () => done(false));
-        s.on("connect", () => done(true));
-        s.on("error", () => done(false));
-    });
-}
 
 /** Writes a file in place as root (keeps inode, mode and owner), as a hand edit would. */
 function editInPlace(file: string, content: Buffer | string): void {
@@ -86,7 +75,7 @@ describe("the backup resources through the real engine, against the lab", functi
     let applianceKey: string;
     let adminKey: string;
     // What the lab held before this file ran, put back in after().
-    let original: { authorizedKeys?: FileSnapshot; sshDirMode?: number; conf?: Buffer; writeTests: Record<string, boolean> } = { writeTests: {} };
+    let original: LabSnapshot | undefined;
     // The starting point of the test: the hosts without our resources.
     let baseline: { authorizedKeys: FileSnapshot; sshDir: FileSnapshot; config: any };
     let afterCreate: FileSnapshot;
@@ -140,10 +129,7 @@ describe("the backup resources through the real engine, against the lab", functi
         lab = loadLab();
         app = lab.appliances[0];
         if (!app) throw new Error("lab.json lists no appliance: run 'bash lab/start'");
-        const servers: Array<[string, number]> = [[`${app.name} sshd`, app.port], ["rsync sshd", lab.rsyncServer.port], ["smbd", lab.cifs.port], ["ganesha", lab.nfs.port]];
-        const down: string[] = [];
-        for (const [name, port] of servers) if (!(await tcpOpen("127.0.0.1", port))) down.push(`${name} (127.0.0.1:${port})`);
-        if (down.length) throw new Error(`lab servers not answering: ${down.join(", ")}. Run 'bash lab/status', then 'bash lab/start'.`);
+        await assertLabServersAnswer([[`${app.name} sshd`, app.port], ["rsync sshd", lab.rsyncServer.port], ["smbd", lab.cifs.port], ["ganesha", lab.nfs.port]]);
         for (const host of [app.host, lab.rsyncServer.host, lab.cifs.host, lab.nfs.host]) {
             assert.match(host, /^127\./, `the lab must stay on 127.0.0.0/8, but lab.json names ${host}`);
         }
@@ -154,14 +140,7 @@ describe("the backup resources through the real engine, against the lab", functi
         adminKey = fs.readFileSync(lab.rsyncServer.adminPrivateKeyPath, "utf8");
         keyLine = `restrict,command="rrsync -wo -no-lock -absolute ${lab.rsyncServer.backupPath}" ${app.rootPublicKey.trim()}`;
 
-        // Keep what the lab held, to put it back afterwards.
-        const confFile = path.join(app.orbitRoot, "orbinibkp.conf");
-        original = {
-            authorizedKeys: snapshotFile(akPath),
-            sshDirMode: snapshotFile(path.dirname(akPath)).mode,
-            conf: fs.existsSync(confFile) ? fs.readFileSync(confFile) : undefined,
-            writeTests: Object.fromEntries([lab.cifs.localPath, lab.nfs.localPath].map((d) => [d, fs.existsSync(path.join(d, "write_test"))])),
-        };
+        original = snapshotLab(lab, app);
 
         // The starting point: authorized_keys with only the ugly unrelated lines (the root
         // key not authorized), and an appliance with no rsync target and none of our partitions.
@@ -197,20 +176,7 @@ describe("the backup resources through the real engine, against the lab", functi
             else if (t) await t.stack.workspace.removeStack(t.name);
         } finally {
             // Put back the lab's files as they were before this file ran.
-            if (lab && original.authorizedKeys) {
-                const tmp = `${akPath}.e2e-restore`;
-                fs.writeFileSync(tmp, original.authorizedKeys.bytes, { mode: original.authorizedKeys.mode });
-                fs.chownSync(tmp, original.authorizedKeys.uid, original.authorizedKeys.gid);
-                fs.chmodSync(tmp, original.authorizedKeys.mode);
-                fs.renameSync(tmp, akPath);
-                if (original.sshDirMode !== undefined) fs.chmodSync(path.dirname(akPath), original.sshDirMode);
-            }
-            if (lab && original.conf) {
-                const confFile = path.join(app.orbitRoot, "orbinibkp.conf");
-                fs.writeFileSync(`${confFile}.e2e-restore`, original.conf, { mode: 0o600 });
-                fs.renameSync(`${confFile}.e2e-restore`, confFile);
-            }
-            for (const [dir, existed] of Object.entries(original.writeTests)) if (!existed) fs.rmSync(path.join(dir, "write_test"), { force: true });
+            if (original) restoreLab(original);
         }
     });
 

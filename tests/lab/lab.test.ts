@@ -9,72 +9,27 @@ import { strict as assert } from "assert";
 import { spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as net from "net";
-import * as os from "os";
 import * as path from "path";
+import {
+    type LabAppliance, type LabDescription, type SshRun, assertLabServersAnswer, labFile, loadLab, orbitCommand, pinnedSsh, pinnedSshArgs, shellQuote,
+} from "../support/lab";
 
-interface Appliance {
-    name: string; host: string; port: number; user: string; privateKeyPath: string; hostKey: string;
-    hostKeyFingerprint: string; orbitRoot: string; rootPublicKey: string; sshdPid: number; sshdLog: string;
-}
-interface Lab {
-    version: number; root: string; appliances: Appliance[];
-    rsyncServer: {
-        host: string; port: number; hostKey: string; hostKeyFingerprint: string; backupUser: string; backupPath: string;
-        authorizedKeysPath: string; adminUser: string; adminPrivateKeyPath: string; operatorPrivateKeyPath: string; sshdLog: string;
-    };
-    cifs: { available: boolean; host: string; port: number; share: string; remotePath: string; user: string; passwordPath: string; localPath: string; credentialId: string };
-    nfs: { available: boolean; host: string; port: number; remotePath: string; localPath: string };
-    skipped: string[];
-}
-interface Run { code: number; stdout: string; stderr: string }
-interface OrbitRun extends Run { json: any }
+// Without root, lab/start skips nfs-ganesha and maybe smbd, and says so in lab.json.
+type Lab = LabDescription & { cifs: { available: boolean }; nfs: { available: boolean } };
+interface OrbitRun extends SshRun { json: any }
 
 const LAB_ROOT = process.env.SENHASEGURA_LAB_ROOT ?? "/var/lib/senhasegura-lab";
-const LAB_JSON = path.join(LAB_ROOT, "lab.json");
+const LAB_JSON = labFile();
 const MASTER_PASSWORD = "lab-master-password-2026";
 
 let lab: Lab;
-let app: Appliance;
-let tmp: string;
-let khAppliance: string;
-let khRsync: string;
+let app: LabAppliance;
 let cifsPassword: string;
 const outputs: string[] = []; // every orbit stdout/stderr, checked for secrets at the end
 const createdBackups: string[] = []; // backup ids to delete on the far side afterwards
 const snapshot: { conf?: string | null; keyWasAuthorized?: boolean; writeTests: Record<string, boolean> } = { writeTests: {} };
 
-function tcpOpen(host: string, port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const s = net.connect({ host, port });
-        const done = (ok: boolean) => { s.destroy(); resolve(ok); };
-        s.setTimeout(3000, () => done(false));
-        s.on("connect", () => done(true));
-        s.on("error", () => done(false));
-    });
-}
-
-function sshArgs(port: number, key: string, knownHosts: string, user: string, host: string, command: string): string[] {
-    return [
-        "-F", "/dev/null", "-i", key, "-p", String(port),
-        "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10",
-        `${user}@${host}`, command,
-    ];
-}
-
-function ssh(port: number, key: string, knownHosts: string, user: string, command: string, input = ""): Run {
-    const r = spawnSync("ssh", sshArgs(port, key, knownHosts, user, "127.0.0.1", command), { input, encoding: "utf8", timeout: 120000 });
-    return { code: r.status ?? 255, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-function orbitCommand(args: string[]): string {
-    return `sudo -n orbit ${args.map(q).join(" ")} --json`;
-}
-
-function parseOrbit(r: Run, args: string[]): OrbitRun {
+function parseOrbit(r: SshRun, args: string[]): OrbitRun {
     outputs.push(r.stdout, r.stderr);
     let json: any;
     try {
@@ -87,12 +42,12 @@ function parseOrbit(r: Run, args: string[]): OrbitRun {
 
 /** `sudo -n orbit ARGS --json` on the test appliance, over ssh with its pinned host key. */
 function orbit(args: string[], input = ""): OrbitRun {
-    return parseOrbit(ssh(app.port, app.privateKeyPath, khAppliance, app.user, orbitCommand(args), input), args);
+    return parseOrbit(pinnedSsh(app, orbitCommand(args), input), args);
 }
 
 function orbitAsync(args: string[], input = ""): Promise<OrbitRun> {
     return new Promise((resolve) => {
-        const c = spawn("ssh", sshArgs(app.port, app.privateKeyPath, khAppliance, app.user, "127.0.0.1", orbitCommand(args)));
+        const c = spawn("ssh", pinnedSshArgs(app, orbitCommand(args)));
         let stdout = "";
         let stderr = "";
         c.stdout.on("data", (d) => (stdout += d));
@@ -121,9 +76,9 @@ function show(): any {
     return expectOk(orbit(["backup", "config", "show"]));
 }
 
-function bkpadmin(command: string, input = ""): Run {
+function bkpadmin(command: string, input = ""): SshRun {
     const r = lab.rsyncServer;
-    return ssh(r.port, r.adminPrivateKeyPath, khRsync, r.adminUser, command, input);
+    return pinnedSsh({ host: r.host, port: r.port, user: r.adminUser, privateKeyPath: r.adminPrivateKeyPath, hostKey: r.hostKey }, command, input);
 }
 
 const keyBlob = () => app.rootPublicKey.split(/\s+/)[1];
@@ -134,7 +89,7 @@ function authorizeAppliance(): void {
     // senhauser's authorized_keys is shared with other suites that may rewrite it: add our line when missing
     if (fs.readFileSync(r.authorizedKeysPath, "utf8").includes(keyBlob())) return;
     const line = `restrict,command="rrsync -wo -no-lock -absolute ${r.backupPath}" ${app.rootPublicKey}\n`;
-    const w = bkpadmin(`sudo -n tee -a ${q(r.authorizedKeysPath)} >/dev/null`, line);
+    const w = bkpadmin(`sudo -n tee -a ${shellQuote(r.authorizedKeysPath)} >/dev/null`, line);
     assert.equal(w.code, 0, w.stderr);
 }
 
@@ -227,28 +182,17 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
     this.timeout(60000);
 
     before(async function () {
-        if (!fs.existsSync(LAB_JSON)) {
-            throw new Error(`the lab is not running: ${LAB_JSON} is missing. Start it with 'bash lab/start'.`);
-        }
-        lab = JSON.parse(fs.readFileSync(LAB_JSON, "utf8"));
+        lab = loadLab() as Lab;
         assert.ok(lab.appliances.length >= 1, "lab.json lists no appliance");
         const wanted = process.env.LAB_SELFTEST_APPLIANCE;
         app = wanted ? lab.appliances.find((a) => a.name === wanted)! : lab.appliances[lab.appliances.length - 1];
         if (!app) throw new Error(`LAB_SELFTEST_APPLIANCE=${wanted} is not in ${LAB_JSON}`);
-        const servers: [string, number][] = [
+        await assertLabServersAnswer([
             ...lab.appliances.map((a): [string, number] => [`${a.name} sshd`, a.port]),
             ["rsync sshd", lab.rsyncServer.port], ["smbd", lab.cifs.port], ["ganesha", lab.nfs.port],
-        ];
-        const down: string[] = [];
-        for (const [name, port] of servers) if (!(await tcpOpen("127.0.0.1", port))) down.push(`${name} (127.0.0.1:${port})`);
-        if (down.length) throw new Error(`lab servers not answering: ${down.join(", ")}. Run 'bash lab/status', then 'bash lab/start'.`);
+        ]);
         if (!lab.cifs.available || !lab.nfs.available) throw new Error(`this self-test needs the root lab; skipped: ${lab.skipped.join("; ")}`);
 
-        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lab-selftest-"));
-        khAppliance = path.join(tmp, "known_hosts_appliance");
-        fs.writeFileSync(khAppliance, `[127.0.0.1]:${app.port} ${app.hostKey}\n`);
-        khRsync = path.join(tmp, "known_hosts_rsync");
-        fs.writeFileSync(khRsync, `[127.0.0.1]:${lab.rsyncServer.port} ${lab.rsyncServer.hostKey}\n`);
         cifsPassword = fs.readFileSync(lab.cifs.passwordPath, "utf8").split("\n")[0];
 
         // Snapshot what the test changes, then start the appliance from orbit's defaults.
@@ -260,7 +204,7 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
     });
 
     after(function () {
-        if (!lab || !tmp) return;
+        if (!lab || snapshot.keyWasAuthorized === undefined) return;
         const conf = path.join(app.orbitRoot, "orbinibkp.conf");
         if (snapshot.conf !== undefined) {
             if (snapshot.conf === null) fs.rmSync(conf, { force: true });
@@ -286,7 +230,6 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
             }
         }
         for (const [dir, existed] of Object.entries(snapshot.writeTests)) if (!existed && dir !== lab.nfs.localPath) fs.rmSync(path.join(dir, "write_test"), { force: true });
-        fs.rmSync(tmp, { recursive: true, force: true });
     });
 
     describe("lab.json and the servers", function () {
@@ -325,7 +268,7 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
         });
 
         it("logs into the appliance sshd as mt4adm with the pinned host key, with ORBIT_ROOT set", function () {
-            const r = ssh(app.port, app.privateKeyPath, khAppliance, app.user, "id -un; echo $ORBIT_ROOT");
+            const r = pinnedSsh(app, "id -un; echo $ORBIT_ROOT");
             assert.equal(r.code, 0, r.stderr);
             assert.deepEqual(r.stdout.trim().split("\n"), ["mt4adm", app.orbitRoot]);
             assert.match(fs.readFileSync(app.sshdLog, "utf8"), /Accepted publickey for mt4adm from 127\.0\.0\.1/);
@@ -338,28 +281,27 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
         });
 
         it("refuses to connect when the pinned host key is wrong", function () {
-            const wrong = path.join(tmp, "known_hosts_wrong");
             // the rsync server's key pinned for the appliance's address
-            fs.writeFileSync(wrong, `[127.0.0.1]:${app.port} ${lab.rsyncServer.hostKey}\n`);
-            const r = ssh(app.port, app.privateKeyPath, wrong, app.user, "true");
+            const r = pinnedSsh({ ...app, hostKey: lab.rsyncServer.hostKey }, "true");
             assert.equal(r.code, 255);
             assert.match(r.stderr, /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
         });
 
         it("refuses a key that is not authorized (senhauser's operator key is not installed by default)", function () {
-            const r = ssh(lab.rsyncServer.port, lab.rsyncServer.operatorPrivateKeyPath, khRsync, lab.rsyncServer.backupUser, "true");
+            const s = lab.rsyncServer;
+            const r = pinnedSsh({ host: s.host, port: s.port, user: s.backupUser, privateKeyPath: s.operatorPrivateKeyPath, hostKey: s.hostKey }, "true");
             assert.equal(r.code, 255);
             assert.match(r.stderr, /Permission denied \(publickey\)/);
         });
 
         it("gives mt4adm sudo for orbit and nothing else", function () {
-            const r = ssh(app.port, app.privateKeyPath, khAppliance, app.user, "sudo -n id -u");
+            const r = pinnedSsh(app, "sudo -n id -u");
             assert.notEqual(r.code, 0);
             assert.match(r.stderr, /a password is required/);
         });
 
         it("makes orbit refuse an ORBIT_ROOT the lab did not register", function () {
-            const r = parseOrbit(ssh(app.port, app.privateKeyPath, khAppliance, app.user, `ORBIT_ROOT=/tmp ${orbitCommand(["version"])}`), ["version"]);
+            const r = parseOrbit(pinnedSsh(app, `ORBIT_ROOT=/tmp ${orbitCommand(["version"])}`), ["version"]);
             expectError(r, "internal", 1);
             assert.match(r.json.error.message, /not an appliance root registered/);
         });
@@ -542,7 +484,7 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
             expectError(orbit(["rsync", "set", "--user", r.backupUser, "--host", r.host, "--path", "/files/../etc"]), "invalid", 3, "path");
             assert.deepEqual(show().rsync, { user: r.backupUser, host: r.host, port: r.port, path: r.backupPath });
             // start from a target that does not know the appliance's key
-            const strip = bkpadmin(`sudo -n sed -i ${q(`\\|${app.rootPublicKey.split(" ")[1]}|d`)} ${q(r.authorizedKeysPath)}`);
+            const strip = bkpadmin(`sudo -n sed -i ${shellQuote(`\\|${app.rootPublicKey.split(" ")[1]}|d`)} ${shellQuote(r.authorizedKeysPath)}`);
             assert.equal(strip.code, 0, strip.stderr);
             const before = expectOk(orbit(["rsync", "test"]));
             assert.equal(before.reachable, false);
@@ -580,7 +522,7 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
         });
 
         it("prints a readable summary with the transfer duration without --json", function () {
-            const r = withAuthorizedKey(() => ssh(app.port, app.privateKeyPath, khAppliance, app.user, "sudo -n orbit backup create"), (x) => x.code === 0);
+            const r = withAuthorizedKey(() => pinnedSsh(app, "sudo -n orbit backup create"), (x) => x.code === 0);
             outputs.push(r.stdout, r.stderr);
             assert.equal(r.code, 0, r.stderr);
             assert.match(r.stdout, /Rsync transfer completed: 3 files/);

@@ -2,6 +2,7 @@
 // when it is missing; they never skip.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 
@@ -43,39 +44,72 @@ export function acceptedLogins(sshdLog: string): number {
 /** One orbit call's result; `json` is the parsed stdout (orbit answers JSON with --json), or undefined. */
 export interface OrbitRun { code: number; stdout: string; stderr: string; json: any }
 
+let knownHostsDir: string | undefined;
 const knownHostsFiles = new Map<string, string>();
 
 /** A known_hosts file holding only the pinned key of host:port, so ssh checks it strictly. */
 export function pinnedKnownHosts(host: string, port: number, hostKey: string): string {
-    const id = `${host}:${port}`;
+    // Keyed by the host key too: a test that pins a wrong key on purpose must not get
+    // the right key's file back.
+    const id = `[${host}]:${port} ${hostKey.trim()}`;
     let file = knownHostsFiles.get(id);
     if (!file || !fs.existsSync(file)) {
-        file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ssb-known-hosts-")), "known_hosts");
-        fs.writeFileSync(file, `[${host}]:${port} ${hostKey.trim()}\n`);
+        if (!knownHostsDir || !fs.existsSync(knownHostsDir)) {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssb-known-hosts-"));
+            process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+            knownHostsDir = dir;
+        }
+        file = path.join(knownHostsDir, `known_hosts-${knownHostsFiles.size}`);
+        fs.writeFileSync(file, `${id}\n`);
         knownHostsFiles.set(id, file);
     }
     return file;
 }
 
-const shq = (s: string) => (/^[A-Za-z0-9._\/:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+/** Where and as whom to log in over ssh, and the one host key to accept there. A LabAppliance is one. */
+export interface SshLogin { host: string; port: number; user: string; privateKeyPath: string; hostKey: string }
+
+/**
+ * The system ssh client's arguments to run a command as login: its host key pinned
+ * (ssh refuses any other), only its key file offered, and never a prompt.
+ */
+export function pinnedSshArgs(login: SshLogin, command: string): string[] {
+    return [
+        "-F", "/dev/null", "-i", login.privateKeyPath, "-p", String(login.port),
+        "-o", `UserKnownHostsFile=${pinnedKnownHosts(login.host, login.port, login.hostKey)}`, "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10",
+        `${login.user}@${login.host}`, command,
+    ];
+}
+
+/** One ssh run's result; ssh's own failures (refused host key or login) exit 255. */
+export interface SshRun { code: number; stdout: string; stderr: string }
+
+/** Runs a shell command as login over ssh with its host key pinned; stdin gets input. */
+export function pinnedSsh(login: SshLogin, command: string, input = "", timeoutMs = 120_000): SshRun {
+    const r = spawnSync("ssh", pinnedSshArgs(login, command), { input, encoding: "utf8", timeout: timeoutMs });
+    if (r.error) throw new Error(`ssh ${login.user}@${login.host}:${login.port} failed to run: ${r.error.message}`);
+    return { code: r.status ?? 255, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+/** Quotes a word for the remote shell, which splits ssh's command line again. */
+export const shellQuote = (s: string) => (/^[A-Za-z0-9._\/:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+
+/** The remote command line for `sudo -n orbit <args> --json`. */
+export function orbitCommand(args: readonly string[]): string {
+    const argv = args.includes("--json") ? [...args] : [...args, "--json"];
+    return ["sudo", "-n", "orbit", ...argv].map(shellQuote).join(" ");
+}
 
 /**
  * Runs `sudo -n orbit <args> --json` on a lab appliance over the system ssh
  * client, as an operator would, with its host key pinned. A secret goes on stdin.
  */
 export function orbit(appliance: LabAppliance, args: readonly string[], stdin?: string): OrbitRun {
-    const argv = args.includes("--json") ? [...args] : [...args, "--json"];
-    const r = spawnSync("ssh", [
-        "-F", "/dev/null", "-i", appliance.privateKeyPath, "-p", String(appliance.port),
-        "-o", `UserKnownHostsFile=${pinnedKnownHosts(appliance.host, appliance.port, appliance.hostKey)}`,
-        "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=10", `${appliance.user}@${appliance.host}`,
-        ["sudo", "-n", "orbit", ...argv].map(shq).join(" "),
-    ], { input: stdin ?? "", encoding: "utf8", timeout: 60_000 });
-    if (r.error) throw new Error(`ssh to ${appliance.name} failed to run: ${r.error.message}`);
+    const r = pinnedSsh(appliance, orbitCommand(args), stdin ?? "", 60_000);
     let json: any;
     try { json = JSON.parse(r.stdout); } catch { json = undefined; }
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+    return { ...r, json };
 }
 
 /** Like orbit(), but fails loudly unless the call succeeded; returns the JSON answer. */
@@ -93,4 +127,81 @@ export interface FileSnapshot { bytes: Buffer; mode: number; uid: number; gid: n
 export function snapshotFile(file: string): FileSnapshot {
     const st = fs.statSync(file);
     return { bytes: st.isDirectory() ? Buffer.alloc(0) : fs.readFileSync(file), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, ino: st.ino };
+}
+
+/** Whether a TCP connection to host:port opens within 3 seconds. */
+export function tcpOpen(host: string, port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const s = net.connect({ host, port });
+        const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+        s.setTimeout(3000, () => done(false));
+        s.on("connect", () => done(true));
+        s.on("error", () => done(false));
+    });
+}
+
+/** Fails, naming every one, unless each [name, port] answers on 127.0.0.1. */
+export async function assertLabServersAnswer(servers: ReadonlyArray<readonly [string, number]>): Promise<void> {
+    const down: string[] = [];
+    for (const [name, port] of servers) if (!(await tcpOpen("127.0.0.1", port))) down.push(`${name} (127.0.0.1:${port})`);
+    if (down.length) throw new Error(`lab servers not answering: ${down.join(", ")}. Run 'bash lab/status', then 'bash lab/start'.`);
+}
+
+/** The lab files a test changes, as they were: what restoreLab() puts back. */
+export interface LabSnapshot {
+    authorizedKeysPath: string;
+    /** Undefined: there was no authorized_keys. */
+    authorizedKeys?: FileSnapshot;
+    sshDirMode: number;
+    orbitConfigPath: string;
+    /** Undefined: the appliance had no orbit config (orbit's defaults). */
+    orbitConfig?: Buffer;
+    cifsWriteTestPath: string;
+    cifsWriteTestExisted: boolean;
+}
+
+/**
+ * Keeps the backup user's authorized_keys (bytes, mode, owner) and its directory's
+ * mode, the appliance's orbit config, and whether the CIFS share held a write_test.
+ */
+export function snapshotLab(lab: LabDescription, appliance: LabAppliance): LabSnapshot {
+    const authorizedKeysPath = lab.rsyncServer.authorizedKeysPath;
+    const orbitConfigPath = path.join(appliance.orbitRoot, "orbinibkp.conf");
+    const cifsWriteTestPath = path.join(lab.cifs.localPath, "write_test");
+    return {
+        authorizedKeysPath,
+        authorizedKeys: fs.existsSync(authorizedKeysPath) ? snapshotFile(authorizedKeysPath) : undefined,
+        sshDirMode: snapshotFile(path.dirname(authorizedKeysPath)).mode,
+        orbitConfigPath,
+        orbitConfig: fs.existsSync(orbitConfigPath) ? fs.readFileSync(orbitConfigPath) : undefined,
+        cifsWriteTestPath,
+        cifsWriteTestExisted: fs.existsSync(cifsWriteTestPath),
+    };
+}
+
+/** Writes a file whole under a temporary name and renames it in, so no reader sees it half written. */
+function replaceFile(file: string, bytes: Buffer, mode: number, owner?: { uid: number; gid: number }): void {
+    const tmp = `${file}.restore-${process.pid}`;
+    fs.writeFileSync(tmp, bytes, { mode });
+    if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
+    fs.chmodSync(tmp, mode); // writeFileSync's mode is cut by the umask
+    fs.renameSync(tmp, file);
+}
+
+/**
+ * Puts back what snapshotLab() kept, and removes a CIFS write_test the test left.
+ *
+ * Nothing is deleted from the NFS export: deleting files there on disk, under a
+ * running nfs-ganesha, leaves its cache stale, and the next NFS mount or write_test
+ * fails with NFS4ERR_STALE (see commit 6720b62). The NFS write_test stays; the next
+ * 'lab/start --reset' (run with the lab stopped) clears it.
+ */
+export function restoreLab(snapshot: LabSnapshot): void {
+    const { authorizedKeys, orbitConfig } = snapshot;
+    if (authorizedKeys) replaceFile(snapshot.authorizedKeysPath, authorizedKeys.bytes, authorizedKeys.mode, authorizedKeys);
+    else fs.rmSync(snapshot.authorizedKeysPath, { force: true });
+    fs.chmodSync(path.dirname(snapshot.authorizedKeysPath), snapshot.sshDirMode);
+    if (orbitConfig) replaceFile(snapshot.orbitConfigPath, orbitConfig, 0o600);
+    else fs.rmSync(snapshot.orbitConfigPath, { force: true });
+    if (!snapshot.cifsWriteTestExisted) fs.rmSync(snapshot.cifsWriteTestPath, { force: true });
 }
