@@ -56,7 +56,7 @@ async function removeLeftovers(): Promise<void> {
     }
 }
 
-/** What the shim adds to a fresh dynamic-provider process (ts-node, our providers), outside the engine: time and peak memory. */
+/** What the shim adds to a fresh dynamic-provider process (the tsx loader, our providers), outside the engine: time and peak memory. */
 function coldStart(runs: number): { runs: number; medianMs: number; samplesMs: number[]; baseMiB: number; withProvidersMiB: number } {
     // The dynamic-provider process has @pulumi/pulumi loaded before it calls the shim: so here.
     const script = `
@@ -64,7 +64,7 @@ require("@pulumi/pulumi");
 const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]) / 1024;
 const base = hwm();
 const t = process.hrtime.bigint();
-require("ts-node").register({ transpileOnly: true, compilerOptions: { module: "commonjs" } });
+require("tsx/cjs/api").register(); // as providers/dynamic.ts does
 for (const f of ["appliance-root-key", "authorized-key", "rsync-target", "backup-policy", "backup-verification"]) require(${JSON.stringify(path.join(REPO, "providers"))} + "/" + f + ".ts");
 process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - t) / 1e6, base, after: hwm() }));`;
     const samples: Array<{ ms: number; base: number; after: number }> = [];

@@ -3,11 +3,11 @@
 // and only when SSB_BENCH_TRACE names a file. There it records, as JSON lines:
 //   - {kind:"start"}: when the process came up;
 //   - {kind:"load"}: the first load of each provider implementation module (the
-//     shim in providers/dynamic.ts requires them by absolute path), ts-node included;
+//     shim in providers/dynamic.ts requires them by absolute path), the TypeScript loader included;
 //   - {kind:"call"}: every check/diff/create/read/update/delete of every provider,
 //     with start and end times, so the runner can tell what ran concurrently;
 //   - {kind:"pool"}: providers/ssh.ts's sshPool.snapshot() whenever it changes.
-// Plain JavaScript on purpose: it must load before ts-node exists in the process.
+// Plain JavaScript on purpose: it must load before any TypeScript loader exists in the process.
 // Nothing in providers/ is modified: the methods are wrapped in memory.
 "use strict";
 

@@ -321,7 +321,7 @@ export function renderReport(report: Report): string {
         out.push(`shim object per resource, as now; ${z.sharedObjectMs} ms with one shared object per provider (@pulumi/pulumi caches by object identity).`, "");
     }
     if (m.coldStart) {
-        out.push(`What the provider shim adds to a fresh dynamic-provider process (ts-node register + transpile + load of providers/*.ts, @pulumi/pulumi`);
+        out.push(`What the provider shim adds to a fresh dynamic-provider process (tsx register + transpile + load of providers/*.ts, @pulumi/pulumi`);
         out.push(`already loaded): ${m.coldStart.medianMs} ms (median of ${m.coldStart.runs})` + (m.coldStart.baseMiB ? `, and peak memory from ${m.coldStart.baseMiB} MiB (node + @pulumi/pulumi) to ${m.coldStart.withProvidersMiB} MiB.` : "."), "");
     }
 

@@ -20,7 +20,7 @@ export interface TraceSummary {
     providerProcesses: number;
     /** Phase start to the first dynamic-provider process coming up. */
     providerStartMs?: number;
-    /** Time to load the provider implementation modules the first time (ts-node register + transpile + zod/ssh2 loads). */
+    /** Time to load the provider implementation modules the first time (tsx register + transpile + zod/ssh2 loads). */
     moduleLoadMs: number;
     /** Phase start to the first provider call, and the last call's end to the phase end. */
     firstCallMs?: number;
