@@ -104,6 +104,17 @@ describe("GitHub Actions workflows", () => {
         assert.equal(read("deploy.yml").match(/group: (.*)/)![1], w.match(/group: (.*)/)![1], "drift and deploy share one concurrency group");
     });
 
+    it("deploy.yml and preview.yml type-check with tsc before pulumi runs, which only transpiles (scripts/env.sh)", () => {
+        assert.match(fs.readFileSync(path.join(REPO, "scripts", "env.sh"), "utf8"), /^export PULUMI_NODEJS_TRANSPILE_ONLY="\$\{PULUMI_NODEJS_TRANSPILE_ONLY:-true\}"$/m);
+        for (const f of ["deploy.yml", "preview.yml"]) {
+            const w = read(f);
+            const typeCheck = w.indexOf("run: npx tsc --noEmit -p .");
+            assert.ok(typeCheck > 0, `${f} has no tsc step`);
+            const firstPulumiRun = w.search(/^\s+pulumi (up|preview) --stack/m);
+            assert.ok(firstPulumiRun > 0 && typeCheck < firstPulumiRun, `${f}: tsc must run before pulumi`);
+        }
+    });
+
     it("read secrets only into env: entries, never straight into a script", () => {
         for (const f of workflowFiles()) {
             for (const line of read(f).split("\n").filter((l) => l.includes("secrets."))) {
