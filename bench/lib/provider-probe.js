@@ -80,8 +80,9 @@ if (trace && /cmd[\\/]dynamic-provider([\\/]index\.js)?$/.test(argv1)) {
         if (candidate && exported && typeof exported === "object" && !inspected.has(exported)) {
             inspected.add(exported);
             for (const name of Object.keys(exported)) {
-                const desc = Object.getOwnPropertyDescriptor(exported, name);
-                const value = desc && "value" in desc ? desc.value : undefined;
+                // Read through getters: tsx (esbuild) exports are getters, ts-node's are values.
+                let value;
+                try { value = exported[name]; } catch { continue; }
                 if (value && typeof value === "object" && typeof value.check === "function" && typeof value.diff === "function" && typeof value.read === "function") {
                     wrapProvider(request, name, value);
                 }

@@ -317,8 +317,8 @@ export function renderReport(report: Report): string {
     }
     if (m.serialization) {
         const z = m.serialization;
-        out.push(`Program-side serialization of __provider (outside the engine): ${z.distinctObjectsMs} ms for ${z.resources} resources (${z.perResourceMs} ms each) with a new`);
-        out.push(`shim object per resource, as now; ${z.sharedObjectMs} ms with one shared object per provider (@pulumi/pulumi caches by object identity).`, "");
+        out.push(`Program-side serialization of __provider (outside the engine): ${z.sharedObjectMs} ms for ${z.resources} resources of one type with one shared shim object`);
+        out.push(`per implementation, as providers/dynamic.ts does (@pulumi/pulumi caches by object identity); ${z.distinctObjectsMs} ms (${z.perResourceMs} ms each) serializing once per resource.`, "");
     }
     if (m.coldStart) {
         out.push(`What the provider shim adds to a fresh dynamic-provider process (tsx register + transpile + load of providers/*.ts, @pulumi/pulumi`);

@@ -1,9 +1,9 @@
 // What the program pays to serialize `__provider`, outside the engine. @pulumi/pulumi
-// caches a serialized provider by object identity (a WeakMap), and our resources
-// build a new shim object per resource (providers/resource.ts), so the program runs
-// the closure serializer once per resource. Measured both ways: a new shim object
-// per resource (as now) and one shared object per provider (a cache hit after the
-// first); the second run of serializeProvider's own code path is what the cache saves.
+// caches a serialized provider by object identity (a WeakMap), and providers/dynamic.ts
+// hands it one shim object per implementation, so the program runs the closure
+// serializer once per resource type. Measured both ways: serializing once per
+// resource (what a new shim object per resource cost, before the shim was shared)
+// and once per implementation with cache hits after (as now).
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { implementationRef, serializableProvider } from "../../providers/dynamic";
