@@ -10,7 +10,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { LAB_JSON, type LabSnapshot, labStart, loadLab, removeBackupFiles, restoreLab, snapshotLab } from "./lib/lab";
 import { BenchStack, type PhaseResult, REPO, RESULTS, providerSizes } from "./lib/pulumi";
-import { type RawRun, type UnitCost, applianceConnection, rawNaive, rawPooled, serverConnection, unitCosts } from "./lib/raw";
+import { applianceConnection, serverConnection } from "./lib/fleet";
+import { type RawRun, type UnitCost, rawNaive, rawPooled, unitCosts } from "./lib/raw";
 import { refreshReads } from "./baseline-provider";
 import type { Lab } from "./lib/sshd";
 

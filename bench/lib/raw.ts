@@ -17,6 +17,7 @@ import { rsyncTargetProvider } from "../../providers/rsync-target";
 import { forgetAllSharedReads } from "../../providers/shared-reads";
 import { sshPool } from "../../providers/ssh";
 import { type NaiveConnection, dialOnce, execOn, refreshReads, runOnce } from "../baseline-provider";
+import { applianceConnection, serverConnection } from "./fleet";
 import { cpuTimes } from "./proc";
 import { type Handshakes, type Lab, handshakesSince, logFiles, takeOffsets } from "./sshd";
 import { unwrapSecrets } from "./pulumi";
@@ -37,14 +38,6 @@ export interface RawRun {
     poolCommands?: number;
 }
 
-export function applianceConnection(a: Lab["appliances"][number]): NaiveConnection {
-    return { host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKeyPath: a.privateKeyPath };
-}
-
-export function serverConnection(lab: Lab): NaiveConnection {
-    const r = lab.rsyncServer;
-    return { host: r.host, port: r.port, user: r.adminUser, hostKey: r.hostKey, privateKeyPath: r.adminPrivateKeyPath };
-}
 
 const pooledConnection = (c: NaiveConnection): Connection => ({ ...c, ...CONNECTION_DEFAULTS });
 

@@ -24,7 +24,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { REPO, TEST_BACKEND_DIR, TEST_PASSPHRASE, type TestStack, createTestStack, recorded } from "../support/engine";
-import { type LabAppliance, type LabDescription, type LabSnapshot, loadLab, orbitOk, restoreLab, snapshotFile, snapshotLab } from "../support/lab";
+import { type LabAppliance, type LabDescription, type LabSnapshot, labCredentials, loadLab, orbitOk, resourceProgramConfig, restoreLab, snapshotFile, snapshotLab } from "../support/lab";
 
 const PROGRAM = path.join(__dirname, "programs", "drift");
 const CIFS_ID = "drift-cifs";
@@ -94,9 +94,8 @@ describe("drift: changes made outside Pulumi, named by scripts/drift and repaire
         }
         akPath = lab.rsyncServer.authorizedKeysPath;
         keyOptions = `restrict,command="rrsync -wo -no-lock -absolute ${lab.rsyncServer.backupPath}"`;
-        const cifsPassword = fs.readFileSync(lab.cifs.passwordPath, "utf8").split("\n")[0];
-        const applianceKey = fs.readFileSync(app.privateKeyPath, "utf8");
-        const adminKey = fs.readFileSync(lab.rsyncServer.adminPrivateKeyPath, "utf8");
+        const credentials = labCredentials(lab, app);
+        const { cifsPassword, applianceKey, adminKey } = credentials;
         secrets = [cifsPassword, MASTER_PASSWORD, ...[applianceKey, adminKey].flatMap((k) => k.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----")))];
 
         original = snapshotLab(lab, app);
@@ -106,19 +105,7 @@ describe("drift: changes made outside Pulumi, named by scripts/drift and repaire
             orbitOk(app, ["partition", "remove", "--id", id]);
         }
 
-        t = await createTestStack(PROGRAM, {
-            applianceHost: { value: app.host }, appliancePort: { value: String(app.port) }, applianceUser: { value: app.user },
-            applianceHostKey: { value: app.hostKey }, appliancePrivateKey: { value: applianceKey, secret: true },
-            serverHost: { value: lab.rsyncServer.host }, serverPort: { value: String(lab.rsyncServer.port) },
-            serverAdminUser: { value: lab.rsyncServer.adminUser }, serverHostKey: { value: lab.rsyncServer.hostKey },
-            serverAdminPrivateKey: { value: adminKey, secret: true },
-            backupUser: { value: lab.rsyncServer.backupUser }, backupPath: { value: lab.rsyncServer.backupPath },
-            rsyncHost: { value: lab.rsyncServer.host }, rsyncPort: { value: String(lab.rsyncServer.port) },
-            cifsPartitionId: { value: CIFS_ID }, cifsHost: { value: lab.cifs.host }, cifsPort: { value: String(lab.cifs.port) },
-            cifsPath: { value: lab.cifs.remotePath }, cifsUser: { value: lab.cifs.user }, cifsPassword: { value: cifsPassword, secret: true },
-            nfsPartitionId: { value: NFS_ID }, nfsHost: { value: lab.nfs.host }, nfsPort: { value: String(lab.nfs.port) }, nfsPath: { value: lab.nfs.remotePath },
-            hour: { value: String(HOUR) }, masterPassword: { value: MASTER_PASSWORD, secret: true },
-        });
+        t = await createTestStack(PROGRAM, resourceProgramConfig(lab, app, credentials, { cifsPartitionId: CIFS_ID, nfsPartitionId: NFS_ID, hour: HOUR, masterPassword: MASTER_PASSWORD }));
     });
 
     after(async function () {

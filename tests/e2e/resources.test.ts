@@ -32,7 +32,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { type TestStack, createTestStack, exportState, plannedChanges, plannedFieldChanges, recorded } from "../support/engine";
-import { type FileSnapshot, type LabAppliance, type LabDescription, type LabSnapshot, assertLabServersAnswer, loadLab, orbitOk, restoreLab, snapshotFile, snapshotLab } from "../support/lab";
+import { type FileSnapshot, type LabAppliance, type LabDescription, type LabSnapshot, type LabCredentials, assertLabServersAnswer, labCredentials, loadLab, orbitOk, resourceProgramConfig, restoreLab, snapshotFile, snapshotLab } from "../support/lab";
 import { ed25519PublicKey } from "../support/keys";
 
 const CIFS_ID = "e2e-cifs";
@@ -74,6 +74,7 @@ describe("the backup resources through the real engine, against the lab", functi
     let cifsPassword: string;
     let applianceKey: string;
     let adminKey: string;
+    let credentials: LabCredentials;
     // What the lab held before this file ran, put back in after().
     let original: LabSnapshot | undefined;
     // The starting point of the test: the hosts without our resources.
@@ -135,9 +136,8 @@ describe("the backup resources through the real engine, against the lab", functi
         }
 
         akPath = lab.rsyncServer.authorizedKeysPath;
-        cifsPassword = fs.readFileSync(lab.cifs.passwordPath, "utf8").split("\n")[0];
-        applianceKey = fs.readFileSync(app.privateKeyPath, "utf8");
-        adminKey = fs.readFileSync(lab.rsyncServer.adminPrivateKeyPath, "utf8");
+        credentials = labCredentials(lab, app);
+        ({ cifsPassword, applianceKey, adminKey } = credentials);
         keyLine = `restrict,command="rrsync -wo -no-lock -absolute ${lab.rsyncServer.backupPath}" ${app.rootPublicKey.trim()}`;
 
         original = snapshotLab(lab, app);
@@ -154,19 +154,8 @@ describe("the backup resources through the real engine, against the lab", functi
         baseline = { authorizedKeys: snapshotFile(akPath), sshDir: snapshotFile(path.dirname(akPath)), config: show() };
         assert.equal(baseline.config.rsync, null);
 
-        t = await createTestStack(path.join(__dirname, "programs", "resources"), {
-            applianceHost: { value: app.host }, appliancePort: { value: String(app.port) }, applianceUser: { value: app.user },
-            applianceHostKey: { value: app.hostKey }, appliancePrivateKey: { value: applianceKey, secret: true },
-            serverHost: { value: lab.rsyncServer.host }, serverPort: { value: String(lab.rsyncServer.port) },
-            serverAdminUser: { value: lab.rsyncServer.adminUser }, serverHostKey: { value: lab.rsyncServer.hostKey },
-            serverAdminPrivateKey: { value: adminKey, secret: true },
-            backupUser: { value: lab.rsyncServer.backupUser }, backupPath: { value: lab.rsyncServer.backupPath },
-            rsyncHost: { value: lab.rsyncServer.host }, rsyncPort: { value: String(lab.rsyncServer.port) },
-            cifsPartitionId: { value: CIFS_ID }, cifsHost: { value: lab.cifs.host }, cifsPort: { value: String(lab.cifs.port) },
-            cifsPath: { value: lab.cifs.remotePath }, cifsUser: { value: lab.cifs.user }, cifsPassword: { value: cifsPassword, secret: true },
-            nfsPartitionId: { value: NFS_ID }, nfsHost: { value: lab.nfs.host }, nfsPort: { value: String(lab.nfs.port) }, nfsPath: { value: lab.nfs.remotePath },
-            hour: { value: String(HOUR) }, video: { value: "true" }, masterPassword: { value: MASTER_PASSWORD, secret: true },
-        });
+        t = await createTestStack(path.join(__dirname, "programs", "resources"),
+            resourceProgramConfig(lab, app, credentials, { cifsPartitionId: CIFS_ID, nfsPartitionId: NFS_ID, hour: HOUR, masterPassword: MASTER_PASSWORD, video: true }));
     });
 
     after(async function () {

@@ -205,3 +205,38 @@ export function restoreLab(snapshot: LabSnapshot): void {
     else fs.rmSync(snapshot.orbitConfigPath, { force: true });
     if (!snapshot.cifsWriteTestExisted) fs.rmSync(snapshot.cifsWriteTestPath, { force: true });
 }
+
+/** The lab's credentials, read from its files: what a stack config gets as secrets. */
+export interface LabCredentials { applianceKey: string; adminKey: string; cifsPassword: string }
+
+export function labCredentials(lab: LabDescription, appliance: LabAppliance): LabCredentials {
+    return {
+        applianceKey: fs.readFileSync(appliance.privateKeyPath, "utf8"),
+        adminKey: fs.readFileSync(lab.rsyncServer.adminPrivateKeyPath, "utf8"),
+        cifsPassword: fs.readFileSync(lab.cifs.passwordPath, "utf8").split("\n")[0],
+    };
+}
+
+/**
+ * The stack config of the e2e programs that drive every resource against one lab
+ * appliance (tests/e2e/programs/resources and drift): hosts, ports and host keys
+ * from lab.json, keys and passwords as secrets.
+ */
+export function resourceProgramConfig(lab: LabDescription, appliance: LabAppliance, credentials: LabCredentials,
+    policy: { cifsPartitionId: string; nfsPartitionId: string; hour: number; masterPassword: string; video?: boolean }): Record<string, { value: string; secret?: boolean }> {
+    const r = lab.rsyncServer;
+    return {
+        applianceHost: { value: appliance.host }, appliancePort: { value: String(appliance.port) }, applianceUser: { value: appliance.user },
+        applianceHostKey: { value: appliance.hostKey }, appliancePrivateKey: { value: credentials.applianceKey, secret: true },
+        serverHost: { value: r.host }, serverPort: { value: String(r.port) },
+        serverAdminUser: { value: r.adminUser }, serverHostKey: { value: r.hostKey },
+        serverAdminPrivateKey: { value: credentials.adminKey, secret: true },
+        backupUser: { value: r.backupUser }, backupPath: { value: r.backupPath },
+        rsyncHost: { value: r.host }, rsyncPort: { value: String(r.port) },
+        cifsPartitionId: { value: policy.cifsPartitionId }, cifsHost: { value: lab.cifs.host }, cifsPort: { value: String(lab.cifs.port) },
+        cifsPath: { value: lab.cifs.remotePath }, cifsUser: { value: lab.cifs.user }, cifsPassword: { value: credentials.cifsPassword, secret: true },
+        nfsPartitionId: { value: policy.nfsPartitionId }, nfsHost: { value: lab.nfs.host }, nfsPort: { value: String(lab.nfs.port) }, nfsPath: { value: lab.nfs.remotePath },
+        hour: { value: String(policy.hour) }, masterPassword: { value: policy.masterPassword, secret: true },
+        ...(policy.video === undefined ? {} : { video: { value: String(policy.video) } }),
+    };
+}
