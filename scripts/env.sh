@@ -2,7 +2,6 @@
 # offline. Safe to source twice.
 SSB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SSB_PULUMI_VERSION="v3.248.0"
-SSB_LANGUAGE_HOST_SDK_VERSION="v3.68.0"
 # Keyed by version, so a version bump builds a fresh toolchain beside the old one.
 SSB_TOOLCHAIN_BIN="${SSB_TOOLCHAIN_BIN:-$SSB_REPO/.toolchain/pulumi-$SSB_PULUMI_VERSION/bin}"
 
