@@ -1,7 +1,9 @@
 // ApplianceBackup: one senhasegura appliance's backups, declared once. It turns
 // the vendor's manual steps (read the root key, authorize it on the backup server,
 // set the destination, enable the backups) into resources that read and converge.
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { ApplianceHostKey } from "../providers/appliance-host-key";
 import { ApplianceRootKey } from "../providers/appliance-root-key";
 import { AuthorizedKey } from "../providers/authorized-key";
 import { type BackupPolicyArgs, BackupPolicy } from "../providers/backup-policy";
@@ -10,6 +12,7 @@ import type { ConnectionInput } from "../providers/connection";
 import { RemotePartition } from "../providers/remote-partition";
 import { RsyncTarget } from "../providers/rsync-target";
 import type { Inputs } from "../providers/resource";
+import { applianceTarget, verificationBackup } from "./verification-backup";
 
 type Connection = Inputs<ConnectionInput>;
 
@@ -50,11 +53,11 @@ export interface ApplianceBackupArgs {
     /** Which backups, when, and who is told of a lost remote directory. The destination is set by the component. */
     policy?: Omit<Inputs<BackupPolicyArgs>, "connection" | "destination">;
     /**
-     * Run a backup after the destination or the policy changes, and check that its files
-     * landed at the destination. @default true
+     * Run a backup (a @pulumi/command remote.Command) after the destination or the kinds
+     * change, and check that its files landed at the destination. @default true
      */
     verify?: boolean;
-    /** Seconds the verification backup may take. @default 900 */
+    /** Seconds the verification backup may take; coreutils `timeout` on the appliance enforces it. @default 900 */
     backupTimeoutSec?: number;
 }
 
@@ -86,6 +89,11 @@ export class ApplianceBackup extends pulumi.ComponentResource {
     declare readonly authorizedKey?: AuthorizedKey;
     declare readonly rsyncTarget?: RsyncTarget;
     declare readonly partition?: RemotePartition;
+    /** The appliance's host key line, checked against the pin; the verification backup's connection uses it. */
+    declare readonly hostKey?: ApplianceHostKey;
+    /** The command that runs the verification backup. */
+    declare readonly verificationBackup?: command.remote.Command;
+    /** The check that the verification backup's files landed. */
     declare readonly verification?: BackupVerification;
     /** The last verification backup, or undefined when verify is false. */
     declare readonly lastVerification: pulumi.Output<VerificationSummary | undefined>;
@@ -132,7 +140,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             } else if (d.user !== undefined && d.password !== undefined) {
                 farSide = { type: "cifs", host: d.host, port: partition.port, path: d.path, user: d.user, password: d.password, domain: d.domain };
             } else if (args.verify !== false) {
-                pulumi.log.warn(`${name}: the CIFS partition authenticates with a credential registered on the appliance, so the verification cannot look for the files from outside; no verification backup runs`, this);
+                pulumi.log.warn(`${name}: the CIFS partition authenticates with a credential registered on the appliance, so its files cannot be looked for from outside; the verification backup runs, and only orbit's own report says it landed`, this);
             }
         }
 
@@ -141,21 +149,31 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             connection: args.appliance,
             destination,
         }, { ...parent, dependsOn: [destinationDependency] });
+        let hostKey: ApplianceHostKey | undefined;
+        let backupRun: command.remote.Command | undefined;
         let verification: BackupVerification | undefined;
-        if (args.verify !== false && farSide !== undefined) {
-            verification = new BackupVerification(`${name}-verification`, {
-                connection: args.appliance,
+        if (args.verify !== false) {
+            hostKey = new ApplianceHostKey(`${name}-host-key`, { connection: args.appliance }, parent);
+            backupRun = verificationBackup(`${name}-verification-backup`, {
+                appliance: args.appliance,
+                hostKeyLine: hostKey.keyLine,
                 // A new backup proves something only when where or what it backs up changed.
-                triggers: pulumi.all([description, policy.system, policy.secrets, policy.video]).apply(([destination, system, secrets, video]) => ({ destination, system, secrets, video })),
-                destination: farSide,
-                backupTimeoutSec: args.backupTimeoutSec,
+                triggers: [description, policy.system, policy.secrets, policy.video],
+                timeoutSec: args.backupTimeoutSec,
             }, { ...parent, dependsOn: [policy] });
+            if (farSide !== undefined) {
+                verification = new BackupVerification(`${name}-verification`, {
+                    report: backupRun.stdout,
+                    appliance: applianceTarget(args.appliance),
+                    destination: farSide,
+                }, parent);
+            }
         }
         const lastVerification = verification
             ? pulumi.all([verification.backupId, verification.files, verification.bytes, verification.durationMs, verification.startedAt])
                 .apply(([backupId, files, bytes, durationMs, startedAt]) => ({ backupId, files, bytes, durationMs, startedAt }))
             : pulumi.output(undefined);
-        Object.assign(this, { policy, verification, destination: description, lastVerification });
+        Object.assign(this, { policy, hostKey, verificationBackup: backupRun, verification, destination: description, lastVerification });
         this.registerOutputs({ destination: description, policy: policy.id, lastVerification });
     }
 }

@@ -1,26 +1,24 @@
-// BackupVerification: runs `sudo orbit backup create` on the appliance (vendor
-// step 4, "Test Rsync backup"), then checks from outside the appliance that every
-// file it reported really landed at the destination. It reruns only when its
-// triggers change (the destination or what the policy backs up), never on a
-// plain `pulumi up`.
+// BackupVerification: proves that the backup a verification run reported really
+// landed at the destination, by looking for every file from outside the appliance.
 //
-// The issue asked for a @pulumi/command remote.Command here. Its plugin,
-// pulumi-resource-command, cannot be built or downloaded on this network (see
-// docs/toolchain.md), so this resource does the same over our pooled, pinned
-// SSH transport.
+// The backup itself runs in a @pulumi/command remote.Command (`sudo -n orbit
+// backup create --json`, see components/verification-backup.ts); its stdout, the
+// report, is this resource's input. A new report (a new backup) or a new
+// destination checks again; a plain `pulumi up` or a refresh checks nothing.
 import { execFile } from "child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
+import { isDeepStrictEqual } from "util";
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkInputs, connectionIdentity, decideDiff } from "./check";
-import { ApplianceConnection, type Connection, ServerConnection, describeTarget } from "./connection";
+import { checkInputs, decideDiff } from "./check";
+import { type Connection, ServerConnection, describeTarget } from "./connection";
 import { BackupProviderError } from "./errors";
-import { OrbitClient, type OrbitBackupSummary } from "./orbit";
+import { OrbitBackupSummary } from "./orbit";
 import { info, progress } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
-import { BackupDirectory, CifsDomain, CifsPassword, Hostname, Port, UnixUser } from "./rules";
+import { BackupDirectory, CifsDomain, CifsPassword, Hostname, Port, UnixUser, shown } from "./rules";
 import { shellQuote } from "./shell";
 import { sshPool } from "./ssh";
 
@@ -55,15 +53,40 @@ export const FarSide = z.discriminatedUnion("type", [
 ], { error: "must be {type: \"rsync\" | \"cifs\" | \"nfs\", …}" });
 export type FarSide = z.output<typeof FarSide>;
 
+/** The JSON `orbit backup create --json` prints on success (docs/appliance-contract.md). */
+const BackupReport = OrbitBackupSummary.extend({ ok: z.literal(true) });
+
+function parseReport(text: string): OrbitBackupSummary | string {
+    let body: unknown;
+    try {
+        body = JSON.parse(text);
+    } catch {
+        return `is not JSON: it must be what \`orbit backup create --json\` printed; got ${shown(text.slice(0, 80))}`;
+    }
+    const parsed = BackupReport.safeParse(body);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return `is not orbit's backup summary: ${issue.path.join(".") || "(root)"} ${issue.message}`;
+    }
+    if (parsed.data.files.some((f) => !SAFE_RELATIVE_FILE.test(f) || f.split("/").includes(".."))) {
+        return "names a file outside the backup directory: every file must be a relative path without '..'";
+    }
+    return parsed.data;
+}
+
+/** A backup file as orbit reports it: relative to the destination, plain characters only. */
+const SAFE_RELATIVE_FILE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
 export const BackupVerificationArgs = z.strictObject({
-    /** How to reach the appliance. */
-    connection: ApplianceConnection,
-    /** Values whose change runs a new verification backup (the destination, the backup kinds). Never secrets. */
-    triggers: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /** What `orbit backup create --json` printed: the remote.Command's stdout. */
+    report: z.string().max(4 * 1024 * 1024).superRefine((text, ctx) => {
+        const parsed = parseReport(text);
+        if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+    }),
+    /** The appliance that ran the backup, for messages (`mt4adm@10.0.0.5:59022`). */
+    appliance: z.string().regex(/^[\x20-\x7e]{1,300}$/, "must be printable ASCII, at most 300 characters").optional(),
     /** Where to look for the files. */
     destination: FarSide,
-    /** Seconds the backup may take. @default 900 */
-    backupTimeoutSec: z.number().int().min(10).max(86_400).default(900),
 });
 export type BackupVerificationArgs = z.input<typeof BackupVerificationArgs>;
 type BackupVerificationInputs = z.output<typeof BackupVerificationArgs>;
@@ -136,16 +159,21 @@ function describeSide(side: FarSide): string {
 }
 
 async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificationState> {
-    const orbit = new OrbitClient(inputs.connection as Connection);
-    progress(`BackupVerification on ${orbit.target}: running sudo orbit backup create (up to ${inputs.backupTimeoutSec} s)`);
-    const summary: OrbitBackupSummary = await orbit.backupCreate(inputs.backupTimeoutSec);
-    info(`BackupVerification on ${orbit.target}: backup ${summary.id} sent ${summary.files.length} files, ${summary.bytes} bytes, to ${summary.destination} in ${(summary.durationMs / 1000).toFixed(1)} s`);
-    progress(`BackupVerification on ${orbit.target}: looking for ${summary.files.length} files at ${describeSide(inputs.destination)}`);
+    const summary = parseReport(inputs.report);
+    const appliance = inputs.appliance ?? "the appliance";
+    if (typeof summary === "string") {
+        // check() refused this already; only a report that changed after check lands here.
+        throw new BackupProviderError(`the backup report ${summary}`, {
+            kind: "invalid", host: appliance, operation: "read the verification backup's report", hint: "report this as a bug",
+        });
+    }
+    info(`BackupVerification: backup ${summary.id} on ${appliance} sent ${summary.files.length} files, ${summary.bytes} bytes, to ${summary.destination} in ${(summary.durationMs / 1000).toFixed(1)} s`);
+    progress(`BackupVerification: looking for ${summary.files.length} files of backup ${summary.id} at ${describeSide(inputs.destination)}`);
     const missing = await missingFiles(inputs.destination, summary.files);
     if (missing.length > 0) {
         throw new BackupProviderError(`backup ${summary.id} reported ${summary.files.length} files sent to ${summary.destination}, but ${missing.length} are not at ${describeSide(inputs.destination)}: ${missing.join(", ")}`, {
-            kind: "appliance", host: orbit.target, operation: "verify the backup landed",
-            hint: "check the destination path and rights on the backup server, and the appliance's backup log (/var/log/orbinibkp.log); then run `pulumi up` again",
+            kind: "appliance", host: appliance, operation: "verify the backup landed",
+            hint: "check the destination path and rights on the backup server, and the appliance's backup log (/var/log/orbinibkp.log); to run a new verification backup after the fix, `pulumi up --replace` the backup command (its URN ends in -verification-backup)",
         });
     }
     return { ...inputs, backupId: summary.id, files: summary.files, bytes: summary.bytes, durationMs: summary.durationMs, startedAt: summary.startedAt, sentTo: summary.destination };
@@ -158,14 +186,12 @@ export const backupVerificationProvider: pulumi.dynamic.ResourceProvider = {
         return checkInputs(BackupVerificationArgs, news);
     },
     async diff(_id, olds, news) {
-        const decision = decideDiff(olds, news, {
-            identity: ["connection"], identityProjection: { connection: connectionIdentity }, ignore: OUTPUTS,
-        });
+        const decision = decideDiff(olds, news, { identity: [], ignore: OUTPUTS });
         return { changes: decision.changes, replaces: decision.replaces };
     },
     async create(inputs) {
         const state = await verify(inputs as BackupVerificationInputs);
-        return { id: `${state.connection.host}:${state.connection.port}/verification`, outs: state };
+        return { id: `${state.appliance ?? "appliance"}/verification`, outs: state };
     },
     async read(id, props) {
         // A verification is an event, not a thing on a host: refresh keeps what it proved.
@@ -174,9 +200,9 @@ export const backupVerificationProvider: pulumi.dynamic.ResourceProvider = {
     async update(_id, olds, news) {
         const before = olds as BackupVerificationState;
         const after = news as BackupVerificationInputs;
-        const rerun = JSON.stringify(before.triggers) !== JSON.stringify(after.triggers) || JSON.stringify({ ...before.destination }) !== JSON.stringify(after.destination);
+        const rerun = before.report !== after.report || !isDeepStrictEqual(before.destination, after.destination);
         if (!rerun) {
-            // Only how we reach the hosts changed: keep the last verification, run nothing.
+            // Only the appliance's description changed: keep what was proved, look at nothing.
             return { outs: { ...after, ...Object.fromEntries(OUTPUTS.map((k) => [k, (before as any)[k]])) } };
         }
         return { outs: await verify(after) };
@@ -187,14 +213,16 @@ export const backupVerificationProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 /**
- * Runs a backup now and proves it landed. Reruns when `triggers` or the destination change.
+ * Proves that a verification backup's files landed at the destination. `report` is
+ * what `orbit backup create --json` printed; it checks again when the report or the
+ * destination changes.
  *
  * @example
+ * const run = new command.remote.Command("backup", { connection, create: "sudo -n orbit backup create --json" });
  * new BackupVerification("verify", {
- *     connection: applianceConnection,
- *     triggers: { destination: "rsync://senhauser@backup:22/files/backup/senhasegura", video: true },
+ *     report: run.stdout,
  *     destination: { type: "rsync", server: backupAdminConnection, path: "/files/backup/senhasegura" },
- * }, { dependsOn: [policy] });
+ * });
  */
 export class BackupVerification extends BackupResource {
     declare readonly backupId: pulumi.Output<string>;

@@ -133,7 +133,10 @@ export function connectionSchema<User extends z.ZodType<string, any>>(defaults: 
     });
 }
 
-export const ApplianceConnection = connectionSchema({ port: 59022 }, UnixUser.default("mt4adm"));
+/** How senhasegura's documentation reaches an appliance: SSH on 59022 as the admin mt4adm. */
+export const APPLIANCE_LOGIN = { port: 59022, user: "mt4adm" } as const;
+
+export const ApplianceConnection = connectionSchema({ port: APPLIANCE_LOGIN.port }, UnixUser.default(APPLIANCE_LOGIN.user));
 export const ServerConnection = connectionSchema({ port: 22 }, UnixUser);
 export type Connection = z.output<typeof ApplianceConnection>;
 export type ConnectionInput = z.input<typeof ApplianceConnection>;

@@ -45,6 +45,8 @@ interface PoolEntry {
     key: string;
     target: string;
     client: Promise<Client>;
+    /** The host key the server presented, once it matched the pin. */
+    hostKey?: Buffer;
     active: number;
     waiting: Array<() => void>;
     idleTimer?: NodeJS.Timeout;
@@ -132,6 +134,22 @@ export class SshPool {
         return result;
     }
 
+    /**
+     * The public host key the server presented, after it matched the pin: what a tool
+     * that takes only a whole key line (pulumi-command) can be given when the user
+     * pinned a fingerprint. Reuses the pooled connection; runs no command.
+     */
+    async presentedHostKey(conn: Connection): Promise<Buffer> {
+        const entry = this.entryFor(conn);
+        await this.acquire(entry);
+        try {
+            await entry.client;
+            return entry.hostKey!;
+        } finally {
+            this.release(entry);
+        }
+    }
+
     snapshot(): PoolStats {
         return { handshakes: { ...this.stats.handshakes }, commands: { ...this.stats.commands } };
     }
@@ -195,7 +213,8 @@ export class SshPool {
         let lastError: BackupProviderError | undefined;
         for (let attempt = 1; attempt <= conn.dialAttempts; attempt++) {
             try {
-                const client = await this.dialOnce(conn, material, pin);
+                const { client, hostKey } = await this.dialOnce(conn, material, pin);
+                entry.hostKey = hostKey;
                 this.stats.handshakes[target] = (this.stats.handshakes[target] ?? 0) + 1;
                 const forget = () => { if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key); };
                 client.on("close", forget);
@@ -217,10 +236,11 @@ export class SshPool {
         throw lastError;
     }
 
-    private dialOnce(conn: Connection, material: ReturnType<typeof keyMaterial>, pin: HostKeyPin): Promise<Client> {
+    private dialOnce(conn: Connection, material: ReturnType<typeof keyMaterial>, pin: HostKeyPin): Promise<{ client: Client; hostKey: Buffer }> {
         return new Promise((resolve, reject) => {
             const client = new Client();
             let mismatch: ReturnType<typeof verifyHostKey> | undefined;
+            let presented: Buffer | undefined;
             let settled = false;
             const fail = (err: unknown) => {
                 if (settled) return;
@@ -246,7 +266,7 @@ export class SshPool {
                 // Many small request/answer exchanges over one connection: Nagle's algorithm
                 // would add ~40 ms to each (measured by the fleet benchmark).
                 client.setNoDelay(true);
-                resolve(client);
+                resolve({ client, hostKey: presented! });
             });
             client.once("error", fail);
             client.once("close", () => fail(Object.assign(new Error("the connection closed during the handshake"), { level: "client-socket" })));
@@ -259,6 +279,7 @@ export class SshPool {
                 keepaliveCountMax: 3,
                 hostVerifier: (key: Buffer) => {
                     mismatch = verifyHostKey(pin, key);
+                    if (mismatch.ok) presented = Buffer.from(key);
                     return mismatch.ok;
                 },
             };

@@ -77,7 +77,9 @@ describe("faults in the middle of a change: a clear error, nothing half-written,
             { kind: "AuthorizedKey", name: "appliance-key", args: { connection: viaProxy, targetUser: lab.rsyncServer.backupUser, publicKey: { $output: "root-key.publicKey" }, restrictTo: lab.rsyncServer.backupPath, comment: k.comment } },
             { kind: "RsyncTarget", name: "rsync", dependsOn: ["appliance-key"], args: { connection: appliance, user: lab.rsyncServer.backupUser, host: lab.rsyncServer.host, port: lab.rsyncServer.port, path: lab.rsyncServer.backupPath } },
             { kind: "BackupPolicy", name: "policy", dependsOn: ["rsync"], args: { connection: appliance, system: true, video: false, secrets: false, hour: k.hour, destination: { type: "rsync" } } },
-            { kind: "BackupVerification", name: "verify", dependsOn: ["policy"], args: { connection: appliance, triggers: { run: k.trigger }, destination: { type: "rsync", server, path: lab.rsyncServer.backupPath }, backupTimeoutSec: 90 } },
+            { kind: "ApplianceHostKey", name: "host-key", args: { connection: appliance } },
+            { kind: "VerificationBackup", name: "backup-run", dependsOn: ["policy"], args: { appliance, hostKeyLine: { $output: "host-key.keyLine" }, triggers: [k.trigger], timeoutSec: 90 } },
+            { kind: "BackupVerification", name: "verify", args: { report: { $output: "backup-run.stdout" }, appliance: `${app.user}@${app.host}:${app.port}`, destination: { type: "rsync", server, path: lab.rsyncServer.backupPath } } },
         ];
         if (k.cifs) list.push({ kind: "RemotePartition", name: "cifs", args: { connection: appliance, partitionId: CIFS_ID, protocol: "cifs", host: lab.cifs.host, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user, password: { $secret: k.cifs } } });
         if (k.nfs) list.push({ kind: "RemotePartition", name: "nfs", args: { connection: appliance, partitionId: NFS_ID, protocol: "nfs", host: lab.nfs.host, port: lab.nfs.port, path: lab.nfs.remotePath } });
@@ -379,7 +381,7 @@ describe("faults in the middle of a change: a clear error, nothing half-written,
         const failed = await up({ ...knobs, trigger: knobs.trigger + 1 });
         restore();
         assertClearFailure(failed, {
-            resource: "verify", host: `${app.user}@${app.host}:${app.port}`, what: /did not complete|Permission denied|could not be reached/, todo: /backup log|backup server is up/,
+            resource: "backup-run", host: `${app.user}@${app.host}:${app.port}`, what: /did not complete|Permission denied|could not be reached/, todo: /orbinibkp\.log/,
         });
         assert.deepEqual([...backupFiles()].filter(([f]) => !filesBefore.has(f)), [], "a failed backup left files");
         const converged = await up(knobs);
@@ -400,7 +402,7 @@ describe("faults in the middle of a change: a clear error, nothing half-written,
         figures.partialFiles += left.length;
         await unmount(dir);
         assertClearFailure(failed, {
-            resource: "verify", host: `${app.user}@${app.host}:${app.port}`, what: /No space left on device|did not complete/, todo: /backup log/,
+            resource: "backup-run", host: `${app.user}@${app.host}:${app.port}`, what: /No space left on device|did not complete/, todo: /orbinibkp\.log/,
         });
         assert.deepEqual(left, [], "a failed backup left a partial file");
         const converged = await up(knobs);
@@ -447,7 +449,7 @@ describe("faults in the middle of a change: a clear error, nothing half-written,
         cleanups.push(() => restartLab(lab));
         const failed = await up({ ...knobs, trigger: knobs.trigger + 1 });
         assertClearFailure(failed, {
-            resource: "verify", host: `${app.user}@${app.host}:${app.port}`, what: /could not be reached|Connection refused/, todo: /backup server is up/,
+            resource: "backup-run", host: `${app.user}@${app.host}:${app.port}`, what: /could not be reached|Connection refused/, todo: /orbinibkp\.log/,
         });
         restartLab(lab);
         assert.deepEqual([...backupFiles()].filter(([f]) => !filesBefore.has(f)), [], "a failed backup left files");

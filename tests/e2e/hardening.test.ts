@@ -24,6 +24,11 @@ const SENTINEL = "/tmp/ssb-pwned";
 const BAD_CIFS_PASSWORD = `Cifs&Secret-${Date.now().toString(36)}`;
 const SHORT_MASTER_PASSWORD = `Mst-${Date.now().toString(36).slice(-7)}`;
 const BAD_VERIFY_PASSWORD = `Verify\\Secret-${Date.now().toString(36)}`;
+/** A well-formed report of `orbit backup create --json`: only the destination is hostile in that case. */
+const REPORT = JSON.stringify({
+    ok: true, id: "20261126T080000Z-1a2b", destination: "cifs://127.0.0.1:4450/backup", kinds: ["system"],
+    files: ["backup/system/20261126T080000Z-1a2b/system.tar.gz"], bytes: 1, durationMs: 1, startedAt: "2026-11-26T08:00:00.000Z",
+});
 
 interface Expected { resource: string; kind: string; field: string; rule: RegExp; secrets?: string[] }
 
@@ -99,7 +104,7 @@ describe("hostile input through the engine: preview fails at check, and nothing 
                 ],
             },
             {
-                resource: { kind: "BackupVerification", name: "bad-verify", args: { connection: appliance, destination: { type: "cifs", host: `${lab.cifs.host};id`, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user, password: { $secret: "badVerifyPassword" } } } },
+                resource: { kind: "BackupVerification", name: "bad-verify", args: { report: REPORT, destination: { type: "cifs", host: `${lab.cifs.host};id`, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user, password: { $secret: "badVerifyPassword" } } } },
                 expected: [
                     { resource: "bad-verify", kind: "BackupVerification", field: "destination.password", rule: /senhasegura refuses/, secrets: [BAD_VERIFY_PASSWORD] },
                     { resource: "bad-verify", kind: "BackupVerification", field: "destination.host", rule: /IPv4 address or a DNS name/ },

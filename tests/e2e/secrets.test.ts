@@ -64,7 +64,10 @@ describe("secrets: no secret value in state, CLI output, provider log, argv or t
             { kind: "RsyncTarget", name: "rsync", dependsOn: ["appliance-key"], args: { connection: appliance, user: lab.rsyncServer.backupUser, host: lab.rsyncServer.host, port: lab.rsyncServer.port, path: lab.rsyncServer.backupPath } },
             { kind: "RemotePartition", name: "cifs", args: { connection: appliance, partitionId: CIFS_ID, protocol: "cifs", host: lab.cifs.host, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user, password: { $secret: "cifsPassword" } } },
             { kind: "BackupPolicy", name: "policy", dependsOn: ["rsync", "cifs"], args: { connection: appliance, system: true, video: true, secrets: true, masterPassword: { $secret: master }, hour: 2, destination: { type: "partition", partitionId: CIFS_ID } } },
-            { kind: "BackupVerification", name: "verify", dependsOn: ["policy"], args: { connection: appliance, triggers: { master }, destination: { type: "cifs", host: lab.cifs.host, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user, password: { $secret: "cifsPassword" } }, backupTimeoutSec: 120 } },
+            { kind: "ApplianceHostKey", name: "host-key", args: { connection: appliance } },
+            // The @pulumi/command remote.Command: its state holds the appliance key (encrypted) and the report.
+            { kind: "VerificationBackup", name: "backup-run", dependsOn: ["policy"], args: { appliance, hostKeyLine: { $output: "host-key.keyLine" }, triggers: [master], timeoutSec: 120 } },
+            { kind: "BackupVerification", name: "verify", args: { report: { $output: "backup-run.stdout" }, destination: { type: "cifs", host: lab.cifs.host, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user, password: { $secret: "cifsPassword" } } } },
         ];
     }
 

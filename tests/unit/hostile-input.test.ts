@@ -49,6 +49,11 @@ const appliance = { host: "10.0.0.5", hostKey: HOST_KEY, privateKeyPath: "/keys/
 const server = { host: "backup.example.com", user: "bkpadmin", hostKey: HOST_KEY, privateKeyPath: "/keys/bkpadmin_ed25519" };
 const CIFS_PASSWORD = "Lab-pass#1 $(not-a-command)";
 const MASTER_PASSWORD = "correct horse battery staple";
+/** What `orbit backup create --json` prints (docs/appliance-contract.md). */
+const REPORT = JSON.stringify({
+    ok: true, id: "20261126T080000Z-1a2b", destination: "rsync://senhauser@10.0.0.9:22/files/backup/senhasegura", kinds: ["system"],
+    files: ["backup/system/20261126T080000Z-1a2b/system.tar.gz"], bytes: 12345, durationMs: 840, startedAt: "2026-11-26T08:00:00.000Z",
+});
 
 type Kind = "ApplianceRootKey" | "RsyncTarget" | "RemotePartition" | "AuthorizedKey" | "BackupPolicy" | "BackupVerification";
 const PROVIDERS = {
@@ -67,9 +72,9 @@ const BASES: Record<string, { kind: Kind; args: Record<string, unknown> }> = {
     keyPath: { kind: "AuthorizedKey", args: { connection: server, targetUser: "senhauser", publicKey: PUBLIC_KEY, restrictTo: "/files/backup/senhasegura", authorizedKeysPath: "/etc/ssh/authorized_keys/senhauser" } },
     keyOptions: { kind: "AuthorizedKey", args: { connection: server, targetUser: "senhauser", publicKey: PUBLIC_KEY, options: { restrict: true, from: ["10.0.0.5"], permitOpen: ["localhost:873"], environment: ["LANG=C"], expiryTime: "20300101", command: "rrsync -wo /files/backup" } } },
     policy: { kind: "BackupPolicy", args: { connection: appliance, system: true, video: true, secrets: true, masterPassword: MASTER_PASSWORD, hour: 5, notifications: { email: true, siem: true, emailTo: "backup-alerts@example.com" }, destination: { type: "partition", partitionId: "cifs-share" } } },
-    verifyRsync: { kind: "BackupVerification", args: { connection: appliance, triggers: { destination: "rsync" }, destination: { type: "rsync", server, path: "/files/backup/senhasegura" }, backupTimeoutSec: 900 } },
-    verifyCifs: { kind: "BackupVerification", args: { connection: appliance, destination: { type: "cifs", host: "files.example.com", port: 445, path: "/backup/senhasegura", user: "svc-senhasegura", password: CIFS_PASSWORD, domain: "CORP" } } },
-    verifyNfs: { kind: "BackupVerification", args: { connection: appliance, destination: { type: "nfs", host: "nfs.example.com", port: 2049, path: "/exports/senhasegura" } } },
+    verifyRsync: { kind: "BackupVerification", args: { report: REPORT, appliance: "mt4adm@10.0.0.5:59022", destination: { type: "rsync", server, path: "/files/backup/senhasegura" } } },
+    verifyCifs: { kind: "BackupVerification", args: { report: REPORT, destination: { type: "cifs", host: "files.example.com", port: 445, path: "/backup/senhasegura", user: "svc-senhasegura", password: CIFS_PASSWORD, domain: "CORP" } } },
+    verifyNfs: { kind: "BackupVerification", args: { report: REPORT, destination: { type: "nfs", host: "nfs.example.com", port: 2049, path: "/exports/senhasegura" } } },
 };
 
 /** A copy of `obj` with the value at a dotted path (array indexes allowed) replaced, or removed when `value` is REMOVE. */
@@ -259,9 +264,17 @@ const NUMBERS: Array<[string, keyof typeof BASES, string, unknown, RegExp]> = [
     ["0 dial attempts", "rsync", "connection.dialAttempts", 0, />=1/],
     ["a dial timeout of 0 s", "rsync", "connection.dialTimeoutSec", 0, />=1/],
     ["a command timeout of 2 hours and 1 s", "rsync", "connection.commandTimeoutSec", 7201, /<=7200/],
-    ["a backup timeout of 9 s", "verifyNfs", "backupTimeoutSec", 9, />=10/],
 ];
 for (const [what, base, field, value, reason] of NUMBERS) add({ group: "bad ports and numbers", what, base, field, set: { [field]: value }, reason });
+
+// A verification backup's report that is not orbit's: the file list must stay inside the backup.
+const REPORTS: Array<[string, unknown, RegExp]> = [
+    ["a report that is not JSON", "orbit: could not reach", /is not JSON/],
+    ["a report without files", JSON.stringify({ ok: true, id: "x" }), /is not orbit's backup summary/],
+    ["a report naming a file outside the backup", REPORT.replace("backup/system/", "../../etc/"), /outside the backup directory/],
+    ["a report naming a file with shell syntax", REPORT.replace("system.tar.gz", "$(id).tar.gz"), /outside the backup directory/],
+];
+for (const [what, value, reason] of REPORTS) add({ group: "bad verification reports", what, base: "verifyRsync", field: "report", set: { report: value }, reason });
 
 // Bad host names.
 const HOSTS: Array<[string, string, keyof typeof BASES, string]> = [

@@ -8,6 +8,8 @@
 // secret never appears in plain config), and {"$output": "<name>.<output>"} is an
 // output of a resource declared earlier in the list.
 import * as pulumi from "@pulumi/pulumi";
+import { verificationBackup } from "../../../../components/verification-backup";
+import { ApplianceHostKey } from "../../../../providers/appliance-host-key";
 import { ApplianceRootKey } from "../../../../providers/appliance-root-key";
 import { AuthorizedKey } from "../../../../providers/authorized-key";
 import { BackupPolicy } from "../../../../providers/backup-policy";
@@ -37,19 +39,30 @@ function resolve(value: unknown): any {
     return value;
 }
 
-const kinds: Record<string, new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource> = {
-    ApplianceRootKey, AuthorizedKey, BackupPolicy, BackupVerification, RemotePartition, RsyncTarget,
+type Declare = (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
+const construct = (Kind: new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource): Declare =>
+    (name, args, opts) => new Kind(name, args, opts);
+const kinds: Record<string, Declare> = {
+    ApplianceHostKey: construct(ApplianceHostKey),
+    ApplianceRootKey: construct(ApplianceRootKey),
+    AuthorizedKey: construct(AuthorizedKey),
+    BackupPolicy: construct(BackupPolicy),
+    BackupVerification: construct(BackupVerification),
+    RemotePartition: construct(RemotePartition),
+    RsyncTarget: construct(RsyncTarget),
+    // The @pulumi/command remote.Command of the component; args are VerificationBackupArgs.
+    VerificationBackup: verificationBackup,
 };
 
 for (const d of declared) {
-    const Kind = kinds[d.kind];
-    if (!Kind) throw new Error(`unknown kind ${d.kind}: one of ${Object.keys(kinds).join(", ")}`);
+    const declare = kinds[d.kind];
+    if (!declare) throw new Error(`unknown kind ${d.kind}: one of ${Object.keys(kinds).join(", ")}`);
     const dependsOn = (d.dependsOn ?? []).map((n) => {
         const r = made.get(n);
         if (!r) throw new Error(`${d.name} depends on ${n}, which is not declared before it`);
         return r;
     });
-    made.set(d.name, new Kind(d.name, resolve(d.args), { dependsOn }));
+    made.set(d.name, declare(d.name, resolve(d.args), { dependsOn }));
 }
 
 export const ids = Object.fromEntries([...made].map(([name, r]) => [name, r.id]));
