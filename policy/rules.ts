@@ -11,6 +11,8 @@ export const TYPES = {
     RemotePartition: `${TYPE_PREFIX}RemotePartition`,
     BackupVerification: `${TYPE_PREFIX}BackupVerification`,
 } as const;
+/** @pulumi/command's remote.Command, which connects unpinned unless given a hostKey (pulumi-command#755). */
+export const REMOTE_COMMAND_TYPE = "command:remote:Command";
 
 export interface ResourceInput {
     type: string;
@@ -77,6 +79,27 @@ export function keyRestriction(props: Record<string, any>): { restrict: boolean;
     return { restrict: false, command: false, shown: "none" };
 }
 
+/**
+ * A remote.Command's connection and its proxy must each carry a host key line:
+ * pulumi-command takes no fingerprint, and without a key it accepts any host.
+ */
+function remoteCommandPins(r: ResourceInput): string[] {
+    const out: string[] = [];
+    const connection = r.props.connection;
+    const hops: Array<[string, any]> = [["connection", connection]];
+    if (connection && typeof connection === "object" && connection.proxy) hops.push(["connection.proxy", connection.proxy]);
+    for (const [field, c] of hops) {
+        if (!c || typeof c !== "object") continue;
+        const where = typeof c.host === "string" ? ` of ${c.host}:${c.port ?? 22}` : "";
+        if (typeof c.hostKey !== "string" || c.hostKey === "") {
+            out.push(`${subject(r)}: ${field}.hostKey is not set, so pulumi-command accepts any SSH host key${where}. Set it to the server's host key line (ssh-keyscan); with only a SHA256 fingerprint, ApplianceHostKey.keyLine gives the line checked against it.`);
+        } else if (!HOST_KEY_LINE.test(c.hostKey.trim())) {
+            out.push(`${subject(r)}: ${field}.hostKey is not a host key line ('<type> <base64>'), which is the only pin pulumi-command takes, so the SSH host key${where} is not pinned.`);
+        }
+    }
+    return out;
+}
+
 export const RULES: readonly Rule[] = [
     {
         name: "secrets-backup-on",
@@ -98,6 +121,7 @@ export const RULES: readonly Rule[] = [
         name: "host-keys-pinned",
         description: "Every SSH connection must pin the server's host key.",
         check(r) {
+            if (r.type === REMOTE_COMMAND_TYPE) return remoteCommandPins(r);
             if (!r.type.startsWith(TYPE_PREFIX)) return [];
             const connections: Array<[string, any]> = [["connection", r.props.connection]];
             if (r.props.destination && typeof r.props.destination === "object" && r.props.destination.server) {

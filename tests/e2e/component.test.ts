@@ -1,12 +1,15 @@
 // The main program (index.ts) end to end against the lab: the ApplianceBackup
-// component creates everything, its verification backup lands for each of rsync,
-// CIFS and NFS, a second up changes nothing and runs no backup, a new remote path
-// runs the verification again, and destroy cleans up.
+// component creates everything, its verification backup (a real @pulumi/command
+// remote.Command, pinned) lands for each of rsync, CIFS and NFS, a second up changes
+// nothing and runs no backup, a SHA256 fingerprint pin works for the command too, a
+// failing backup fails the up with orbit's message and the next up retries it, a new
+// remote path runs the verification again, and destroy cleans up.
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { REPO, type TestStack, createTestStack, plannedChanges, recorded } from "../support/engine";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { REPO, type TestStack, createTestStack, exportState, plannedChanges, recorded } from "../support/engine";
 import { type LabDescription, loadLab } from "../support/lab";
 
 function backupLogLines(lab: LabDescription): number {
@@ -31,6 +34,11 @@ function knownHosts(lab: LabDescription): string {
         fs.writeFileSync(knownHostsFile, `[${a.host}]:${a.port} ${a.hostKey}\n`);
     }
     return knownHostsFile;
+}
+
+/** A value Pulumi keeps encrypted in state. */
+function isSecret(value: any): boolean {
+    return value?.["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270" && typeof value.ciphertext === "string";
 }
 
 function assertLanded(localRoot: string, files: string[]): void {
@@ -82,8 +90,73 @@ describe("the dev program: ApplianceBackup with its verification backup", functi
         assert.equal(backupLogLines(lab), before, "a second up must not run a backup");
     });
 
+    it("runs the backup in a pinned command:remote:Command whose connection, key included, is encrypted in state", () => {
+        const state = exportState(t);
+        const command = state.deployment.resources.find((r: any) => r.type === "command:remote:Command");
+        assert.ok(command, "ApplianceBackup declared no command:remote:Command");
+        assert.match(command.urn, /ApplianceBackup\$command:remote:Command::appliance-0-verification-backup$/);
+        assert.match(command.outputs.create, /^timeout -k 30 900 sudo -n orbit backup create --json /);
+        assert.equal(command.outputs.logging, "none");
+        assert.ok(isSecret(command.inputs.connection) && isSecret(command.outputs.connection), "the command's connection is not a secret in state");
+        const report = JSON.parse(command.outputs.stdout);
+        assert.equal(report.ok, true);
+        assert.equal(report.id, state.deployment.resources.find((r: any) => r.type.endsWith(":BackupVerification")).outputs.backupId);
+        const hostKey = state.deployment.resources.find((r: any) => r.type.endsWith(":ApplianceHostKey"));
+        assert.equal(hostKey.outputs.keyLine, lab.appliances[0].hostKey, "the key line handed to the command is not the appliance's");
+    });
+
+    it("accepts a SHA256 fingerprint pin: the command gets the checked key line and runs no new backup", async () => {
+        const a = lab.appliances[0];
+        const before = backupLogLines(lab);
+        await t.stack.setConfig("appliance", { value: JSON.stringify({ host: a.host, port: a.port, user: a.user, hostKey: a.hostKeyFingerprint, privateKeyPath: a.privateKeyPath }) });
+        const result = await t.stack.up(recorded(t));
+        assert.equal(result.summary.result, "succeeded");
+        assert.equal(result.summary.resourceChanges?.create ?? 0, 0);
+        assert.equal(result.summary.resourceChanges?.replace ?? 0, 0);
+        assert.equal(backupLogLines(lab), before, "a pin given another way must not run a backup");
+        const hostKey = exportState(t).deployment.resources.find((r: any) => r.type.endsWith(":ApplianceHostKey"));
+        assert.equal(hostKey.outputs.keyLine, a.hostKey);
+        assert.equal(hostKey.outputs.fingerprint, a.hostKeyFingerprint);
+    });
+
+    it("a failing backup (the backup directory gone) fails the up with orbit's message, and the next up retries it", async () => {
+        const dir = lab.rsyncServer.backupPath;
+        const aside = `${dir}.aside-${process.pid}`;
+        const previous = (await t.stack.outputs()).lastVerification.value.backupId;
+        fs.renameSync(dir, aside);
+        const events: EngineEvent[] = [];
+        try {
+            // Turning video off changes the command's triggers: a new verification backup.
+            await t.stack.setConfig("videoBackup", { value: "false" });
+            await assert.rejects(t.stack.up({ ...recorded(t), onEvent: (e) => { events.push(e); t.events.push(e); } }));
+        } finally {
+            fs.renameSync(aside, dir);
+        }
+        const failures = events.flatMap((e) => e.diagnosticEvent?.severity === "error" && e.diagnosticEvent.urn?.endsWith("verification-backup") ? [e.diagnosticEvent.message] : []);
+        assert.equal(failures.length, 1, `expected one error on the command: ${JSON.stringify(events.filter((e) => e.diagnosticEvent?.severity === "error"))}`);
+        assert.match(failures[0], /Process exited with status [1-9]/);
+        assert.match(failures[0], /"ok":false,"error":\{"code":"(unreachable|backup_failed)"/, "orbit's own answer is not in the message");
+        assert.match(failures[0], /orbit: /, "orbit's stderr is not in the message");
+        assert.match(failures[0], new RegExp(`verification backup on ${lab.appliances[0].user}@${lab.appliances[0].host}:${lab.appliances[0].port} failed .*what to do: read /var/log/orbinibkp.log`));
+
+        // The directory is back, the change is still wanted: the next up runs the backup again.
+        const logBefore = backupLogLines(lab);
+        const retried = await t.stack.up(recorded(t));
+        assert.equal(retried.summary.result, "succeeded");
+        assert.equal(backupLogLines(lab), logBefore + 1, "the next up must run the backup once");
+        const v = retried.outputs.lastVerification.value;
+        assert.notEqual(v.backupId, previous);
+        assert.deepEqual(v.files.map((f: string) => f.split("/")[1]), ["system"], "video is off now");
+        for (const f of v.files) assert.ok(fs.statSync(path.join(dir, f)).size > 0, `${f} did not land`);
+        const preview: EngineEvent[] = [];
+        await t.stack.preview({ refresh: true, expectNoChanges: true, onEvent: (e) => preview.push(e) });
+        assert.deepEqual(plannedChanges(preview), []);
+        await t.stack.removeConfig("videoBackup");
+    });
+
     it("runs the verification again when the remote path changes", async () => {
         const previous = (await t.stack.outputs()).lastVerification.value.backupId;
+        await t.stack.removeConfig("appliance");
         await t.stack.setConfig("backupServer", {
             value: JSON.stringify({
                 host: lab.rsyncServer.host, port: lab.rsyncServer.port, user: lab.rsyncServer.adminUser, hostKey: lab.rsyncServer.hostKey,

@@ -2,7 +2,7 @@
 // (policy/secret-inputs.ts), without the engine. tests/e2e/policy.test.ts runs
 // the pack in a real preview.
 import { strict as assert } from "assert";
-import { RULES, type ResourceInput, TYPES, TYPE_PREFIX, isHostKeyPin, keyRestriction, splitOptions } from "../../policy/rules";
+import { REMOTE_COMMAND_TYPE, RULES, type ResourceInput, TYPES, TYPE_PREFIX, isHostKeyPin, keyRestriction, splitOptions } from "../../policy/rules";
 import { SUPPORTED_POLICY_VERSION, secretPathsIn, secretPathsOfProps } from "../../policy/secret-inputs";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBboaiRAcgF4VTpU/bSNrdrxhHwqX2FEuHUZeyoom/k3";
@@ -48,6 +48,16 @@ describe("policy rules: backup compliance", () => {
         assert.ok(isHostKeyPin("SHA256:R/06t606xQ8utO5y7NsI4LIWmMyqR5z9Oqj+eed7tSQ"));
         assert.ok(isHostKeyPin(`${HOST_KEY} comment`));
         assert.ok(!isHostKeyPin("127.0.0.1"));
+        // @pulumi/command connects unpinned without a hostKey, and takes no fingerprint.
+        const command = { host: "127.0.0.1", port: 59022, user: "mt4adm", privateKey: "k" };
+        assert.deepEqual(run(REMOTE_COMMAND_TYPE, { connection: { ...command, hostKey: HOST_KEY }, create: "true" }), {});
+        assert.deepEqual(run(REMOTE_COMMAND_TYPE, { connection: command, create: "true" }, [], "appliance-0-verification-backup")["host-keys-pinned"], [
+            "Command appliance-0-verification-backup: connection.hostKey is not set, so pulumi-command accepts any SSH host key of 127.0.0.1:59022. Set it to the server's host key line (ssh-keyscan); with only a SHA256 fingerprint, ApplianceHostKey.keyLine gives the line checked against it.",
+        ]);
+        assert.match(run(REMOTE_COMMAND_TYPE, { connection: { ...command, hostKey: "SHA256:R/06t606xQ8utO5y7NsI4LIWmMyqR5z9Oqj+eed7tSQ" } })["host-keys-pinned"][0],
+            /connection\.hostKey is not a host key line \('<type> <base64>'\), which is the only pin pulumi-command takes/);
+        assert.match(run(REMOTE_COMMAND_TYPE, { connection: { ...command, hostKey: HOST_KEY, proxy: { host: "10.0.0.1", user: "jump" } } })["host-keys-pinned"][0],
+            /connection\.proxy\.hostKey is not set, so pulumi-command accepts any SSH host key of 10\.0\.0\.1:22/);
         // Other providers' resources are not ours to judge.
         assert.deepEqual(run("aws:s3/bucket:Bucket", { connection: { host: "x" } }), {});
     });
