@@ -1,11 +1,12 @@
 // Samples /proc every 100 ms for the processes a Pulumi CLI run spawns: the
-// dynamic-provider process(es) (node …/@pulumi/pulumi/cmd/dynamic-provider),
-// the program (node …/cmd/run), the language host and the CLI itself. Only
+// dynamic-provider process(es) (node …/@pulumi/pulumi/cmd/dynamic-provider), the
+// command plugin (pulumi-resource-command, the baseline's provider), the program
+// (node …/cmd/run), the language host and the CLI itself. Only
 // descendants of the CLI we started are looked at, so other engineers' Pulumi
 // runs on the same machine are never counted.
 import * as fs from "fs";
 
-export type Role = "dynamic-provider" | "program" | "language-host" | "cli" | "other";
+export type Role = "dynamic-provider" | "command-provider" | "program" | "language-host" | "cli" | "other";
 
 export interface ProcessRecord {
     pid: number;
@@ -38,6 +39,7 @@ function statOf(pid: number): { ppid: number; cpuMs: number } | undefined {
 export function roleOf(cmdline: string[]): Role {
     const script = cmdline[1] ?? "";
     if (/cmd[\\/]dynamic-provider([\\/]index\.js)?$/.test(script)) return "dynamic-provider";
+    if (/(^|\/)pulumi-resource-command$/.test(cmdline[0] ?? "")) return "command-provider";
     if (/@pulumi[\\/]pulumi[\\/]cmd[\\/]run/.test(cmdline.join(" "))) return "program";
     if (/pulumi-language-nodejs$/.test(cmdline[0] ?? "")) return "language-host";
     if (/(^|\/)pulumi$/.test(cmdline[0] ?? "")) return "cli";
@@ -81,8 +83,9 @@ export class ProcessSampler {
             const pid = queue.shift()!;
             queue.push(...(children.get(pid) ?? []));
             let record = this.records.get(pid);
-            // A process caught between fork and exec still shows its parent's command line: look again.
-            if (!record || record.role === "other") {
+            // A process caught between fork and exec still shows its parent's command line
+            // (the CLI's, for a plugin it starts): look again.
+            if (!record || record.role === "other" || (record.role === "cli" && pid !== this.rootPid)) {
                 const cmdline = (readText(`/proc/${pid}/cmdline`) ?? "").split("\0").filter(Boolean);
                 if (cmdline.length === 0) continue;
                 const role = pid === this.rootPid ? "cli" : roleOf(cmdline);

@@ -24,8 +24,12 @@ export interface PhaseResult {
     exitCode: number;
     wallMs: number;
     handshakes: Handshakes;
-    /** The dynamic-provider process(es): peak VmHWM and CPU. */
-    provider: { processes: number; peakHwmMiB: number; peakRssMiB: number; cpuMs: number };
+    /**
+     * The resource-provider processes the phase started, peak VmHWM and CPU: the Node
+     * dynamic provider (ours) and pulumi-resource-command (the baseline's remote.Command,
+     * and our verification backup). `kinds` says which ran.
+     */
+    provider: { processes: number; kinds: string[]; peakHwmMiB: number; peakRssMiB: number; cpuMs: number };
     /** The program process (node running the stack's index.ts) and the CLI, for context. */
     program: { peakHwmMiB: number; cpuMs: number };
     cli: { peakHwmMiB: number; cpuMs: number };
@@ -131,12 +135,13 @@ export class BenchStack {
         await new Promise((r) => setTimeout(r, 200));
         const handshakes = handshakesSince(lab, n, offsets);
         const of = (role: string) => records.filter((r) => r.role === role);
-        const providers = of("dynamic-provider");
+        const providers = [...of("dynamic-provider"), ...of("command-provider")];
         return {
             name, stack: this.name, args: fullArgs, ok: result.code === 0, exitCode: result.code, wallMs: result.wallMs,
             handshakes,
             provider: {
                 processes: providers.length,
+                kinds: [...new Set(providers.map((p) => p.role))],
                 peakHwmMiB: MiB(Math.max(0, ...providers.map((p) => p.hwmKiB))),
                 peakRssMiB: MiB(Math.max(0, ...providers.map((p) => p.rssKiB))),
                 cpuMs: providers.reduce((a, p) => a + p.cpuMs, 0),
