@@ -19,7 +19,7 @@ import type { SectionResult } from "./section";
 const USAGE = `usage: npm run bench -- [--n 1,5,20] [--repeat 3] [--parallel P] [--no-verify] [--no-raw]
                       [--lock /run/ssb-lab.lock] [--out FILE] [--report FILE]
   --n         fleet sizes (lab appliances), comma-separated           (default 1,5,20)
-  --repeat    rounds of the no-op refresh, ours and baseline, and of the engine-free reads (default 3)
+  --repeat    rounds of ours' no-op refresh and the baseline's re-read, and of the engine-free reads (default 3)
   --parallel  passed to every pulumi up/preview/destroy            (default: the CLI's own)
   --no-verify skip the verification-backup measurement
   --no-raw    skip the engine-free reads
@@ -75,6 +75,15 @@ process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - t) / 
     const sorted = [...samples].sort((a, b) => a.ms - b.ms);
     const mid = sorted[Math.floor((runs - 1) / 2)];
     return { runs, medianMs: Math.round(mid.ms), samplesMs: samples.map((x) => Math.round(x.ms)), baseMiB: Math.round(mid.base), withProvidersMiB: Math.round(mid.after) };
+}
+
+/** The @pulumi/command SDK the baseline program loads; the engine runs the plugin of the same version. */
+function commandVersion(): string {
+    try {
+        return JSON.parse(fs.readFileSync(path.join(REPO, "node_modules", "@pulumi", "command", "package.json"), "utf8")).version;
+    } catch {
+        return "unknown";
+    }
 }
 
 /** Processes that have the lock file open (the holder, and flock(1)s waiting for it), for a long wait. */
@@ -161,7 +170,8 @@ async function main(): Promise<void> {
     const meta = {
         date: new Date().toISOString(), pulumiVersion, nodeVersion: process.version, cpus: os.cpus().length,
         memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, parallel: parallel ? Number(parallel) : null, repeat, ns,
-        baseline: "emulation of @pulumi/command remote.Command's connection pattern (a new SSH connection per command); pulumi-resource-command cannot be built or downloaded on this network",
+        baseline: "@pulumi/command remote.Command, one per read, each on its own SSH connection; re-read by pulumi up with a new runId in its triggers (remote.Command has no read)",
+        commandVersion: commandVersion(),
         coldStart: cold,
         serialization,
         unitCosts: sections.find((s) => s.unitCosts)?.unitCosts,

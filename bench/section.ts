@@ -11,8 +11,8 @@ import * as path from "path";
 import { LAB_JSON, type LabSnapshot, labStart, loadLab, removeBackupFiles, restoreLab, snapshotLab } from "./lib/lab";
 import { BenchStack, type PhaseResult, REPO, RESULTS, providerSizes } from "./lib/pulumi";
 import { applianceConnection, serverConnection } from "./lib/fleet";
-import { type RawRun, type UnitCost, rawNaive, rawPooled, unitCosts } from "./lib/raw";
-import { refreshReads } from "./baseline-provider";
+import { type RawRun, type UnitCost, rawPerCommand, rawPooled, unitCosts } from "./lib/raw";
+import { refreshReads } from "./lib/baseline-reads";
 import type { Lab } from "./lib/sshd";
 
 export interface VerificationResult {
@@ -38,7 +38,8 @@ export interface SectionResult {
     providerBytes: { ours: Record<string, number[]>; baseline: Record<string, number[]> };
     stateBytes: { ours: number; baseline: number };
     resources: { ours: number; baseline: number };
-    raw: { pooled: RawRun[]; naive: RawRun[] };
+    /** The reads without the engine: ours over the pool, and the baseline's commands on one new ssh2 connection each. */
+    raw: { pooled: RawRun[]; perCommand: RawRun[] };
     unitCosts?: UnitCost[];
     verification?: VerificationResult;
     cleanup: { restoredFiles: string[]; removedBackupFiles: number; labRestoreMs: number };
@@ -57,7 +58,7 @@ function say(message: string): void {
 
 function summary(p: PhaseResult): string {
     const hs = p.handshakes.perAppliance;
-    return `${p.name}: ${p.ok ? "ok" : `FAILED (exit ${p.exitCode})`} in ${(p.wallMs / 1000).toFixed(2)} s; handshakes per appliance ${Math.min(...hs)}..${Math.max(...hs)}, backup server ${p.handshakes.backupServerAdmin}; provider peak ${p.provider.peakHwmMiB} MiB`;
+    return `${p.name}: ${p.ok ? "ok" : `FAILED (exit ${p.exitCode})`} in ${(p.wallMs / 1000).toFixed(2)} s; handshakes per appliance ${Math.min(...hs)}..${Math.max(...hs)}, backup server ${p.handshakes.backupServerAdmin}; provider peak ${p.provider.peakHwmMiB} MiB (${p.provider.kinds.join(", ") || "none started"})`;
 }
 
 async function main(): Promise<void> {
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     const result: SectionResult = {
         n, startedAt: new Date().toISOString(), parallel, repeat, labStartMs: 0, phases: {},
         providerBytes: { ours: {}, baseline: {} }, stateBytes: { ours: 0, baseline: 0 }, resources: { ours: 0, baseline: 0 },
-        raw: { pooled: [], naive: [] },
+        raw: { pooled: [], perCommand: [] },
         cleanup: { restoredFiles: [], removedBackupFiles: 0, labRestoreMs: 0 }, errors: [],
     };
     const record = (p: PhaseResult): PhaseResult => {
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
             labFile: { value: LAB_JSON }, count: { value: String(n) }, verify: { value: "false" },
             masterPassword: { value: `bench-${randomBytes(12).toString("base64url")}`, secret: true },
         });
-        await baseline.init({ labFile: { value: LAB_JSON }, count: { value: String(n) } });
+        await baseline.init({ labFile: { value: LAB_JSON }, count: { value: String(n) }, runId: { value: "initial" } });
 
         say(`N=${n}: pulumi up of ${n} ApplianceBackup component(s), verification off`);
         await measure(ours, "up", ["up", "--yes", "--skip-preview", ...par]);
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
         result.resources.ours = (state.deployment?.resources ?? []).length;
 
         const baselineCommands = lab.appliances.slice(0, n).flatMap((a) => refreshReads(applianceConnection(a), serverConnection(lab!), lab!.rsyncServer.backupUser)).length;
-        say(`N=${n}: baseline up (${baselineCommands} remote.Command-like resources, one new SSH connection each)`);
+        say(`N=${n}: baseline up (${baselineCommands} remote.Commands, one SSH connection each)`);
         await measure(baseline, "baseline up", ["up", "--yes", "--skip-preview", ...par]);
         const baseState = await baseline.exportState();
         result.providerBytes.baseline = providerSizes(baseState);
@@ -126,19 +127,27 @@ async function main(): Promise<void> {
         result.resources.baseline = (baseState.deployment?.resources ?? []).length;
 
         for (let r = 1; r <= repeat; r++) {
-            say(`N=${n}: no-op preview --refresh, round ${r}/${repeat}`);
+            say(`N=${n}: ours no-op preview --refresh, then the baseline's re-read (up with a new runId), round ${r}/${repeat}`);
             // --expect-no-changes: a refresh that finds drift fails, and is reported as FAILED.
             const refresh = record(await ours.phase("refresh", ["preview", "--refresh", "--expect-no-changes", ...par], lab, n));
-            const base = record(await baseline.phase("baseline refresh", ["preview", "--refresh", "--expect-no-changes", ...par], lab, n));
-            for (const p of [refresh, base]) if (!p.ok) result.errors.push(`${p.name} was not a no-op or failed: ${p.errorLines.join(" | ").slice(0, 400)}`);
+            if (!refresh.ok) result.errors.push(`refresh was not a no-op or failed: ${refresh.errorLines.join(" | ").slice(0, 400)}`);
+            // remote.Command has no read: the only way to run its reads again is to replace
+            // every command, here through the runId in its triggers, as a scheduled job would.
+            const reread = record(await baseline.phase("baseline re-read", ["up", "--yes", "--skip-preview", "--config", `runId=${tag}-r${r}`, ...par], lab, n));
+            if (!reread.ok) result.errors.push(`baseline re-read failed: ${reread.errorLines.join(" | ").slice(0, 400)}`);
         }
+        // What a refresh of the baseline does: nothing on the hosts (remote.Command has no
+        // read). Measured once, so the report shows it, not just says it.
+        say(`N=${n}: baseline preview --refresh (remote.Command has no read: expect no handshakes)`);
+        const baseRefresh = record(await baseline.phase("baseline refresh", ["preview", "--refresh", "--expect-no-changes", ...par], lab, n));
+        if (!baseRefresh.ok) result.errors.push(`baseline refresh was not a no-op or failed: ${baseRefresh.errorLines.join(" | ").slice(0, 400)}`);
 
         if (!flag("no-raw")) {
             const secretState = await ours.exportState(true);
             for (let r = 1; r <= repeat; r++) {
                 say(`N=${n}: the same reads without the engine, round ${r}/${repeat}`);
                 result.raw.pooled.push(await rawPooled(lab, n, secretState));
-                result.raw.naive.push(await rawNaive(lab, n));
+                result.raw.perCommand.push(await rawPerCommand(lab, n));
             }
         }
         if (flag("unit-costs")) {

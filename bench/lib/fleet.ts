@@ -2,15 +2,25 @@
 // Kept free of providers/ and ssh2, so the benchmark programs that import it start
 // no slower than they would alone.
 import * as fs from "fs";
-import type { NaiveConnection } from "../baseline-provider";
 import type { Lab } from "./sshd";
 
-export function applianceConnection(a: Lab["appliances"][number]): NaiveConnection {
+/** One SSH login on a lab host: what both programs and the engine-free reads connect with. */
+export interface SshLogin {
+    host: string;
+    port: number;
+    user: string;
+    /** A key file on this machine (the lab's keys). */
+    privateKeyPath: string;
+    /** The pinned host key line (lab.json's hostKey). */
+    hostKey: string;
+}
+
+export function applianceConnection(a: Lab["appliances"][number]): SshLogin {
     return { host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKeyPath: a.privateKeyPath };
 }
 
 /** The backup server as its admin user, who edits authorized_keys. */
-export function serverConnection(lab: Lab): NaiveConnection {
+export function serverConnection(lab: Lab): SshLogin {
     const r = lab.rsyncServer;
     return { host: r.host, port: r.port, user: r.adminUser, hostKey: r.hostKey, privateKeyPath: r.adminPrivateKeyPath };
 }

@@ -2,7 +2,10 @@
 //   - pooled: our providers' own read() on every resource of the fleet's state,
 //     all at once, over providers/ssh.ts's pool and shared reads (what the engine
 //     run is made of);
-//   - naive: the baseline's commands, one new SSH connection each, all at once.
+//   - one connection per command: the baseline's commands, all at once, each on a
+//     new ssh2 connection (bench/lib/ssh-once.ts). That is remote.Command's
+//     connection pattern in Node, not remote.Command itself (a Go plugin); it shows
+//     what pooling and shared reads save with the engine taken out.
 // And a few unit costs, one operation at a time: an SSH handshake, sudo, each
 // orbit call, the authorized_keys read.
 import type * as pulumi from "@pulumi/pulumi";
@@ -16,8 +19,9 @@ import { OrbitClient } from "../../providers/orbit";
 import { rsyncTargetProvider } from "../../providers/rsync-target";
 import { forgetAllSharedReads } from "../../providers/shared-reads";
 import { sshPool } from "../../providers/ssh";
-import { type NaiveConnection, dialOnce, execOn, refreshReads, runOnce } from "../baseline-provider";
-import { applianceConnection, serverConnection } from "./fleet";
+import { refreshReads } from "./baseline-reads";
+import { type SshLogin, applianceConnection, serverConnection } from "./fleet";
+import { dialOnce, execOn, runOnce } from "./ssh-once";
 import { cpuTimes } from "./proc";
 import { type Handshakes, type Lab, handshakesSince, logFiles, takeOffsets } from "./sshd";
 import { unwrapSecrets } from "./pulumi";
@@ -39,7 +43,7 @@ export interface RawRun {
 }
 
 
-const pooledConnection = (c: NaiveConnection): Connection => ({ ...c, ...CONNECTION_DEFAULTS });
+const pooledConnection = (c: SshLogin): Connection => ({ ...c, ...CONNECTION_DEFAULTS });
 
 async function measured(lab: Lab, n: number, work: () => Promise<{ operations: number }>): Promise<RawRun> {
     // Each round starts as an engine run does: no connection, nothing read yet.
@@ -70,13 +74,16 @@ export function rawPooled(lab: Lab, n: number, state: any): Promise<RawRun> {
     });
 }
 
-/** The baseline's commands, all at once, each on a new connection. */
-export function rawNaive(lab: Lab, n: number): Promise<RawRun> {
+/** The baseline's commands, all at once, each on a new ssh2 connection. */
+export function rawPerCommand(lab: Lab, n: number): Promise<RawRun> {
     const reads = lab.appliances.slice(0, n).flatMap((a) => refreshReads(applianceConnection(a), serverConnection(lab), lab.rsyncServer.backupUser));
     return measured(lab, n, async () => {
-        const results = await Promise.all(reads.map((r) => runOnce(r.connection, r.command).then((res) => ({ r, res }))));
+        const results = await Promise.all(reads.map((r) => runOnce(r.login, r.command).then((res) => ({ r, res }))));
         const failed = results.filter((x) => x.res.code !== 0);
-        if (failed.length > 0) throw new Error(`naive read failed: ${failed[0].r.op}: ${failed[0].res.stderr.slice(0, 200)}`);
+        if (failed.length > 0) {
+            const f = failed[0];
+            throw new Error(`${failed.length} of ${reads.length} engine-free reads failed; the first: ${f.r.op} on ${f.r.login.user}@${f.r.login.host}:${f.r.login.port} exited ${f.res.code}: ${f.res.stderr.trim().slice(0, 200)}`);
+        }
         return { operations: reads.length };
     });
 }
@@ -113,8 +120,8 @@ export async function unitCosts(lab: Lab, runs: number): Promise<UnitCost[]> {
     const reads = refreshReads(a, server, lab.rsyncServer.backupUser);
     const keysRead = reads.find((r) => r.op.startsWith("AuthorizedKey"))!;
     const out: UnitCost[] = [];
-    out.push(await unit("naive: new connection running `true` (dial, authenticate, exec, close)", runs, () => runOnce(a, "true")));
-    out.push(await unit("naive: orbit backup config show on a new connection", runs, () => runOnce(a, reads[3].command)));
+    out.push(await unit("one-shot: new connection running `true` (dial, authenticate, exec, close)", runs, () => runOnce(a, "true")));
+    out.push(await unit("one-shot: orbit backup config show on a new connection", runs, () => runOnce(a, reads[3].command)));
     out.push(await unit("pooled: exec `true` over the open connection", runs, () => sshPool.run(pooled, { argv: ["true"], operation: "bench" })));
     out.push(await unit("pooled: orbit version", runs, () => orbit.call(z.any(), { args: ["version"], operation: "bench" })));
     out.push(await unit("pooled: orbit backup config show", runs, () => orbit.showConfig()));

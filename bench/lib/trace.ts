@@ -1,6 +1,9 @@
 // Reads the JSON lines bench/lib/provider-probe.js wrote inside the dynamic-provider
 // process(es) and turns them into where the time went: start-up, module loads, the
 // provider calls by method, how many ran at once, and the SSH pool's own counters.
+// For the baseline, whose provider is a Go plugin the probe cannot enter, the lines
+// bench/lib/command-trace.ts wrote in its program: when each command was registered
+// and when the engine reported it done.
 import * as fs from "fs";
 
 interface CallEvent { pid: number; kind: "call"; provider: string; method: string; s: number; e: number; ok: boolean }
@@ -38,6 +41,14 @@ export interface TraceSummary {
         reads?: { calls: number; startMs: number; spanMs: number; maxConcurrent: number };
         programGapMs?: number;
         stepGeneration?: { calls: number; startMs: number; spanMs: number; maxConcurrent: number; perCallMs: number };
+        /**
+         * The baseline's remote.Commands, seen from its program: phase start to the first
+         * registration (CLI, language host, node, ts-node, @pulumi/pulumi and @pulumi/command,
+         * the program), then to the last command the engine reported done (step generation and
+         * every create, so every read, at --parallel), then to the phase end (the replaced
+         * commands' deletes, which run nothing, the last snapshot, plugin shutdown).
+         */
+        commands?: { count: number; firstRegisteredMs: number; spanMs: number; tailMs: number };
     };
     /** sshPool.snapshot() at the end, summed over provider processes. */
     pool: { handshakes: Record<string, number>; commands: Record<string, number> };
@@ -97,6 +108,12 @@ export function readTrace(file: string, phaseStart: number, phaseEnd: number): T
         const before = calls.filter((c) => c.e <= firstCheck.s).map((c) => c.e);
         const providerUp = starts.length ? Math.min(...starts.map((x) => x.t)) : phaseStart;
         timeline.programGapMs = firstCheck.s - (before.length ? Math.max(...before) : providerUp);
+    }
+    const commands = events.filter((e) => e.kind === "command" && e.known);
+    if (commands.length) {
+        const first = Math.min(...commands.map((c) => c.s));
+        const last = Math.max(...commands.map((c) => c.e));
+        timeline.commands = { count: commands.length, firstRegisteredMs: first - phaseStart, spanMs: last - first, tailMs: phaseEnd - last };
     }
     return {
         timeline,

@@ -1,20 +1,61 @@
 // The benchmark baseline: for each of the first `count` lab appliances, the reads a
-// refresh of its ApplianceBackup performs, as one remote.Command-like resource per
-// operation (a new SSH connection each). See bench/baseline-provider.ts for why it
-// is an emulation.
+// refresh of its ApplianceBackup performs, written as a user of @pulumi/command
+// would: one remote.Command per read, each dialing its own SSH connection.
+//
+// remote.Command has no read, so `pulumi refresh` and `preview --refresh` of this
+// stack read nothing from the hosts. The way to run the reads again is `pulumi up`
+// with a new `runId` (`pulumi up --config runId=…`): it is in every command's
+// triggers, so each command is replaced, and its create runs the read again.
+import * as command from "@pulumi/command";
+import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { NaiveCommand, refreshReads } from "../../baseline-provider";
-import { applianceConnection, loadFleetLab, serverConnection } from "../../lib/fleet";
+import { refreshReads } from "../../lib/baseline-reads";
+import { traceCommand } from "../../lib/command-trace";
+import { type SshLogin, applianceConnection, loadFleetLab, serverConnection } from "../../lib/fleet";
 
 const cfg = new pulumi.Config();
 const count = cfg.requireNumber("count");
 const lab = loadFleetLab(cfg.require("labFile"), count);
+const runId = cfg.require("runId");
 const server = serverConnection(lab);
+
+// remote.Command takes the key itself, not a file: read each key file once and keep it
+// a secret, so it is encrypted in state and never shown.
+const keys = new Map<string, pulumi.Output<string>>();
+function privateKey(file: string): pulumi.Output<string> {
+    let key = keys.get(file);
+    if (!key) {
+        let text: string;
+        try {
+            text = fs.readFileSync(file, "utf8");
+        } catch (err) {
+            throw new Error(`cannot read the lab key file ${file} for the baseline's commands: ${(err as NodeJS.ErrnoException).code ?? err}; run the benchmark as root, like the lab (bash lab/start writes the keys)`);
+        }
+        key = pulumi.secret(text);
+        keys.set(file, key);
+    }
+    return key;
+}
+
+function connection(login: SshLogin): command.types.input.remote.ConnectionArgs {
+    // hostKey is always pinned: without it pulumi-command accepts any host key.
+    return { host: login.host, port: login.port, user: login.user, hostKey: login.hostKey, privateKey: privateKey(login.privateKeyPath) };
+}
 
 let commands = 0;
 for (const a of lab.appliances.slice(0, count)) {
     refreshReads(applianceConnection(a), server, lab.rsyncServer.backupUser).forEach((read, i) => {
-        new NaiveCommand(`${a.name}-read-${i}`, read);
+        const name = `${a.name}-read-${i}`;
+        const cmd = new command.remote.Command(name, {
+            connection: connection(read.login),
+            create: read.command,
+            triggers: [runId],
+            // The reads print nothing secret, but nothing of them needs to be in the engine's log either.
+            logging: "none",
+            // Sending the last stdout back as environment needs AcceptEnv on the server's sshd and warns without it.
+            addPreviousOutputInEnv: false,
+        });
+        traceCommand(name, cmd);
         commands++;
     });
 }
