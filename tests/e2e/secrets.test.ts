@@ -11,6 +11,9 @@
 //     file backend keeps for the stack (checkpoints, history, backups);
 //   - the CLI output of preview (with --diff), up, refresh, preview --refresh, destroy,
 //     and the engine events;
+//   - the engine's log at -v=5, flowed to the plugins, of an up and a preview --refresh;
+//   - the @pulumi/command verification backup's stored stdout and stderr (and its whole
+//     state, in the exports above);
 //   - the provider's log (SSB_PROVIDER_LOG);
 //   - the argv of every process, sampled every few ms while the runs go on;
 //   - the lab: both sshd logs (auth), a sudo log (a temporary sudoers drop-in sends
@@ -33,6 +36,7 @@ import type { LabAppliance, LabDescription } from "../support/lab";
 
 const PROGRAM = path.join(__dirname, "programs", "hardening");
 const CIFS_ID = "hz-secrets-cifs";
+const ENGINE_LOG = { logVerbosity: 5, logToStdErr: true, logFlow: true } as const;
 
 function masterPassword(): string {
     // Shell syntax inside, to prove it travels as data on stdin.
@@ -50,6 +54,9 @@ describe("secrets: no secret value in state, CLI output, provider log, argv or t
     let secrets: Record<string, string[]>;
     const masterPasswords = [masterPassword(), masterPassword()];
     const exports: string[] = [];
+    const engineLog: string[] = [];
+    /** stdout and stderr of every verification command, as state keeps them. */
+    const commandOutputs: string[] = [];
     const sampled: string[] = [];
     let samples = 0;
     const tmpBefore = new Set(fs.readdirSync(os.tmpdir()));
@@ -80,7 +87,11 @@ describe("secrets: no secret value in state, CLI output, provider log, argv or t
             const s = await sampler.stop();
             samples += s.samples;
             sampled.push(...s.cmdlines);
-            exports.push(JSON.stringify(exportState(t!)));
+            const state = exportState(t!);
+            exports.push(JSON.stringify(state));
+            for (const r of state.deployment?.resources ?? []) {
+                if (r.type === "command:remote:Command" && r.outputs?.stdout !== undefined) commandOutputs.push(`${r.outputs.stdout}\n${r.outputs.stderr}`);
+            }
         }
     }
 
@@ -133,10 +144,13 @@ describe("secrets: no secret value in state, CLI output, provider log, argv or t
             await sampled_(() => t!.stack.refresh(opts()));
             await t!.stack.setConfig("resources", { value: JSON.stringify(resources("master1")) });
             await sampled_(() => t!.stack.preview({ ...opts(), diff: true }));
-            const second = await sampled_(() => t!.stack.up({ ...opts(), diff: true }));
+            // The engine's own log, flowed to the plugins, at the most verbose level the CLI keeps
+            // secrets out of (-v=7 and above log resource inputs line by line: docs/security.md).
+            const second = await sampled_(() => t!.stack.up({ ...opts(), diff: true, ...ENGINE_LOG }));
             assert.equal(second.summary.result, "succeeded");
+            engineLog.push(second.stderr);
             assert.ok((second.summary.resourceChanges?.update ?? 0) >= 2, "the policy and the verification must update with the new master password");
-            await sampled_(() => t!.stack.preview({ ...opts(), refresh: true, diff: true, expectNoChanges: true }));
+            engineLog.push((await sampled_(() => t!.stack.preview({ ...opts(), refresh: true, diff: true, expectNoChanges: true, ...ENGINE_LOG }))).stderr);
             await sampled_(() => t!.stack.destroy(opts()));
         });
         assert.ok(fs.statSync(sudoLog).size > 0, "sudo wrote no log: the drop-in did not take effect");
@@ -148,6 +162,8 @@ describe("secrets: no secret value in state, CLI output, provider log, argv or t
             ...filesUnder(TEST_BACKEND_DIR, (f) => f.includes(t!.name)).map((x) => ({ ...x, where: `state backend ${x.where}` })),
             { where: "CLI output", text: t!.output.join("") },
             { where: "engine events", text: JSON.stringify(t!.events) },
+            { where: `engine log (-v=${ENGINE_LOG.logVerbosity}, flowed to plugins)`, text: engineLog.join("") },
+            { where: "the command:remote:Command's stored stdout and stderr", text: commandOutputs.join("\n") },
             { where: "provider log", text: fs.readFileSync(providerLog, "latin1") },
             ...sampled.map((text) => ({ where: `argv: ${text.slice(0, 80)}`, text })),
             { where: "sudo log", text: fs.readFileSync(sudoLog, "latin1") },
@@ -161,6 +177,8 @@ describe("secrets: no secret value in state, CLI output, provider log, argv or t
         const hits: SecretHit[] = findSecrets(secrets, places);
         figures.hits = hits.length;
         assert.ok(exports.length >= 7 && samples > 100 && sampled.length > 20, `too little was searched: ${exports.length} exports, ${samples} samples, ${sampled.length} argv`);
+        assert.ok(engineLog.join("").length > 20_000 && engineLog.join("").includes("RegisterResource"), "the engine log holds too little to prove anything");
+        assert.ok(commandOutputs.length >= 2 && commandOutputs.every((o) => o.includes('"ok":true')), `the command's report was not captured from state: ${commandOutputs.length}`);
         assert.ok(t!.output.join("").includes("[secret]") || exports.some((e) => e.includes("ciphertext")), "the secrets should show up as [secret] / ciphertext");
         assert.deepEqual(hits, []);
         const leftovers = fs.readdirSync(os.tmpdir()).filter((f) => !tmpBefore.has(f) && f.startsWith("ssb-smb-"));
