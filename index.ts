@@ -6,7 +6,7 @@
 // a stack at a real appliance.
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { ApplianceBackup, type ApplianceBackupArgs } from "./components/appliance-backup";
+import { ApplianceBackup, type ApplianceBackupArgs } from "senhasegura-backup";
 
 const cfg = new pulumi.Config();
 

@@ -82,7 +82,7 @@ export class ApplianceHostKey extends BackupResource {
     declare readonly fingerprint: pulumi.Output<string>;
 
     constructor(name: string, args: Inputs<ApplianceHostKeyArgs>, opts?: pulumi.CustomResourceOptions) {
-        super("ApplianceHostKey", { moduleFile: __filename, exportName: "applianceHostKeyProvider" }, name,
+        super("ApplianceHostKey", "applianceHostKey", name,
             { ...args, keyLine: undefined, fingerprint: undefined }, opts, []);
     }
 }

@@ -75,7 +75,7 @@ export class ApplianceRootKey extends BackupResource {
     declare readonly hostname: pulumi.Output<string>;
 
     constructor(name: string, args: Inputs<ApplianceRootKeyArgs>, opts?: pulumi.CustomResourceOptions) {
-        super("ApplianceRootKey", { moduleFile: __filename, exportName: "applianceRootKeyProvider" }, name,
+        super("ApplianceRootKey", "applianceRootKey", name,
             { ...args, publicKey: undefined, fingerprint: undefined, hostname: undefined }, opts, []);
     }
 }

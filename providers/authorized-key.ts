@@ -337,7 +337,7 @@ export class AuthorizedKey extends BackupResource {
     declare readonly targetUser: pulumi.Output<string>;
 
     constructor(name: string, args: Inputs<AuthorizedKeyArgs>, opts?: pulumi.CustomResourceOptions) {
-        super("AuthorizedKey", { moduleFile: __filename, exportName: "authorizedKeyProvider" }, name,
+        super("AuthorizedKey", "authorizedKey", name,
             { effectiveOptions: undefined, fingerprint: undefined, targetUser: undefined, ...args }, opts, []);
     }
 }

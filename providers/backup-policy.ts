@@ -172,6 +172,6 @@ export class BackupPolicy extends BackupResource {
     declare readonly notifications: pulumi.Output<z.output<typeof Notifications>>;
 
     constructor(name: string, args: Inputs<BackupPolicyArgs>, opts?: pulumi.CustomResourceOptions) {
-        super("BackupPolicy", { moduleFile: __filename, exportName: "backupPolicyProvider" }, name, { system: undefined, secrets: undefined, video: undefined, hour: undefined, notifications: undefined, ...args }, opts, ["masterPassword"]);
+        super("BackupPolicy", "backupPolicy", name, { system: undefined, secrets: undefined, video: undefined, hour: undefined, notifications: undefined, ...args }, opts, ["masterPassword"]);
     }
 }

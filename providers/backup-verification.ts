@@ -233,7 +233,7 @@ export class BackupVerification extends BackupResource {
     declare readonly sentTo: pulumi.Output<string>;
 
     constructor(name: string, args: Inputs<BackupVerificationArgs>, opts?: pulumi.CustomResourceOptions) {
-        super("BackupVerification", { moduleFile: __filename, exportName: "backupVerificationProvider" }, name,
+        super("BackupVerification", "backupVerification", name,
             { ...args, backupId: undefined, files: undefined, bytes: undefined, durationMs: undefined, startedAt: undefined, sentTo: undefined },
             opts, ["destination"]);
     }

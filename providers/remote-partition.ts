@@ -210,7 +210,7 @@ export class RemotePartition extends BackupResource {
     declare readonly mountedAt: pulumi.Output<string | null>;
 
     constructor(name: string, args: Inputs<RemotePartitionArgs>, opts?: pulumi.CustomResourceOptions) {
-        super("RemotePartition", { moduleFile: __filename, exportName: "remotePartitionProvider" }, name,
+        super("RemotePartition", "remotePartition", name,
             { port: undefined, mounted: undefined, ...args, mountedAt: undefined }, opts, ["password"]);
     }
 }

@@ -123,7 +123,7 @@ export class RsyncTarget extends BackupResource {
     declare readonly reachError: pulumi.Output<string | null>;
 
     constructor(name: string, args: Inputs<RsyncTargetArgs>, opts?: pulumi.CustomResourceOptions) {
-        super("RsyncTarget", { moduleFile: __filename, exportName: "rsyncTargetProvider" }, name,
+        super("RsyncTarget", "rsyncTarget", name,
             { port: undefined, ...args, reachable: undefined, reachError: undefined }, opts, []);
     }
 }

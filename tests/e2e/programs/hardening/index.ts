@@ -8,14 +8,7 @@
 // secret never appears in plain config), and {"$output": "<name>.<output>"} is an
 // output of a resource declared earlier in the list.
 import * as pulumi from "@pulumi/pulumi";
-import { verificationBackup } from "../../../../components/verification-backup";
-import { ApplianceHostKey } from "../../../../providers/appliance-host-key";
-import { ApplianceRootKey } from "../../../../providers/appliance-root-key";
-import { AuthorizedKey } from "../../../../providers/authorized-key";
-import { BackupPolicy } from "../../../../providers/backup-policy";
-import { BackupVerification } from "../../../../providers/backup-verification";
-import { RemotePartition } from "../../../../providers/remote-partition";
-import { RsyncTarget } from "../../../../providers/rsync-target";
+import { ApplianceHostKey, ApplianceRootKey, AuthorizedKey, BackupPolicy, BackupVerification, RemotePartition, RsyncTarget, verificationBackup } from "senhasegura-backup";
 
 interface Declared { kind: string; name: string; args: Record<string, unknown>; dependsOn?: string[] }
 

@@ -1,6 +1,6 @@
 // Two read-only resources on the same appliance: they must share one SSH connection.
 import * as pulumi from "@pulumi/pulumi";
-import { ApplianceRootKey } from "../../../../providers/appliance-root-key";
+import { ApplianceRootKey } from "senhasegura-backup";
 
 const cfg = new pulumi.Config();
 const connection = {

@@ -3,11 +3,7 @@
 // between runs. Secrets (private keys, the CIFS password, the master password)
 // arrive only as secret config values.
 import * as pulumi from "@pulumi/pulumi";
-import { ApplianceRootKey } from "../../../../providers/appliance-root-key";
-import { AuthorizedKey } from "../../../../providers/authorized-key";
-import { BackupPolicy } from "../../../../providers/backup-policy";
-import { RemotePartition } from "../../../../providers/remote-partition";
-import { RsyncTarget } from "../../../../providers/rsync-target";
+import { ApplianceRootKey, AuthorizedKey, BackupPolicy, RemotePartition, RsyncTarget } from "senhasegura-backup";
 
 const cfg = new pulumi.Config();
 

@@ -1,0 +1,21 @@
+// The package `senhasegura-backup`: what a team's own Pulumi program imports.
+//
+//   import { ApplianceBackup } from "senhasegura-backup";
+//
+// ApplianceBackup declares one appliance's backups; the resources below are its
+// parts, for programs that wire them another way. docs/resources.md describes each.
+export {
+    ApplianceBackup, type ApplianceBackupArgs, type PartitionDestination, type RsyncDestination, type VerificationSummary,
+} from "./components/appliance-backup";
+export {
+    DEFAULT_BACKUP_TIMEOUT_SEC, type VerificationBackupArgs, backupCommandLine, verificationBackup,
+} from "./components/verification-backup";
+export { ApplianceHostKey, type ApplianceHostKeyArgs, type ApplianceHostKeyState } from "./providers/appliance-host-key";
+export { ApplianceRootKey, type ApplianceRootKeyArgs, type ApplianceRootKeyState } from "./providers/appliance-root-key";
+export { AuthorizedKey, type AuthorizedKeyArgs, type AuthorizedKeyState } from "./providers/authorized-key";
+export { BackupPolicy, type BackupPolicyArgs, type BackupPolicyState } from "./providers/backup-policy";
+export { BackupVerification, type BackupVerificationArgs, type BackupVerificationState } from "./providers/backup-verification";
+export { APPLIANCE_LOGIN, type ConnectionInput } from "./providers/connection";
+export { RemotePartition, type RemotePartitionArgs, type RemotePartitionState } from "./providers/remote-partition";
+export type { Inputs } from "./providers/resource";
+export { RsyncTarget, type RsyncTargetArgs, type RsyncTargetState } from "./providers/rsync-target";
