@@ -13,7 +13,6 @@ import * as os from "os";
 import * as path from "path";
 import { REPO, RESULTS, STATE_DIR, pulumi } from "./lib/pulumi";
 import { type Report, buildReport, renderReport } from "./lib/report";
-import { serializationCost } from "./lib/serialize";
 import type { SectionResult } from "./section";
 
 const USAGE = `usage: npm run bench -- [--n 1,5,20] [--repeat 3] [--parallel P] [--no-verify] [--no-raw]
@@ -56,16 +55,20 @@ async function removeLeftovers(): Promise<void> {
     }
 }
 
-/** What the shim adds to a fresh dynamic-provider process (the tsx loader, our providers), outside the engine: time and peak memory. */
+/**
+ * What loading our providers adds to a fresh dynamic-provider process, outside the
+ * engine: time and peak memory of require("senhasegura-backup/provider"), the
+ * compiled package entry every resource's __provider names, resolved from the fleet
+ * program's directory as the host resolves it.
+ */
 function coldStart(runs: number): { runs: number; medianMs: number; samplesMs: number[]; baseMiB: number; withProvidersMiB: number } {
-    // The dynamic-provider process has @pulumi/pulumi loaded before it calls the shim: so here.
+    // The dynamic-provider process has @pulumi/pulumi loaded before it evaluates a __provider: so here.
     const script = `
 require("@pulumi/pulumi");
 const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]) / 1024;
 const base = hwm();
 const t = process.hrtime.bigint();
-require("tsx/cjs/api").register(); // as providers/dynamic.ts does
-for (const f of ["appliance-root-key", "authorized-key", "rsync-target", "backup-policy", "backup-verification"]) require(${JSON.stringify(path.join(REPO, "providers"))} + "/" + f + ".ts");
+require("senhasegura-backup/provider");
 process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - t) / 1e6, base, after: hwm() }));`;
     const samples: Array<{ ms: number; base: number; after: number }> = [];
     for (let i = 0; i < runs; i++) {
@@ -145,8 +148,6 @@ async function main(): Promise<void> {
     await removeLeftovers();
     say("measuring the dynamic-provider start-up outside the engine (no lab needed)");
     const cold = coldStart(3);
-    say("measuring the program's serialization of __provider (no lab needed)");
-    const serialization = await serializationCost(80, REPO);
 
     const sections: SectionResult[] = [];
     let failed = 0;
@@ -173,7 +174,6 @@ async function main(): Promise<void> {
         baseline: "@pulumi/command remote.Command, one per read, each on its own SSH connection; re-read by pulumi up with a new runId in its triggers (remote.Command has no read)",
         commandVersion: commandVersion(),
         coldStart: cold,
-        serialization,
         unitCosts: sections.find((s) => s.unitCosts)?.unitCosts,
     };
     const report = buildReport(meta, sections);

@@ -2,8 +2,10 @@
 // during a benchmark phase. It does nothing except in the dynamic-provider process,
 // and only when SSB_BENCH_TRACE names a file. There it records, as JSON lines:
 //   - {kind:"start"}: when the process came up;
-//   - {kind:"load"}: the first load of each provider implementation module (the
-//     shim in providers/dynamic.ts requires them by absolute path), the TypeScript loader included;
+//   - {kind:"load"}: the first load of the provider implementations: the package entry
+//     senhasegura-backup/provider, which every resource's __provider requires, or, for
+//     state written before the package, a providers/<file>.ts the old shim required by
+//     absolute path (its TypeScript loader included);
 //   - {kind:"call"}: every check/diff/create/read/update/delete of every provider,
 //     with start and end times, so the runner can tell what ran concurrently;
 //   - {kind:"pool"}: providers/ssh.ts's sshPool.snapshot() whenever it changes.
@@ -69,18 +71,26 @@ if (trace && /cmd[\\/]dynamic-provider([\\/]index\.js)?$/.test(argv1)) {
         write({ kind: "wrapped", t: now(), file: path.basename(file), exportName });
     };
 
+    const PROVIDER_ENTRY = "senhasegura-backup/provider"; // providers/resource.ts PROVIDER_ENTRY
     const originalLoad = Module._load;
     Module._load = function (request, parent, isMain) {
-        // The shim loads implementations by absolute path; nothing else is inspected.
-        const candidate = typeof request === "string" && path.isAbsolute(request) && /\.(ts|js)$/.test(request) && !/node_modules/.test(request);
-        const cached = candidate && require.cache[request] !== undefined;
+        // Implementations come from the package entry, or from a file by absolute path
+        // (the old shim); nothing else is inspected.
+        const candidate = typeof request === "string" && (request === PROVIDER_ENTRY
+            || (path.isAbsolute(request) && /\.(ts|js)$/.test(request) && !/node_modules/.test(request)));
+        // Every call through a __provider requires the entry again: only its first load counts.
+        let key = request;
+        if (candidate && request === PROVIDER_ENTRY) {
+            try { key = Module._resolveFilename(request, parent, isMain); } catch { /* the load below reports it */ }
+        }
+        const cached = candidate && require.cache[key] !== undefined;
         const s = candidate && !cached ? now() : 0;
         const exported = originalLoad.apply(this, arguments);
-        if (candidate && !cached) write({ kind: "load", file: path.basename(request), s, e: now() });
+        if (candidate && !cached) write({ kind: "load", file: request === PROVIDER_ENTRY ? PROVIDER_ENTRY : path.basename(request), s, e: now() });
         if (candidate && exported && typeof exported === "object" && !inspected.has(exported)) {
             inspected.add(exported);
             for (const name of Object.keys(exported)) {
-                // Read through getters: tsx (esbuild) exports are getters, ts-node's are values.
+                // Read through getters: tsc's re-exports (the package entry) and tsx's exports are getters.
                 let value;
                 try { value = exported[name]; } catch { continue; }
                 if (value && typeof value === "object" && typeof value.check === "function" && typeof value.diff === "function" && typeof value.read === "function") {

@@ -315,7 +315,8 @@ export function renderReport(report: Report): string {
         out.push("Where the no-op refresh's time goes (median run, seconds, from the provider trace):");
         out.push(table(["N", "phase", "wall", "CLI -> provider up", "provider modules", "reads", "program start-up", "check+diff, one at a time", "rest", "not reads"],
             brRows, [true, false, true, true, true, true, true, true, true, true]));
-        out.push("program start-up = from the last refresh read to the first check: language host, node, ts-node, @pulumi/pulumi and the program.");
+        out.push("program start-up = from the last refresh read to the first check: language host, node, ts-node (the program's index.ts),");
+        out.push("@pulumi/pulumi and the compiled senhasegura-backup package.");
         out.push("rest = CLI start before the provider, snapshot writes, plugin shutdown.");
         out.push("");
     }
@@ -377,14 +378,9 @@ export function renderReport(report: Report): string {
         out.push(table(["operation", "median", "mean", "machine CPU/op (shared machine: rough)"], unit.map((u) => [u.what, u.medianMs.toFixed(1), u.meanMs.toFixed(1), u.machineCpuMsPerOp.toFixed(0)]), [false, true, true, true]));
         out.push("");
     }
-    if (m.serialization) {
-        const z = m.serialization;
-        out.push(`Program-side serialization of __provider (outside the engine): ${z.sharedObjectMs} ms for ${z.resources} resources of one type with one shared shim object`);
-        out.push(`per implementation, as providers/dynamic.ts does (@pulumi/pulumi caches by object identity); ${z.distinctObjectsMs} ms (${z.perResourceMs} ms each) serializing once per resource.`, "");
-    }
     if (m.coldStart) {
-        out.push(`What the provider shim adds to a fresh dynamic-provider process (tsx register + transpile + load of providers/*.ts, @pulumi/pulumi`);
-        out.push(`already loaded): ${m.coldStart.medianMs} ms (median of ${m.coldStart.runs})` + (m.coldStart.baseMiB ? `, and peak memory from ${m.coldStart.baseMiB} MiB (node + @pulumi/pulumi) to ${m.coldStart.withProvidersMiB} MiB.` : "."), "");
+        out.push(`What loading our providers adds to a fresh dynamic-provider process (require("senhasegura-backup/provider"), compiled JavaScript,`);
+        out.push(`@pulumi/pulumi already loaded): ${m.coldStart.medianMs} ms (median of ${m.coldStart.runs})` + (m.coldStart.baseMiB ? `, and peak memory from ${m.coldStart.baseMiB} MiB (node + @pulumi/pulumi) to ${m.coldStart.withProvidersMiB} MiB.` : "."), "");
     }
 
     const fitRows = Object.entries(report.fits).filter(([, f]) => f).map(([name, f]) => [LABEL[name], f!.a.toFixed(2), f!.b.toFixed(3), f!.r2.toFixed(3)]);

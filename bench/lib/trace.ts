@@ -23,7 +23,7 @@ export interface TraceSummary {
     providerProcesses: number;
     /** Phase start to the first dynamic-provider process coming up. */
     providerStartMs?: number;
-    /** Time to load the provider implementation modules the first time (tsx register + transpile + zod/ssh2 loads). */
+    /** Time to load the provider implementations the first time (the package entry, zod and ssh2 included). */
     moduleLoadMs: number;
     /** Phase start to the first provider call, and the last call's end to the phase end. */
     firstCallMs?: number;
@@ -33,9 +33,9 @@ export interface TraceSummary {
     checkDiff: MethodSummary & { meanGapMs: number };
     /**
      * The phase's timeline, from the provider calls: the refresh reads; then the gap until
-     * the first check (the program starting: language host, node, ts-node, @pulumi/pulumi,
-     * the program's modules); then step generation, check and diff, which the engine
-     * hands a Node dynamic provider one call at a time.
+     * the first check (the program starting: language host, node, ts-node for the program's
+     * own index.ts, @pulumi/pulumi, the compiled package); then step generation, check and
+     * diff, which the engine hands a Node dynamic provider one call at a time.
      */
     timeline: {
         reads?: { calls: number; startMs: number; spanMs: number; maxConcurrent: number };

@@ -1,8 +1,9 @@
 // The benchmark fleet: the first `count` lab appliances, each with the full
 // ApplianceBackup component (root key, authorized key on the shared backup server,
 // rsync target, backup policy, and the verification backup when `verify` is true).
+// It imports the package, built and linked by scripts/setup, as a team's program does.
 import * as pulumi from "@pulumi/pulumi";
-import { ApplianceBackup } from "../../../components/appliance-backup";
+import { ApplianceBackup } from "senhasegura-backup";
 import { applianceConnection, loadFleetLab, serverConnection } from "../../lib/fleet";
 
 const cfg = new pulumi.Config();
