@@ -267,7 +267,8 @@ export function renderReport(report: Report): string {
     out.push("SSH/appl. = handshakes on each appliance's sshd in one refresh or re-read; SSH bkp = handshakes as bkpadmin on the backup server.");
     out.push("prov. MiB = peak VmHWM of the provider process: the Node dynamic provider (ours), pulumi-resource-command (the baseline);");
     out.push("- = no provider process was caught by the 100 ms sampler (the baseline's destroy starts the plugin only to delete nothing).");
-    out.push("__provider = the serialized dynamic provider each of our resources carries; a remote.Command carries none (plugin resource).");
+    out.push("__provider = what each of our dynamic resources records to find its provider (a require of senhasegura-backup/provider);");
+    out.push("a remote.Command records none (its provider is a plugin).");
     out.push("");
     const rows: string[][] = [];
     for (const f of report.figures) {
