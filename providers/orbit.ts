@@ -3,7 +3,7 @@
 // field that broke rather than surfacing as a wrong diff later.
 import { z } from "zod";
 import { type Connection, describeTarget } from "./connection";
-import { BackupProviderError } from "./errors";
+import { BackupProviderError, type FailureDetails } from "./errors";
 import { SharedReads } from "./shared-reads";
 import { sshPool } from "./ssh";
 
@@ -107,28 +107,34 @@ export class OrbitClient {
             secrets: call.secrets,
             timeoutSec: call.timeoutSec,
         });
+        // stdout and stderr come back redacted; the secrets also guard anything else a message quotes.
+        const context: Omit<FailureDetails, "hint"> = {
+            kind: "appliance", host: this.target, operation: call.operation, exitCode: result.code, stderr: result.stderr,
+            secrets: [...(call.secrets ?? []), call.stdin?.trim()],
+        };
         let body: unknown;
         try {
             body = JSON.parse(result.stdout);
         } catch {
-            throw new BackupProviderError(`orbit did not answer with JSON (exit ${result.code}): ${result.stdout.slice(0, 200) || "(no output)"}`, {
-                kind: "appliance", host: this.target, operation: call.operation, stderr: result.stderr, exitCode: result.code,
-                hint: result.code === 127 ? "orbit is not installed on this host: is it a senhasegura appliance?" : HINTS.usage,
+            throw new BackupProviderError(`orbit did not answer with JSON: ${result.stdout.slice(0, 200) || "(no output)"}`, {
+                ...context, hint: result.code === 127 ? "orbit is not installed on this host: is it a senhasegura appliance?" : HINTS.usage,
             });
         }
         const failure = Failure.safeParse(body);
-        if (failure.success || result.code !== 0) {
-            const err = failure.success ? failure.data.error : { code: "internal", message: `exit ${result.code}`, field: undefined };
+        if (failure.success) {
+            const err = failure.data.error;
             throw new BackupProviderError(`orbit refused: ${err.message}${err.field ? ` (field ${err.field})` : ""}`, {
-                kind: "appliance", code: err.code, host: this.target, operation: call.operation, exitCode: result.code,
-                hint: HINTS[err.code] ?? HINTS.internal,
+                ...context, code: err.code, hint: HINTS[err.code] ?? HINTS.internal,
             });
+        }
+        if (result.code !== 0) {
+            throw new BackupProviderError("orbit failed, and its JSON answer gives no reason", { ...context, code: "internal", hint: HINTS.internal });
         }
         const parsed = schema.safeParse(body);
         if (!parsed.success) {
             const issue = parsed.error.issues[0];
             throw new BackupProviderError(`orbit's answer breaks the contract at ${issue.path.join(".") || "(root)"}: ${issue.message}`, {
-                kind: "appliance", host: this.target, operation: call.operation, hint: HINTS.usage,
+                ...context, exitCode: undefined, hint: HINTS.usage,
             });
         }
         return parsed.data;

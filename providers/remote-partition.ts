@@ -141,7 +141,7 @@ async function converge(desired: RemotePartitionInputs, previousPassword: string
                     hint: desired.protocol === "cifs"
                         ? "check the share exists, the user has write rights, and the password or credential is right; then run `pulumi up` again"
                         : "check the NFS server is up and exports the path to the appliance's IP address; then run `pulumi up` again",
-                    cause: err,
+                    cause: err, secrets: [desired.password],
                 });
             }
             throw err;

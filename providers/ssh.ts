@@ -72,9 +72,9 @@ function keyMaterial(conn: Connection): { privateKey?: Buffer | string; agent?: 
         try {
             key = readFileSync(conn.privateKeyPath);
         } catch (err) {
-            throw new BackupProviderError(`cannot read the private key file ${conn.privateKeyPath}: ${(err as NodeJS.ErrnoException).code ?? err}`, {
+            throw new BackupProviderError(`cannot read the private key file ${conn.privateKeyPath}`, {
                 kind: "authentication", host: describeTarget(conn), operation: "load the SSH private key",
-                hint: "check connection.privateKeyPath names a readable file on the machine that runs Pulumi",
+                hint: "check connection.privateKeyPath names a readable file on the machine that runs Pulumi", cause: err,
             });
         }
         return { privateKey: key, id: createHash("sha256").update(key).digest("hex").slice(0, 16) };
@@ -229,7 +229,7 @@ export class SshPool {
             }
         }
         if (lastError && RETRYABLE.has(lastError.kind) && conn.dialAttempts > 1) {
-            throw new BackupProviderError(`after ${conn.dialAttempts} failed attempts: ${lastError.message.split("\n")[0].replace(/^connect over SSH on \S+ failed: /, "")}`, {
+            throw new BackupProviderError(`after ${conn.dialAttempts} failed attempts: ${lastError.reason}`, {
                 kind: lastError.kind, host: target, operation: "connect over SSH", hint: lastError.hint, cause: lastError,
             });
         }
@@ -256,7 +256,7 @@ export class SshPool {
                 }
                 const kind = classifyDialError(err);
                 const message = err instanceof Error ? err.message : String(err);
-                reject(new BackupProviderError(message, { kind, host: describeTarget(conn), operation: "connect over SSH", hint: DIAL_HINTS[kind](conn) }));
+                reject(new BackupProviderError(message, { kind, host: describeTarget(conn), operation: "connect over SSH", hint: DIAL_HINTS[kind](conn), cause: err }));
             };
             client.once("ready", () => {
                 if (settled) return;
@@ -300,12 +300,13 @@ export class SshPool {
         const line = shellJoin(command.sudo ? ["sudo", "-n", "--", ...command.argv] : command.argv);
         const timeoutSec = command.timeoutSec ?? conn.commandTimeoutSec;
         const target = describeTarget(conn);
-        const scrub = (text: string) => redact(text, [...(command.secrets ?? []), typeof command.stdin === "string" ? command.stdin.trim() : undefined]);
+        const secrets = [...(command.secrets ?? []), typeof command.stdin === "string" ? command.stdin.trim() : undefined];
+        const scrub = (text: string) => redact(text, secrets);
         return new Promise((resolve, reject) => {
             client.exec(line, (err: Error | undefined, stream: ClientChannel) => {
                 if (err) {
                     reject(new BackupProviderError(`could not open a channel: ${err.message}`, {
-                        kind: "socket", host: target, operation: command.operation,
+                        kind: "socket", host: target, operation: command.operation, secrets,
                         hint: "the SSH connection was lost or the server limits sessions (MaxSessions); run `pulumi up` again",
                     }));
                     return;
@@ -319,7 +320,7 @@ export class SshPool {
                     try { stream.signal("KILL"); } catch { /* older servers ignore signals */ }
                     stream.close();
                     reject(new BackupProviderError(`no answer within ${timeoutSec} s`, {
-                        kind: "timeout", host: target, operation: command.operation,
+                        kind: "timeout", host: target, operation: command.operation, secrets,
                         stderr: scrub(Buffer.concat(stderr).toString("utf8")),
                         hint: `check that ${conn.host} is responsive (a dead NFS or CIFS server can stall a command there), or raise connection.commandTimeoutSec`,
                     }));
@@ -335,21 +336,21 @@ export class SshPool {
                     const errText = scrub(Buffer.concat(stderr).toString("utf8"));
                     if (code === null || code === undefined) {
                         reject(new BackupProviderError(`the connection dropped before the command finished${signal ? ` (signal ${signal})` : ""}`, {
-                            kind: "socket", host: target, operation: command.operation, stderr: errText,
+                            kind: "socket", host: target, operation: command.operation, stderr: errText, secrets,
                             hint: "the change may be partly applied on the host; run `pulumi up` again and it converges",
                         }));
                         return;
                     }
                     if (command.sudo && code !== 0 && /sudo: (a password is required|a terminal is required)/.test(errText)) {
                         reject(new BackupProviderError(`sudo asks for a password, and providers never type one`, {
-                            kind: "sudo", host: target, operation: command.operation, exitCode: code, stderr: errText,
+                            kind: "sudo", host: target, operation: command.operation, exitCode: code, stderr: errText, secrets,
                             hint: `allow ${conn.user} to run ${command.argv[0]} without a password on ${conn.host} (a NOPASSWD rule in /etc/sudoers.d)`,
                         }));
                         return;
                     }
                     if (command.sudo && code !== 0 && /is not allowed to execute|may not run sudo|not in the sudoers file/.test(errText)) {
                         reject(new BackupProviderError(`sudo refused the command`, {
-                            kind: "sudo", host: target, operation: command.operation, exitCode: code, stderr: errText,
+                            kind: "sudo", host: target, operation: command.operation, exitCode: code, stderr: errText, secrets,
                             hint: `allow ${conn.user} to run ${command.argv[0]} with sudo on ${conn.host}`,
                         }));
                         return;
