@@ -11,9 +11,7 @@
 // so the pack fails loudly instead of passing a plain password.
 import * as fs from "fs";
 import * as path from "path";
-
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+import { runtime } from "@pulumi/pulumi";
 export const SUPPORTED_POLICY_VERSION = "1.21.0";
 
 const secretPathsOf = new WeakMap<object, Set<string>>();
@@ -22,7 +20,7 @@ const secretPathsOf = new WeakMap<object, Set<string>>();
 export function secretPathsIn(raw: unknown, prefix = "", out = new Set<string>()): Set<string> {
     if (raw && typeof raw === "object") {
         const bag = raw as Record<string, unknown>;
-        if (bag[SIG_KEY] === SECRET_SIG) { out.add(prefix); return out; }
+        if (bag[runtime.specialSigKey] === runtime.specialSecretSig) { out.add(prefix); return out; }
         if (!Array.isArray(raw)) {
             for (const [k, v] of Object.entries(bag)) secretPathsIn(v, prefix ? `${prefix}.${k}` : k, out);
         }

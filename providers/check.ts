@@ -1,5 +1,6 @@
 // Shared pieces of every provider's check and diff. Pure: no I/O.
 import { isDeepStrictEqual } from "util";
+import { runtime } from "@pulumi/pulumi";
 import type { z } from "zod";
 
 export interface CheckFailure { property: string; reason: string }
@@ -32,11 +33,9 @@ export function checkInputs<S extends z.ZodType>(schema: S, news: Record<string,
     return { inputs: parsed.data as Record<string, unknown>, failures: [] };
 }
 
-/** The engine's marker for a value not known until apply. */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-
+/** Whether the engine marked a value (or a part of it) as not known until apply. */
 export function containsUnknown(value: unknown): boolean {
-    if (value === UNKNOWN) return true;
+    if (value === runtime.unknownValue) return true;
     if (Array.isArray(value)) return value.some(containsUnknown);
     if (value && typeof value === "object") return Object.values(value).some(containsUnknown);
     return false;

@@ -1,8 +1,9 @@
 // Pure decisions: input rules, host-key pins, diffs and change plans. No I/O.
 import { strict as assert } from "assert";
+import { runtime } from "@pulumi/pulumi";
 import { AuthorizedKeyArgs, authorizedKeyProvider, parseReadAnswer } from "../../providers/authorized-key";
 import { BackupPolicyArgs, liveInputs as policyLiveInputs, planPolicy } from "../../providers/backup-policy";
-import { checkInputs, decideDiff, connectionIdentity, UNKNOWN } from "../../providers/check";
+import { checkInputs, decideDiff, connectionIdentity } from "../../providers/check";
 import { ApplianceConnection, parseHostKeyPin, sha256Fingerprint, verifyHostKey } from "../../providers/connection";
 import { redact } from "../../providers/errors";
 import type { OrbitConfig, OrbitPartition } from "../../providers/orbit";
@@ -108,7 +109,7 @@ describe("value rules", () => {
     }
 
     it("leave values that are unknown during preview for later", () => {
-        const result = checkInputs(RsyncTargetArgs, { ...base, host: UNKNOWN });
+        const result = checkInputs(RsyncTargetArgs, { ...base, host: runtime.unknownValue });
         assert.deepEqual(result.failures, []);
     });
 });

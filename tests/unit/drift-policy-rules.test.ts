@@ -2,6 +2,7 @@
 // (policy/secret-inputs.ts), without the engine. tests/e2e/policy.test.ts runs
 // the pack in a real preview.
 import { strict as assert } from "assert";
+import { runtime } from "@pulumi/pulumi";
 import { REMOTE_COMMAND_TYPE, RULES, type ResourceInput, TYPES, TYPE_PREFIX, isHostKeyPin, keyRestriction, splitOptions } from "../../policy/rules";
 import { SUPPORTED_POLICY_VERSION, secretPathsIn, secretPathsOfProps } from "../../policy/secret-inputs";
 
@@ -94,8 +95,7 @@ describe("policy rules: backup compliance", () => {
 });
 
 describe("policy secret inputs: which inputs the engine sent as secrets", () => {
-    const SIG = "4dabf18193072939515e22adb298388d";
-    const secret = (value: unknown) => ({ [SIG]: "1b47061264138c4ac30d75fd1eb44270", value });
+    const secret = (value: unknown) => ({ [runtime.specialSigKey]: runtime.specialSecretSig, value });
 
     it("finds the secret paths of a raw property bag", () => {
         assert.deepEqual([...secretPathsIn({ a: 1, password: secret("x"), connection: { host: "h", privateKey: secret("k") }, list: [secret("y")] })].sort(),

@@ -2,14 +2,14 @@
 // (scripts/drift-cli.ts), from engine events shaped as engine v3.248.0 sends them.
 // No engine, no lab: tests/e2e/drift.test.ts runs the real thing.
 import { strict as assert } from "assert";
+import { runtime } from "@pulumi/pulumi";
 import type { EngineEvent, OpType, StepEventMetadata, StepEventStateMetadata } from "@pulumi/pulumi/automation";
 import {
     EXIT, buildDriftReport, changedPaths, formatJson, formatText, hostOf, redact, show, valueAt,
 } from "../../scripts/drift-report";
 import { UsageError, parseArgs } from "../../scripts/drift-cli";
 
-const SIG = "4dabf18193072939515e22adb298388d";
-const blinded = () => ({ [SIG]: "1b47061264138c4ac30d75fd1eb44270", ciphertext: "[secret]" });
+const blinded = () => ({ [runtime.specialSigKey]: runtime.specialSecretSig, ciphertext: "[secret]" });
 const STACK = "urn:pulumi:dev::senhasegura-backup::pulumi:pulumi:Stack::senhasegura-backup-dev";
 const urn = (type: string, name: string) => `urn:pulumi:dev::senhasegura-backup::pulumi-nodejs:dynamic/senhasegura:${type}::${name}`;
 const PROVIDER = "urn:pulumi:dev::senhasegura-backup::pulumi:providers:pulumi-nodejs::default::1";
@@ -83,7 +83,7 @@ describe("drift report: from engine events to plain findings", () => {
     });
 
     it("prints secrets as [secret], whatever the event carries under the secret marker", () => {
-        const leaky = { [SIG]: "1b47061264138c4ac30d75fd1eb44270", plaintext: "\"hunter2-plaintext\"" };
+        const leaky = { [runtime.specialSigKey]: runtime.specialSecretSig, plaintext: "\"hunter2-plaintext\"" };
         assert.equal(show(leaky), "[secret]");
         assert.equal(show({ user: "a", password: leaky }), '{"user":"a","password":"[secret]"}');
         assert.deepEqual(redact([leaky, { x: leaky }]), ["[secret]", { x: "[secret]" }]);
@@ -179,7 +179,7 @@ describe("drift report: helpers", () => {
         assert.equal(hostOf(s({ connection: blinded() }, "10.0.0.5:59022/rsync")), "10.0.0.5:59022");
         assert.equal(hostOf(s({}, "opaque-id")), undefined);
         assert.equal(show(undefined), "(not set)");
-        assert.equal(show("04da6b54-80e4-46f7-96ec-b56ff0331ba9"), "(known after up)");
+        assert.equal(show(runtime.unknownValue), "(known after up)");
     });
 });
 
