@@ -16,8 +16,8 @@ import { AuthorizedKeysFile, BackupDirectory, OneLine, UnixUser } from "./rules"
 import { SharedReads } from "./shared-reads";
 import { sshPool } from "./ssh";
 
-export const FILE_MODE = "600";
-export const DIR_MODE = "700";
+const FILE_MODE = "600";
+const DIR_MODE = "700";
 
 export const AuthorizedKeyArgs = z.strictObject({
     /** How to reach the backup server: as the target user, or as an admin who may sudo. Port 22 by default. */

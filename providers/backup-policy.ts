@@ -114,7 +114,7 @@ async function converge(desired: BackupPolicyInputs, previousMasterPassword: str
 const idOf = (c: Connection) => `${c.host}:${c.port}/backup-policy`;
 
 /** What delete leaves behind: every backup off and no destination. */
-export const BACKUPS_OFF: Omit<BackupPolicyInputs, "connection" | "notifications"> = {
+const BACKUPS_OFF: Omit<BackupPolicyInputs, "connection" | "notifications"> = {
     system: false, secrets: false, video: false, hour: 5, destination: { type: "none" },
 };
 

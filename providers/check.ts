@@ -34,7 +34,7 @@ export function checkInputs<S extends z.ZodType>(schema: S, news: Record<string,
 }
 
 /** Whether the engine marked a value (or a part of it) as not known until apply. */
-export function containsUnknown(value: unknown): boolean {
+function containsUnknown(value: unknown): boolean {
     if (value === runtime.unknownValue) return true;
     if (Array.isArray(value)) return value.some(containsUnknown);
     if (value && typeof value === "object") return Object.values(value).some(containsUnknown);
@@ -47,7 +47,6 @@ export interface DiffDecision {
     changed: string[];
     /** The subset that forces a replacement. */
     replaces: string[];
-    deleteBeforeReplace: boolean;
 }
 
 /**
@@ -63,8 +62,6 @@ export function decideDiff(olds: Record<string, unknown>, news: Record<string, u
     identityProjection?: Readonly<Record<string, (value: any) => unknown>>;
     /** Properties never compared (outputs that are not inputs). */
     ignore?: readonly string[];
-    /** Replace by deleting first, when two objects with the same identity cannot coexist. */
-    deleteBeforeReplace?: boolean;
 }): DiffDecision {
     const ignore = new Set(rules.ignore ?? []);
     const keys = new Set([...Object.keys(withoutHostKeys(olds)), ...Object.keys(withoutHostKeys(news))]);
@@ -74,7 +71,7 @@ export function decideDiff(olds: Record<string, unknown>, news: Record<string, u
         const project = rules.identityProjection?.[key] ?? ((v: unknown) => v);
         return !isDeepStrictEqual(project(olds[key]), project(news[key]));
     });
-    return { changes: changed.length > 0, changed, replaces, deleteBeforeReplace: replaces.length > 0 && !!rules.deleteBeforeReplace };
+    return { changes: changed.length > 0, changed, replaces };
 }
 
 /** A connection's identity: the host it reaches. */

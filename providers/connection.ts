@@ -141,9 +141,6 @@ export const ServerConnection = connectionSchema({ port: 22 }, UnixUser);
 export type Connection = z.output<typeof ApplianceConnection>;
 export type ConnectionInput = z.input<typeof ApplianceConnection>;
 
-/** Fields of a connection that only say how to reach a host, never what it is. */
-export const CONNECTION_ONLY_FIELDS = ["privateKey", "privateKeyPath", "agentSocket", "hostKey", "dialAttempts", "dialTimeoutSec", "commandTimeoutSec", "user"] as const;
-
 /** "user@host:port", for messages. */
 export function describeTarget(c: Pick<Connection, "host" | "port" | "user">): string {
     return `${c.user}@${c.host}:${c.port}`;

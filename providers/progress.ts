@@ -32,7 +32,7 @@ function engineClient(): EngineLogClient | null {
     return engine;
 }
 
-function send(severity: "INFO" | "WARNING" | "DEBUG", message: string, ephemeral: boolean): void {
+function send(severity: "INFO" | "WARNING", message: string, ephemeral: boolean): void {
     const logFile = process.env.SSB_PROVIDER_LOG;
     if (logFile) {
         try { appendFileSync(logFile, `${new Date().toISOString()} ${severity} ${message}\n`); } catch { /* diagnostics must never fail an operation */ }
@@ -54,4 +54,3 @@ export function progress(message: string): void { send("INFO", message, true); }
 /** Kept in the run's diagnostics. */
 export function info(message: string): void { send("INFO", message, false); }
 export function warn(message: string): void { send("WARNING", message, false); }
-export function debug(message: string): void { send("DEBUG", message, false); }

@@ -18,7 +18,7 @@ type RuleInput = { protocol: "cifs" | "nfs"; path: string; user?: string; passwo
  * Cross-field rules: each holds when `holds` is true, else its message is the
  * failure. Each message ends with what was provided.
  */
-export const PARTITION_RULES: ReadonlyArray<{ property: string; holds: (p: RuleInput) => boolean; message: (p: RuleInput) => string }> = [
+const PARTITION_RULES: ReadonlyArray<{ property: string; holds: (p: RuleInput) => boolean; message: (p: RuleInput) => string }> = [
     {
         property: "user",
         holds: (p) => p.protocol !== "cifs" || (p.credentialId === undefined) !== (p.user === undefined),

@@ -11,7 +11,7 @@
 // answer never decides a change.
 
 /** How long a finished read is shared. A refresh of 20 appliances reads for about 5 s. */
-export const SHARED_READ_MAX_AGE_MS = 10_000;
+const SHARED_READ_MAX_AGE_MS = 10_000;
 
 interface Entry<T> {
     value: Promise<T>;

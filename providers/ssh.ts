@@ -105,7 +105,7 @@ const DIAL_HINTS: Record<FailureKind, (c: Connection) => string> = {
     sudo: () => "", command: () => "", appliance: () => "", "concurrent-edit": () => "", invalid: () => "",
 };
 
-export class SshPool {
+class SshPool {
     private readonly entries = new Map<string, PoolEntry>();
     private readonly stats: PoolStats = { handshakes: {}, commands: {} };
 
@@ -120,18 +120,6 @@ export class SshPool {
         } finally {
             this.release(entry);
         }
-    }
-
-    /** Like run, but a non-zero exit becomes an error that names the command's purpose and the fix. */
-    async runChecked(conn: Connection, command: RemoteCommand, hint: string): Promise<CommandResult> {
-        const result = await this.run(conn, command);
-        if (result.code !== 0) {
-            throw new BackupProviderError(`the remote command exited with an error`, {
-                kind: "command", host: describeTarget(conn), operation: command.operation,
-                exitCode: result.code, stderr: result.stderr, hint,
-            });
-        }
-        return result;
     }
 
     /**
