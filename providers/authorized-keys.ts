@@ -9,20 +9,12 @@
 import { createHash, createPublicKey } from "node:crypto";
 import { utils as ssh2Utils } from "ssh2";
 import { z } from "zod";
+import { sha256Fingerprint } from "./connection";
+import { shown } from "./rules";
 
 // ---------------------------------------------------------------------------
 // Messages
 // ---------------------------------------------------------------------------
-
-/** Shows a value in a message on one line and at bounded length, whatever it holds. */
-function shownValue(value: unknown): string {
-    if (typeof value !== "string") return value === undefined || value === null ? String(value) : `a value of type ${typeof value}`;
-    const printable = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029"\\]/g, (c) =>
-        c === '"' || c === "\\" ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-    return printable.length > 60
-        ? `"${printable.slice(0, 57)}..." (${value.length} characters)`
-        : `"${printable}"`;
-}
 
 // Tab is included: sshd accepts it between fields, but nothing we write needs it,
 // and refusing it keeps "one visible line" the only shape a value can take.
@@ -134,7 +126,7 @@ function unwrapSecurityKey(type: string, blob: Buffer): { inner: Buffer } | { pr
         const curve = readWireString(blob, name.next);
         if (!curve) return truncated;
         if (curve.value.toString("latin1") !== "nistp256") {
-            return { problem: `key data names curve ${shownValue(curve.value.toString("latin1"))}, but ${type} requires nistp256` };
+            return { problem: `key data names curve ${shown(curve.value.toString("latin1"))}, but ${type} requires nistp256` };
         }
         const point = readWireString(blob, curve.next);
         if (!point) return truncated;
@@ -157,11 +149,6 @@ function bitsOf(type: string, details: { modulusLength?: number; namedCurve?: st
     return details?.namedCurve !== undefined ? curveBits[details.namedCurve] : undefined;
 }
 
-export function fingerprintOf(blob: Buffer | string): string {
-    const bytes = typeof blob === "string" ? Buffer.from(blob, "base64") : blob;
-    return `SHA256:${createHash("sha256").update(bytes).digest("base64").replace(/=+$/, "")}`;
-}
-
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /**
@@ -171,7 +158,7 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 export function checkPublicKey(text: unknown): PublicKeyCheck {
     const fail = (problem: string): PublicKeyCheck => ({
         ok: false,
-        error: `invalid SSH public key: ${problem}, but ${shownValue(text)} was provided; ${PUBLIC_KEY_SHAPE}`,
+        error: `invalid SSH public key: ${problem}, but ${shown(text)} was provided; ${PUBLIC_KEY_SHAPE}`,
     });
     if (typeof text !== "string") return fail("it is not a string");
     const control = controlCharacterProblem(text);
@@ -193,7 +180,7 @@ export function checkPublicKey(text: unknown): PublicKeyCheck {
         }
         if (type === "ssh-dss") return fail("DSA (ssh-dss) keys are refused: they are limited to 1024 bits and OpenSSH disables them by default");
         if (type.endsWith("-cert-v01@openssh.com")) return fail(`certificates (${type}) are not accepted; give the plain public key`);
-        return fail(`key type ${shownValue(type)} is not supported`);
+        return fail(`key type ${shown(type)} is not supported`);
     }
     if (blob === "") return fail("the base64 key data after the type is missing");
     // Buffer.from is lenient (skips junk, stops at stray '='), so only accept base64
@@ -206,7 +193,7 @@ export function checkPublicKey(text: unknown): PublicKeyCheck {
     const embedded = readWireString(bytes, 0);
     if (!embedded) return fail("the key data is truncated: it does not even hold its key type");
     const embeddedType = embedded.value.toString("latin1");
-    if (embeddedType !== type) return fail(`the key data is a ${shownValue(embeddedType)} key but the line says ${type}`);
+    if (embeddedType !== type) return fail(`the key data is a ${shown(embeddedType)} key but the line says ${type}`);
 
     let plain: Buffer = bytes;
     if (type.startsWith("sk-")) {
@@ -239,7 +226,7 @@ export function checkPublicKey(text: unknown): PublicKeyCheck {
             type: type as SupportedKeyType,
             blob,
             ...(comment !== "" ? { comment } : {}),
-            fingerprint: fingerprintOf(bytes),
+            fingerprint: sha256Fingerprint(bytes),
             bits,
         },
     };
@@ -280,9 +267,9 @@ function quotedValueProblem(value: string): string | undefined {
 }
 
 function checkCommand(value: string): string | undefined {
-    if (value.trim() === "") return `must be a non-empty command, but ${shownValue(value)} was provided`;
+    if (value.trim() === "") return `must be a non-empty command, but ${shown(value)} was provided`;
     const problem = quotedValueProblem(value);
-    return problem ? `${problem}, but ${shownValue(value)} was provided; a command is one line of printable text` : undefined;
+    return problem ? `${problem}, but ${shown(value)} was provided; a command is one line of printable text` : undefined;
 }
 
 const FROM_PATTERN = /^!?[A-Za-z0-9.:*?/_%\[\]-]+$/;
@@ -290,7 +277,7 @@ const FROM_PATTERN = /^!?[A-Za-z0-9.:*?/_%\[\]-]+$/;
 function checkFromPattern(value: string): string | undefined {
     if (FROM_PATTERN.test(value)) return undefined;
     return `must be one host or address pattern (letters, digits and . : * ? / _ % [ ] -, optionally preceded by !),` +
-        ` without spaces, quotes, commas or control characters, but ${shownValue(value)} was provided`;
+        ` without spaces, quotes, commas or control characters, but ${shown(value)} was provided`;
 }
 
 const HOST_PART = String.raw`(?:\*|[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])`;
@@ -304,22 +291,22 @@ function portProblem(port: string | undefined): boolean {
 function checkPermitOpen(value: string): string | undefined {
     const match = PERMIT_OPEN.exec(value);
     if (match && !portProblem(match[1])) return undefined;
-    return `must be host:port (host a name, an address, [IPv6] or *; port 1-65535 or *), but ${shownValue(value)} was provided`;
+    return `must be host:port (host a name, an address, [IPv6] or *; port 1-65535 or *), but ${shown(value)} was provided`;
 }
 
 function checkPermitListen(value: string): string | undefined {
     const match = PERMIT_LISTEN.exec(value);
     if (match && !portProblem(match[1])) return undefined;
-    return `must be [host:]port (host a name, an address, [IPv6] or *; port 1-65535 or *), but ${shownValue(value)} was provided`;
+    return `must be [host:]port (host a name, an address, [IPv6] or *; port 1-65535 or *), but ${shown(value)} was provided`;
 }
 
 function checkEnvironment(value: string): string | undefined {
     // sshd accepts only alphanumeric names; even '_' makes it reject the whole line.
     if (!/^[A-Za-z0-9]+=/.test(value)) {
-        return `must be NAME=value with NAME made of letters and digits only (sshd refuses others, even '_'), but ${shownValue(value)} was provided`;
+        return `must be NAME=value with NAME made of letters and digits only (sshd refuses others, even '_'), but ${shown(value)} was provided`;
     }
     const problem = quotedValueProblem(value);
-    return problem ? `${problem}, but ${shownValue(value)} was provided` : undefined;
+    return problem ? `${problem}, but ${shown(value)} was provided` : undefined;
 }
 
 function checkExpiryTime(value: string): string | undefined {
@@ -331,7 +318,7 @@ function checkExpiryTime(value: string): string | undefined {
         && (match[5] === undefined || Number(match[5]) <= 59)
         && (match[6] === undefined || Number(match[6]) <= 59);
     return ok ? undefined
-        : `must be YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, optionally followed by Z for UTC, but ${shownValue(value)} was provided`;
+        : `must be YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, optionally followed by Z for UTC, but ${shown(value)} was provided`;
 }
 
 /** Splits an options field on the commas sshd would split on, honouring quotes. */
@@ -363,7 +350,7 @@ function checkRawOption(value: string): string | undefined {
     const problem = control ?? (split && "problem" in split ? split.problem
         : split && split.items.length !== 1 ? "holds more than one option (an unquoted comma)"
         : value === "" ? "is empty" : undefined);
-    return problem ? `${problem}, but ${shownValue(value)} was provided; each entry must be one complete option such as tunnel="0"` : undefined;
+    return problem ? `${problem}, but ${shown(value)} was provided; each entry must be one complete option such as tunnel="0"` : undefined;
 }
 
 function checked(check: (value: string) => string | undefined) {
@@ -491,7 +478,7 @@ function dequoteWhole(text: string): string | undefined {
  */
 export function parseOptions(text: string): ParsedOptions {
     const split = splitOptionItems(text);
-    if ("problem" in split) throw new InvalidOptionsError(`cannot parse authorized_keys options: the text ${split.problem}, but ${shownValue(text)} was provided`);
+    if ("problem" in split) throw new InvalidOptionsError(`cannot parse authorized_keys options: the text ${split.problem}, but ${shown(text)} was provided`);
     const options: ParsedOptions = { restrict: false };
     const other: string[] = [];
     const list = (field: "from" | "permitOpen" | "permitListen" | "environment") => (options[field] ??= []);
@@ -570,7 +557,7 @@ export function defaultBackupOptions(path: string): AuthorizedKeyOptions {
         if (path.length > 1 && path.endsWith("/")) problems.push("must not end with '/'");
     }
     if (problems.length > 0) {
-        throw new InvalidOptionsError(`backup directory ${problems.join("; ")}, but ${shownValue(path)} was provided`);
+        throw new InvalidOptionsError(`backup directory ${problems.join("; ")}, but ${shown(path)} was provided`);
     }
     // The command reaches a shell via sshd, which is why the path's character set is so narrow.
     return { restrict: true, command: `rrsync -wo -no-lock -absolute ${path}` };
@@ -657,7 +644,7 @@ function classifyLine(text: string): Omit<BlankLine, keyof LineBase> | Omit<Comm
     }
     const type = text.slice(i, end);
     if (!LINE_KEY_TYPES.has(type)) {
-        return { kind: "unparseable", reason: type === "" ? "no key type after the options" : `unknown key type ${shownValue(type)}` };
+        return { kind: "unparseable", reason: type === "" ? "no key type after the options" : `unknown key type ${shown(type)}` };
     }
     i = skipBlanks(text, end);
     end = tokenEnd(text, i);
@@ -719,10 +706,10 @@ function matcher(identity: KeyIdentity): (line: AuthorizedKeysLine) => line is K
 
 function assertIdentity(identity: KeyIdentity): void {
     if (typeof identity?.type !== "string" || !LINE_KEY_TYPES.has(identity.type)) {
-        throw new InvalidPublicKeyError(`invalid key identity: type ${shownValue(identity?.type)} is not an SSH key type`);
+        throw new InvalidPublicKeyError(`invalid key identity: type ${shown(identity?.type)} is not an SSH key type`);
     }
     if (typeof identity.blob !== "string" || !BASE64.test(identity.blob) || identityBytes(identity).length === 0) {
-        throw new InvalidPublicKeyError(`invalid key identity: blob ${shownValue(identity.blob)} is not base64 key data`);
+        throw new InvalidPublicKeyError(`invalid key identity: blob ${shown(identity.blob)} is not base64 key data`);
     }
 }
 
@@ -768,13 +755,13 @@ export function renderAuthorizedKeyLine(desired: { key: KeyIdentity; options: st
         const split = control === undefined ? splitOptionItems(desired.options) : undefined;
         const problem = control ?? (split && "problem" in split ? split.problem : undefined);
         if (problem) {
-            throw new InvalidOptionsError(`invalid rendered options: the text ${problem}, but ${shownValue(desired.options)} was provided; use renderOptions to build it`);
+            throw new InvalidOptionsError(`invalid rendered options: the text ${problem}, but ${shown(desired.options)} was provided; use renderOptions to build it`);
         }
     }
     if (desired.comment !== undefined) {
         const control = controlCharacterProblem(desired.comment);
         if (control) {
-            throw new InvalidPublicKeyError(`invalid key comment: it ${control}, but ${shownValue(desired.comment)} was provided; a comment is one line of printable text`);
+            throw new InvalidPublicKeyError(`invalid key comment: it ${control}, but ${shown(desired.comment)} was provided; a comment is one line of printable text`);
         }
     }
     const comment = desired.comment?.trim();
@@ -784,7 +771,7 @@ export function renderAuthorizedKeyLine(desired: { key: KeyIdentity; options: st
     const reread = classifyLine(line);
     if (reread.kind !== "key" || reread.type !== key.type || reread.blob !== key.blob
         || (reread.optionsText ?? "") !== desired.options || (reread.comment ?? "") !== (comment ?? "")) {
-        throw new InvalidOptionsError(`invalid rendered options: the line would not read back as written, but options ${shownValue(desired.options)} were provided; use renderOptions to build them`);
+        throw new InvalidOptionsError(`invalid rendered options: the line would not read back as written, but options ${shown(desired.options)} were provided; use renderOptions to build them`);
     }
     return line;
 }

@@ -3,12 +3,17 @@
 // before any host is touched.
 import { z } from "zod";
 
-/** Shows a value in an error message without letting it span lines or run long. */
+/**
+ * Shows a value in a message: quoted, on one line, at most about 60 characters.
+ * Every character outside printable ASCII (a control, a bidi override, a look-alike
+ * letter) is written as \uXXXX, and `"` and `\` are escaped, so no value can forge
+ * the rest of the message. A value that is not text is named by its type.
+ */
 export function shown(value: unknown): string {
-    const text = typeof value === "string" ? value : JSON.stringify(value);
-    const printable = (text ?? String(value)).replace(/[\u0000-\u001f\u007f-\uffff]/g, (c) =>
-        `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-    return printable.length > 60 ? `"${printable.slice(0, 57)}..." (${printable.length} characters)` : `"${printable}"`;
+    if (typeof value !== "string") return value === undefined || value === null ? String(value) : `a value of type ${typeof value}`;
+    const printable = value.replace(/["\\]|[^\x20-\x7e]/g, (c) =>
+        c === '"' || c === "\\" ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    return printable.length > 60 ? `"${printable.slice(0, 57)}..." (${value.length} characters)` : `"${printable}"`;
 }
 
 const CONTROL_OR_NON_ASCII = /[^\x20-\x7e]/;
