@@ -13,9 +13,9 @@ import { isDeepStrictEqual } from "util";
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkInputs, decideDiff } from "./check";
-import { type Connection, ServerConnection, describeTarget } from "./connection";
+import { type Connection, DEFAULT_PORTS, ServerConnection, describeTarget } from "./connection";
 import { BackupProviderError } from "./errors";
-import { OrbitBackupSummary } from "./orbit";
+import { OrbitBackupReport, type OrbitBackupSummary } from "./orbit";
 import { info, progress } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
 import { BackupDirectory, CifsDomain, CifsPassword, Hostname, Port, UnixUser, shown } from "./rules";
@@ -35,7 +35,7 @@ export const FarSide = z.discriminatedUnion("type", [
     z.strictObject({
         type: z.literal("cifs"),
         host: Hostname,
-        port: Port.default(445),
+        port: Port.default(DEFAULT_PORTS.cifs),
         /** `/<share>[/<dir>]`, as the partition's path. */
         path: BackupDirectory,
         user: UnixUser,
@@ -46,15 +46,12 @@ export const FarSide = z.discriminatedUnion("type", [
     z.strictObject({
         type: z.literal("nfs"),
         host: Hostname,
-        port: Port.default(2049),
+        port: Port.default(DEFAULT_PORTS.nfs),
         /** The export path. */
         path: BackupDirectory,
     }),
 ], { error: "must be {type: \"rsync\" | \"cifs\" | \"nfs\", …}" });
 export type FarSide = z.output<typeof FarSide>;
-
-/** The JSON `orbit backup create --json` prints on success (docs/appliance-contract.md). */
-const BackupReport = OrbitBackupSummary.extend({ ok: z.literal(true) });
 
 function parseReport(text: string): OrbitBackupSummary | string {
     let body: unknown;
@@ -63,7 +60,7 @@ function parseReport(text: string): OrbitBackupSummary | string {
     } catch {
         return `is not JSON: it must be what \`orbit backup create --json\` printed; got ${shown(text.slice(0, 80))}`;
     }
-    const parsed = BackupReport.safeParse(body);
+    const parsed = OrbitBackupReport.safeParse(body);
     if (!parsed.success) {
         const issue = parsed.error.issues[0];
         return `is not orbit's backup summary: ${issue.path.join(".") || "(root)"} ${issue.message}`;

@@ -136,8 +136,11 @@ export function connectionSchema<User extends z.ZodType<string, any>>(defaults: 
 /** How senhasegura's documentation reaches an appliance: SSH on 59022 as the admin mt4adm. */
 export const APPLIANCE_LOGIN = { port: 59022, user: "mt4adm" } as const;
 
+/** The ports the other hosts listen on unless told otherwise: a backup server's sshd, a Samba share, an NFS export. */
+export const DEFAULT_PORTS = { ssh: 22, cifs: 445, nfs: 2049 } as const;
+
 export const ApplianceConnection = connectionSchema({ port: APPLIANCE_LOGIN.port }, UnixUser.default(APPLIANCE_LOGIN.user));
-export const ServerConnection = connectionSchema({ port: 22 }, UnixUser);
+export const ServerConnection = connectionSchema({ port: DEFAULT_PORTS.ssh }, UnixUser);
 export type Connection = z.output<typeof ApplianceConnection>;
 export type ConnectionInput = z.input<typeof ApplianceConnection>;
 

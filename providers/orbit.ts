@@ -41,6 +41,9 @@ export const OrbitBackupSummary = z.object({
 });
 export type OrbitBackupSummary = z.infer<typeof OrbitBackupSummary>;
 
+/** What `orbit backup create --json` prints on success. */
+export const OrbitBackupReport = OrbitBackupSummary.extend({ ok: z.literal(true) });
+
 export const OrbitConfig = z.object({
     ok: z.literal(true),
     contract: z.literal(1),
@@ -64,7 +67,6 @@ export type OrbitConfig = z.infer<typeof OrbitConfig>;
 const Changed = z.object({ ok: z.literal(true), changed: z.boolean().optional() }).passthrough();
 const RsyncTest = z.object({ ok: z.literal(true), reachable: z.boolean(), error: z.string().nullish() }).passthrough();
 const RootKey = z.object({ ok: z.literal(true), publicKey: z.string(), fingerprint: z.string() }).passthrough();
-const BackupCreated = OrbitBackupSummary.extend({ ok: z.literal(true) });
 
 /** What to tell the user for each contract error code. */
 const HINTS: Record<string, string> = {
@@ -165,14 +167,5 @@ export class OrbitClient {
 
     rootKey() {
         return this.call(RootKey, { args: ["root-key", "show"], operation: "read the appliance root public key" });
-    }
-
-    async backupCreate(timeoutSec: number) {
-        try {
-            return await this.call(BackupCreated, { args: ["backup", "create"], operation: "run a backup", timeoutSec });
-        } finally {
-            // A backup records itself, and may find a partition gone.
-            sharedConfigs.forget(this.configKey);
-        }
     }
 }

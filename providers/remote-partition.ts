@@ -3,14 +3,12 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkInputs, connectionIdentity, decideDiff } from "./check";
-import { ApplianceConnection, type Connection } from "./connection";
+import { ApplianceConnection, type Connection, DEFAULT_PORTS } from "./connection";
 import { BackupProviderError } from "./errors";
 import { OrbitClient, type OrbitPartition } from "./orbit";
 import { progress } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
 import { AbsolutePath, CifsDomain, CifsPassword, Hostname, ObjectId, Port, UnixUser } from "./rules";
-
-export const DEFAULT_PORTS = { cifs: 445, nfs: 2049 } as const;
 
 type RuleInput = { protocol: "cifs" | "nfs"; path: string; user?: string; password?: string; domain?: string; credentialId?: string };
 

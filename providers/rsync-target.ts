@@ -3,7 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkInputs, connectionIdentity, decideDiff } from "./check";
-import { ApplianceConnection, type Connection } from "./connection";
+import { ApplianceConnection, type Connection, DEFAULT_PORTS } from "./connection";
 import { OrbitClient, type OrbitRsync } from "./orbit";
 import { progress, warn } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
@@ -17,7 +17,7 @@ export const RsyncTargetArgs = z.strictObject({
     /** The backup server's host name or IPv4 address, as the appliance reaches it. */
     host: Hostname,
     /** The backup server's SSH port. @default 22 */
-    port: Port.default(22),
+    port: Port.default(DEFAULT_PORTS.ssh),
     /** Absolute path of the backup directory on the backup server, e.g. /files/backup/senhasegura. */
     path: BackupDirectory,
     /**
