@@ -9,7 +9,7 @@ import {
 } from "./connection";
 import { BackupProviderError, type FailureKind, RETRYABLE, redact } from "./errors";
 import { progress } from "./progress";
-import { shellJoin } from "./shell";
+import { shellJoin, sudoArgv, sudoRefusal } from "./shell";
 
 export interface RemoteCommand {
     /** The command and its arguments; each is quoted for the remote shell. */
@@ -63,10 +63,13 @@ function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/** A private key's part of a pool key: connections with other keys are other entries. */
+function keyId(key: string | Buffer): string {
+    return createHash("sha256").update(key).digest("hex").slice(0, 16);
+}
+
 function keyMaterial(conn: Connection): { privateKey?: Buffer | string; agent?: string; id: string } {
-    if (conn.privateKey !== undefined) {
-        return { privateKey: conn.privateKey, id: createHash("sha256").update(conn.privateKey).digest("hex").slice(0, 16) };
-    }
+    if (conn.privateKey !== undefined) return { privateKey: conn.privateKey, id: keyId(conn.privateKey) };
     if (conn.privateKeyPath !== undefined) {
         let key: Buffer;
         try {
@@ -77,7 +80,7 @@ function keyMaterial(conn: Connection): { privateKey?: Buffer | string; agent?: 
                 hint: "check connection.privateKeyPath names a readable file on the machine that runs Pulumi", cause: err,
             });
         }
-        return { privateKey: key, id: createHash("sha256").update(key).digest("hex").slice(0, 16) };
+        return { privateKey: key, id: keyId(key) };
     }
     return { agent: conn.agentSocket, id: `agent:${conn.agentSocket}` };
 }
@@ -285,7 +288,7 @@ class SshPool {
     }
 
     private exec(client: Client, conn: Connection, command: RemoteCommand): Promise<CommandResult> {
-        const line = shellJoin(command.sudo ? ["sudo", "-n", "--", ...command.argv] : command.argv);
+        const line = shellJoin(command.sudo ? sudoArgv(command.argv) : command.argv);
         const timeoutSec = command.timeoutSec ?? conn.commandTimeoutSec;
         const target = describeTarget(conn);
         const secrets = [...(command.secrets ?? []), typeof command.stdin === "string" ? command.stdin.trim() : undefined];
@@ -329,17 +332,13 @@ class SshPool {
                         }));
                         return;
                     }
-                    if (command.sudo && code !== 0 && /sudo: (a password is required|a terminal is required)/.test(errText)) {
-                        reject(new BackupProviderError(`sudo asks for a password, and providers never type one`, {
+                    const refusal = command.sudo && code !== 0 ? sudoRefusal(errText) : undefined;
+                    if (refusal !== undefined) {
+                        reject(new BackupProviderError(refusal === "password" ? "sudo asks for a password, and providers never type one" : "sudo refused the command", {
                             kind: "sudo", host: target, operation: command.operation, exitCode: code, stderr: errText, secrets,
-                            hint: `allow ${conn.user} to run ${command.argv[0]} without a password on ${conn.host} (a NOPASSWD rule in /etc/sudoers.d)`,
-                        }));
-                        return;
-                    }
-                    if (command.sudo && code !== 0 && /is not allowed to execute|may not run sudo|not in the sudoers file/.test(errText)) {
-                        reject(new BackupProviderError(`sudo refused the command`, {
-                            kind: "sudo", host: target, operation: command.operation, exitCode: code, stderr: errText, secrets,
-                            hint: `allow ${conn.user} to run ${command.argv[0]} with sudo on ${conn.host}`,
+                            hint: refusal === "password"
+                                ? `allow ${conn.user} to run ${command.argv[0]} without a password on ${conn.host} (a NOPASSWD rule in /etc/sudoers.d)`
+                                : `allow ${conn.user} to run ${command.argv[0]} with sudo on ${conn.host}`,
                         }));
                         return;
                     }

@@ -9,7 +9,8 @@ import { redact } from "../../providers/errors";
 import type { OrbitConfig, OrbitPartition } from "../../providers/orbit";
 import { RemotePartitionArgs, partitionArgs, planPartition } from "../../providers/remote-partition";
 import { RsyncTargetArgs, rsyncSetArgs, sameTarget } from "../../providers/rsync-target";
-import { shellJoin, shellQuote } from "../../providers/shell";
+import { shown } from "../../providers/rules";
+import { shellJoin, shellQuote, sudoArgv, sudoRefusal } from "../../providers/shell";
 import { ed25519PublicKey, sshKeyPair } from "../support/keys";
 
 
@@ -107,6 +108,14 @@ describe("value rules", () => {
             assert.match(failure.reason, reason);
         });
     }
+
+    it("show a bad value on one quoted line that it cannot forge: quotes, backslashes and non-ASCII escaped, long values cut", () => {
+        assert.equal(shown('a"b\\c'), '"a\\"b\\\\c"');
+        assert.equal(shown("root@\u202eeoj\n"), '"root@\\u202eeoj\\u000a"');
+        assert.equal(shown("x".repeat(100)), `"${"x".repeat(57)}..." (100 characters)`);
+        assert.equal(shown(5), "a value of type number");
+        assert.equal(shown(undefined), "undefined");
+    });
 
     it("leave values that are unknown during preview for later", () => {
         const result = checkInputs(RsyncTargetArgs, { ...base, host: runtime.unknownValue });
@@ -272,6 +281,14 @@ describe("remote commands", () => {
         assert.equal(sameTarget(t, t), true);
         assert.equal(sameTarget(null, t), false);
         assert.equal(sameTarget({ ...t, port: 2222 }, t), false);
+    });
+
+    it("run as root through sudo -n --, and tell a password prompt from a refusal", () => {
+        assert.equal(shellJoin(sudoArgv(["orbit", "-x"])), "sudo -n -- orbit -x");
+        assert.equal(sudoRefusal("sudo: a password is required\n"), "password");
+        assert.equal(sudoRefusal("sudo: a terminal is required to read the password"), "password");
+        assert.equal(sudoRefusal("Sorry, user mt4adm is not allowed to execute '/usr/bin/orbit' as root"), "forbidden");
+        assert.equal(sudoRefusal("orbit: the lock is held"), undefined);
     });
 
     it("redact secrets from anything a host echoes back", () => {
