@@ -12,6 +12,7 @@ import type { ConnectionInput } from "../providers/connection";
 import { RemotePartition } from "../providers/remote-partition";
 import { RsyncTarget } from "../providers/rsync-target";
 import type { Inputs } from "../providers/resource";
+import { InvalidArgumentsError, applianceBackupIssues, describeIssues } from "./arguments";
 import { applianceTarget, verificationBackup } from "./verification-backup";
 
 type Connection = Inputs<ConnectionInput>;
@@ -101,7 +102,19 @@ export class ApplianceBackup extends pulumi.ComponentResource {
     constructor(name: string, args: ApplianceBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("senhasegura:backup:ApplianceBackup", name, {}, opts);
         const parent = { parent: this };
-        const d = args.destination;
+        // Every child's connection host waits for the argument check, so a bad argument
+        // fails before any child is registered: nothing is created and nothing runs on
+        // any host, even under `up --skip-preview`. Known values are checked at preview.
+        const admitted = pulumi.unsecret(pulumi.output(args).apply((resolved) => {
+            const issues = applianceBackupIssues(resolved);
+            if (issues.length > 0) throw new InvalidArgumentsError(describeIssues(name, issues), this);
+            return true;
+        }));
+        const afterCheck = <T>(value: pulumi.Input<T>): pulumi.Output<T> => pulumi.all([admitted, value]).apply(([, v]) => v as T);
+        const appliance = { ...args.appliance, host: afterCheck(args.appliance.host) };
+        const d = args.destination.type === "rsync"
+            ? { ...args.destination, server: { ...args.destination.server, host: afterCheck(args.destination.server.host) } }
+            : { ...args.destination, host: afterCheck(args.destination.host) };
         let destinationDependency: pulumi.Resource;
         let destination: Inputs<BackupPolicyArgs>["destination"];
         let description: pulumi.Output<string>;
@@ -109,7 +122,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
 
         if (d.type === "rsync") {
             // Child names are a contract: renaming one replaces the resource (add an alias if you must).
-            const rootKey = new ApplianceRootKey(`${name}-root-key`, { connection: args.appliance }, parent);
+            const rootKey = new ApplianceRootKey(`${name}-root-key`, { connection: appliance }, parent);
             const authorizedKey = new AuthorizedKey(`${name}-appliance-key`, {
                 connection: d.server,
                 targetUser: d.backupUser,
@@ -119,7 +132,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             const host = d.host ?? d.server.host;
             const port = d.port ?? d.server.port ?? 22;
             const target = new RsyncTarget(`${name}-rsync`, {
-                connection: args.appliance, user: d.backupUser, host, port, path: d.path, testOnRefresh: d.testOnRefresh,
+                connection: appliance, user: d.backupUser, host, port, path: d.path, testOnRefresh: d.testOnRefresh,
             }, { ...parent, dependsOn: [authorizedKey] });
             Object.assign(this, { rootKey, authorizedKey, rsyncTarget: target });
             destinationDependency = target;
@@ -128,7 +141,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             farSide = { type: "rsync", server: d.server, path: d.path, useSudo: pulumi.all([d.server.user, d.backupUser]).apply(([u, b]) => u !== b) };
         } else {
             const partition = new RemotePartition(`${name}-partition`, {
-                connection: args.appliance, partitionId: d.partitionId, protocol: d.type, host: d.host, port: d.port, path: d.path,
+                connection: appliance, partitionId: d.partitionId, protocol: d.type, host: d.host, port: d.port, path: d.path,
                 user: d.user, password: d.password, domain: d.domain, credentialId: d.credentialId,
             }, parent);
             Object.assign(this, { partition });
@@ -146,16 +159,16 @@ export class ApplianceBackup extends pulumi.ComponentResource {
 
         const policy = new BackupPolicy(`${name}-policy`, {
             ...(args.policy ?? {}),
-            connection: args.appliance,
+            connection: appliance,
             destination,
         }, { ...parent, dependsOn: [destinationDependency] });
         let hostKey: ApplianceHostKey | undefined;
         let backupRun: command.remote.Command | undefined;
         let verification: BackupVerification | undefined;
         if (args.verify !== false) {
-            hostKey = new ApplianceHostKey(`${name}-host-key`, { connection: args.appliance }, parent);
+            hostKey = new ApplianceHostKey(`${name}-host-key`, { connection: appliance }, parent);
             backupRun = verificationBackup(`${name}-verification-backup`, {
-                appliance: args.appliance,
+                appliance: appliance,
                 hostKeyLine: hostKey.keyLine,
                 // A new backup proves something only when where or what it backs up changed.
                 triggers: [description, policy.system, policy.secrets, policy.video],
@@ -164,7 +177,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             if (farSide !== undefined) {
                 verification = new BackupVerification(`${name}-verification`, {
                     report: backupRun.stdout,
-                    appliance: applianceTarget(args.appliance),
+                    appliance: applianceTarget(appliance),
                     destination: farSide,
                 }, parent);
             }

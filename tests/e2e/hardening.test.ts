@@ -177,6 +177,38 @@ describe("hostile input through the engine: preview fails at check, and nothing 
         assert.deepEqual(resources.map((r: any) => r.urn), [], "a resource was created");
     });
 
+    it("up --skip-preview of a hostile ApplianceBackup fails before any child, naming the component's fields", async () => {
+        const a = lab.appliances[0];
+        const r = lab.rsyncServer;
+        const component = {
+            kind: "ApplianceBackup", name: "bad-backup", args: {
+                appliance: { host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKey: { $secret: "applianceKey" } },
+                destination: {
+                    type: "rsync", server: { host: r.host, port: r.port, user: r.adminUser, hostKey: r.hostKey, privateKey: { $secret: "serverKey" } },
+                    backupUser: r.backupUser, path: "/files/backup/../../etc",
+                },
+                policy: { hour: 25, secrets: true, masterPassword: { $secret: "shortMasterPassword" } },
+            },
+        };
+        const t = await stackWith([component]);
+        const events: EngineEvent[] = [];
+        const output: string[] = [];
+        // No preview: before the component checked its own arguments, this created the
+        // read-only ApplianceRootKey first, which ran orbit on the appliance.
+        await assert.rejects(t.stack.up({ onEvent: (e) => events.push(e), onOutput: (l) => output.push(l) }), /failed/);
+        figures.engineUps++;
+        const text = [...errors(events), output.join("")].join("\n");
+        assert.match(text, /ApplianceBackup bad-backup has 3 invalid arguments; nothing was created and nothing ran on any host/);
+        assert.match(text, /- destination\.path: /);
+        assert.match(text, /- policy\.hour: .*0 to 23/);
+        assert.match(text, /- policy\.masterPassword: .*12-128 characters/);
+        assert.doesNotMatch(text, /restrictTo|property path |error serializing property/, "the error names a child's field, not the user's");
+        assert.equal(errors(events).filter((e) => e.includes("invalid arguments")).length, 1, "the component's error is reported once");
+        assertNoSecret(text, [{ resource: "bad-backup", kind: "ApplianceBackup", field: "policy.masterPassword", rule: /./, secrets: [SHORT_MASTER_PASSWORD] }]);
+        const resources = (exportState(t).deployment.resources ?? []).filter((x: any) => x.custom && !String(x.type).startsWith("pulumi:providers:"));
+        assert.deepEqual(resources.map((x: any) => x.urn), [], "a child was created");
+    });
+
     it("nothing ran on any host: no connection, no orbit call, no file changed, nothing injected", () => {
         const changed = appendedSince(marks);
         const touched: string[] = [];

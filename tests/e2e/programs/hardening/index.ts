@@ -8,13 +8,13 @@
 // secret never appears in plain config), and {"$output": "<name>.<output>"} is an
 // output of a resource declared earlier in the list.
 import * as pulumi from "@pulumi/pulumi";
-import { ApplianceHostKey, ApplianceRootKey, AuthorizedKey, BackupPolicy, BackupVerification, RemotePartition, RsyncTarget, verificationBackup } from "senhasegura-backup";
+import { ApplianceBackup, ApplianceHostKey, ApplianceRootKey, AuthorizedKey, BackupPolicy, BackupVerification, RemotePartition, RsyncTarget, verificationBackup } from "senhasegura-backup";
 
 interface Declared { kind: string; name: string; args: Record<string, unknown>; dependsOn?: string[] }
 
 const cfg = new pulumi.Config();
 const declared = cfg.requireObject<Declared[]>("resources");
-const made = new Map<string, pulumi.CustomResource>();
+const made = new Map<string, pulumi.Resource>();
 
 function resolve(value: unknown): any {
     if (Array.isArray(value)) return value.map(resolve);
@@ -32,10 +32,12 @@ function resolve(value: unknown): any {
     return value;
 }
 
-type Declare = (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
-const construct = (Kind: new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource): Declare =>
+type Declare = (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.Resource;
+const construct = (Kind: new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.Resource): Declare =>
     (name, args, opts) => new Kind(name, args, opts);
 const kinds: Record<string, Declare> = {
+    // The component, as a team's program declares it; args are ApplianceBackupArgs.
+    ApplianceBackup: construct(ApplianceBackup),
     ApplianceHostKey: construct(ApplianceHostKey),
     ApplianceRootKey: construct(ApplianceRootKey),
     AuthorizedKey: construct(AuthorizedKey),
@@ -58,4 +60,4 @@ for (const d of declared) {
     made.set(d.name, declare(d.name, resolve(d.args), { dependsOn }));
 }
 
-export const ids = Object.fromEntries([...made].map(([name, r]) => [name, r.id]));
+export const ids = Object.fromEntries([...made].flatMap(([name, r]) => (r instanceof pulumi.CustomResource ? [[name, r.id]] : [])));
