@@ -30,19 +30,15 @@ export interface TestStack {
     destroyAndRemove(): Promise<void>;
 }
 
+function baseEnv(): Record<string, string> {
+    return { PULUMI_BACKEND_URL: `file://${TEST_BACKEND_DIR}`, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE, PULUMI_NODEJS_TRANSPILE_ONLY: "true" };
+}
+
 export async function createTestStack(programDir: string, config: Record<string, { value: string; secret?: boolean }>, envVars: Record<string, string> = {}): Promise<TestStack> {
     requireToolchain();
     fs.mkdirSync(TEST_BACKEND_DIR, { recursive: true });
     const name = `test-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-    const ws = await LocalWorkspace.create({
-        workDir: programDir,
-        envVars: {
-            PULUMI_BACKEND_URL: `file://${TEST_BACKEND_DIR}`,
-            PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE,
-            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-            ...envVars,
-        },
-    });
+    const ws = await LocalWorkspace.create({ workDir: programDir, envVars: { ...baseEnv(), ...envVars } });
     const stack = await Stack.create(name, ws);
     programDirs.set(name, programDir);
     await stack.setAllConfig(config);
@@ -59,6 +55,27 @@ export async function createTestStack(programDir: string, config: Record<string,
 }
 
 const programDirs = new Map<string, string>();
+
+/**
+ * The same stack (same backend, same state) driven by another program directory, as
+ * after an upgrade or a fresh clone elsewhere. The stack's config file, which holds
+ * the secrets' salt, moves along.
+ */
+export async function reopenTestStack(t: TestStack, programDir: string): Promise<TestStack> {
+    const from = path.join(programDirs.get(t.name)!, `Pulumi.${t.name}.yaml`);
+    fs.copyFileSync(from, path.join(programDir, `Pulumi.${t.name}.yaml`));
+    const ws = await LocalWorkspace.create({ workDir: programDir, envVars: { ...(t.stack.workspace as LocalWorkspace).envVars, ...baseEnv() } });
+    const stack = await Stack.select(t.name, ws);
+    programDirs.set(t.name, programDir);
+    return {
+        stack, name: t.name, events: t.events, output: t.output,
+        async destroyAndRemove() {
+            await stack.destroy({ onOutput: (line) => t.output.push(line), onEvent: (e) => t.events.push(e) });
+            await ws.removeStack(t.name);
+            fs.rmSync(path.join(programDir, `Pulumi.${t.name}.yaml`), { force: true });
+        },
+    };
+}
 
 /**
  * The state as `pulumi stack export` prints it, WITHOUT --show-secrets: what a
