@@ -1,71 +1,308 @@
-// The dev stack: one senhasegura appliance and its backups, declared once.
+// The dev stack's program: one senhasegura appliance and its backups, declared once.
 //
-// With `labFile` set (the dev stack sets it), hosts, ports, host keys and key paths
-// come from the local lab's description (lab/start writes it). Without it, every
-// value comes from config: see docs/configuration.md for each key and for pointing
-// a stack at a real appliance.
-import * as fs from "fs";
+// Every value comes from stack config, read through the zod schema below before
+// anything is declared: a wrong or missing key fails the run with the key named, the
+// rule, the value (never a secret's) and the fix, and nothing runs on any host.
+// Pulumi.yaml declares the keys and docs/configuration.md describes them.
+//
+// With `labFile` set (the dev stack sets it), lab/stack-config.ts fills the keys the
+// stack leaves unset from the local lab. Without it, nothing of the lab is loaded.
 import * as pulumi from "@pulumi/pulumi";
-import { ApplianceBackup, type ApplianceBackupArgs } from "senhasegura-backup";
+import { z } from "zod";
+import { APPLIANCE_LOGIN, ApplianceBackup, type ApplianceBackupArgs } from "senhasegura-backup";
+// The providers' own value rules, so the config refuses what they would refuse. The
+// package does not export them (yet), so they come from the sources it is built from.
+import { ApplianceConnection, HostKey } from "./providers/connection";
+import {
+    AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, Hostname, Hour, MasterPassword, ObjectId, OneLine, Port, UnixUser, shown,
+} from "./providers/rules";
+
+// ------------------------------------------------------------------ the schema
+
+/** A config value in a message: text quoted (and defused by `shown`), numbers and flags as they are. */
+function displayed(value: unknown): string {
+    if (typeof value === "number" || typeof value === "boolean") return String(value);
+    return shown(typeof value === "string" ? value : JSON.stringify(value));
+}
+
+/** Pulumi keeps config as text: a flag is "true" or "false". */
+const Flag = z.enum(["true", "false"], {
+    error: (issue) => `must be true or false, but ${displayed(issue.input)} was provided`,
+}).transform((text) => text === "true");
+
+/** Pulumi keeps config as text: a whole number, then checked by `rule`. */
+function wholeNumber<Rule extends z.ZodType<number, number>>(rule: Rule) {
+    return z.string().regex(/^-?\d+$/, { error: (issue) => `must be a whole number, but ${displayed(issue.input)} was provided` })
+        .transform(Number).pipe(rule);
+}
+
+/**
+ * A secret: its text is checked here, before anything is declared, and kept only as a
+ * secret Output. Every rule used with it words its messages without the value.
+ */
+function secret<Rule extends z.ZodType<string, string>>(rule: Rule) {
+    return rule.transform((text) => pulumi.secret(text)).optional().meta({ secret: true });
+}
+
+const PrivateKey = ApplianceConnection.shape.privateKey.unwrap();
+const PrivateKeyPath = ApplianceConnection.shape.privateKeyPath;
+
+/** `appliance`: how to reach the appliance. */
+const ApplianceAccess = z.strictObject({
+    host: Hostname,
+    port: Port.optional(),
+    user: UnixUser.optional(),
+    hostKey: HostKey,
+    privateKeyPath: PrivateKeyPath,
+});
+
+/** `backupServer`: the rsync destination, and who may authorize the appliance's key there. */
+const BackupServer = z.strictObject({
+    host: Hostname,
+    port: Port.optional(),
+    user: UnixUser,
+    hostKey: HostKey,
+    privateKeyPath: PrivateKeyPath,
+    backupUser: UnixUser,
+    path: BackupDirectory,
+});
+
+/** `cifs`: a CIFS share, with a user (and cifsPassword) or a credential registered on the appliance. */
+const CifsShare = z.strictObject({
+    host: Hostname,
+    port: Port.optional(),
+    path: AbsolutePath,
+    user: UnixUser.optional(),
+    domain: CifsDomain.optional(),
+    credentialId: ObjectId.optional(),
+});
+
+/** `nfs`: an NFS export that allows the appliance's address. */
+const NfsExport = z.strictObject({
+    host: Hostname,
+    port: Port.optional(),
+    path: AbsolutePath,
+});
+
+/** Each key's own rule; the defaults are Pulumi.yaml's too (a unit test holds them equal). */
+const StackKeys = z.object({
+    /** Read and checked by lab/stack-config.ts, which only the dev stack loads. */
+    labFile: z.string().optional(),
+    labAppliance: z.string().optional(),
+    name: OneLine(100).optional(),
+    appliance: ApplianceAccess.optional(),
+    appliancePrivateKey: secret(PrivateKey),
+    destination: z.enum(["rsync", "cifs", "nfs"], {
+        error: (issue) => `must be rsync, cifs or nfs, but ${displayed(issue.input)} was provided`,
+    }).default("rsync"),
+    backupServer: BackupServer.optional(),
+    backupServerPrivateKey: secret(PrivateKey),
+    cifs: CifsShare.optional(),
+    cifsPassword: secret(CifsPassword),
+    nfs: NfsExport.optional(),
+    partitionId: ObjectId.optional(),
+    systemBackup: Flag.default(true),
+    videoBackup: Flag.default(true),
+    masterPassword: secret(MasterPassword),
+    hour: wholeNumber(Hour).default(5),
+    notifyEmail: Flag.default(true),
+    notifySiem: Flag.default(true),
+    verify: Flag.default(true),
+});
+
+/** What the chosen destination needs besides each key's own rule. */
+const StackConfig = StackKeys.superRefine((c, ctx) => {
+    const need = (key: string, message: string) => ctx.addIssue({ code: "custom", path: key.split("."), message, input: undefined });
+    if (!c.appliance) {
+        need("appliance", "is required: how to reach the appliance, {host, hostKey, port?, user?, privateKeyPath?}. Set at least appliance.host and appliance.hostKey");
+    } else if (!c.appliancePrivateKey && !c.appliance.privateKeyPath) {
+        need("appliancePrivateKey", `is required, or appliance.privateKeyPath: the private key of the appliance's user, ${c.appliance.user ?? APPLIANCE_LOGIN.user}`);
+    }
+    if (c.destination === "rsync") {
+        if (!c.backupServer) {
+            need("backupServer", "is required for the rsync destination: {host, user, hostKey, backupUser, path, port?, privateKeyPath?}");
+        } else if (!c.backupServerPrivateKey && !c.backupServer.privateKeyPath) {
+            need("backupServerPrivateKey", "is required, or backupServer.privateKeyPath: the private key of backupServer.user");
+        }
+    } else if (c.destination === "cifs") {
+        if (!c.cifs) {
+            need("cifs", "is required for the cifs destination: {host, path, user? | credentialId?, port?, domain?}");
+        } else if ((c.cifs.user === undefined) === (c.cifs.credentialId === undefined)) {
+            need("cifs.user", `or cifs.credentialId is required, not both: a CIFS share is reached as a user (with cifsPassword) or with a credential registered on the appliance, but ${c.cifs.user === undefined ? "neither" : "both"} were provided`);
+        } else if (c.cifs.user !== undefined && !c.cifsPassword) {
+            need("cifsPassword", `is required with cifs.user: the password of ${displayed(c.cifs.user)} on the share`);
+        }
+    } else if (c.destination === "nfs" && !c.nfs) {
+        need("nfs", "is required for the nfs destination: {host, path, port?}");
+    }
+}, { when: () => true }); // also when a key broke its own rule: every problem is told at once
+
+type ConfigKey = keyof typeof StackKeys.shape;
+/** The keys a stack sets, as Pulumi holds them: objects parsed, everything else text. */
+export type GivenConfig = Readonly<Partial<Record<ConfigKey, unknown>>>;
+/** What lab/stack-config.ts may fill in, in the form a stack would set it. */
+export type LabConfig = Partial<Pick<z.input<typeof StackKeys>, "name" | "appliance" | "backupServer" | "cifs" | "cifsPassword" | "nfs">>;
+
+// ------------------------------------------------------------------ reading it
 
 const cfg = new pulumi.Config();
+const KEYS = Object.keys(StackKeys.shape) as ConfigKey[];
+const fullKey = (path: string) => `${cfg.name}:${path}`;
 
-interface HostConfig { host: string; port?: number; user?: string; hostKey: string; privateKeyPath?: string }
+interface Problem { key: string; message: string; fix: string }
 
-const labFile = cfg.get("labFile");
-const lab = labFile ? JSON.parse(fs.readFileSync(labFile, "utf8")) : undefined;
-if (labFile && !lab?.appliances?.length) throw new Error(`labFile ${labFile} describes no appliance: run 'bash lab/start'`);
-const labAppliance = lab?.appliances[cfg.getNumber("labAppliance") ?? 0];
+function holdsObject(schema: z.ZodType): boolean {
+    return schema instanceof z.ZodOptional ? holdsObject(schema.unwrap() as z.ZodType) : schema instanceof z.ZodObject;
+}
+const isSecret = (key: ConfigKey) => StackKeys.shape[key].meta()?.secret === true;
 
-/** A private key: the secret config value when set, else a key file path (which keeps the key out of state). */
-function connectionFor(host: HostConfig, secretKeyName: string) {
-    const privateKey = cfg.getSecret(secretKeyName);
+/** The closest known key to a misspelt one, if one is close. */
+function nearestKey(unknown: string): ConfigKey | undefined {
+    const distance = (a: string, b: string) => {
+        let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+        for (let i = 1; i <= a.length; i++) {
+            const next = [i];
+            for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+            row = next;
+        }
+        return row[b.length];
+    };
+    const [best] = KEYS.map((key) => ({ key, d: distance(unknown.toLowerCase(), key.toLowerCase()) })).sort((x, y) => x.d - y.d);
+    return best && best.d <= 3 ? best.key : undefined;
+}
+
+/**
+ * The keys the stack sets. "" and {} count as unset: they are the defaults Pulumi.yaml
+ * gives the optional keys, since Pulumi makes a declared key without a default required.
+ */
+function givenConfig(problems: Problem[]): GivenConfig {
+    const given: Partial<Record<ConfigKey, unknown>> = {};
+    for (const key of KEYS) {
+        let value: unknown;
+        if (holdsObject(StackKeys.shape[key])) {
+            try {
+                value = cfg.getObject(key);
+            } catch {
+                problems.push({
+                    key: fullKey(key),
+                    message: `must be an object, but ${displayed(cfg.get(key))} was provided`,
+                    fix: `set its fields one by one: pulumi config set --path '${key}.<field>' <value>`,
+                });
+                continue;
+            }
+        } else {
+            value = cfg.get(key);
+        }
+        const empty = value === "" || (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0);
+        if (value !== undefined && !empty) given[key] = value;
+    }
+    for (const key of Object.keys(pulumi.runtime.allConfig())) {
+        if (!key.startsWith(`${cfg.name}:`)) continue;
+        const name = key.slice(cfg.name.length + 1);
+        if ((KEYS as string[]).includes(name)) continue;
+        const near = nearestKey(name);
+        problems.push({
+            key,
+            message: `is not a key of this program${near ? `; did you mean ${near}?` : ""} Its keys are ${KEYS.join(", ")}`,
+            fix: `pulumi config rm ${name}${near ? `, then pulumi config set ${near} <value>` : ""}`,
+        });
+    }
+    return given;
+}
+
+/** A zod issue as the user meets it: the key, the rule, the value (unless secret) and the fix. */
+function problemOf(issue: z.core.$ZodIssue, given: GivenConfig, fromLab: ReadonlySet<string>): Problem {
+    const path = issue.path.map(String);
+    const key = path[0] as ConfigKey;
+    const secretValue = isSecret(key);
+    let message = issue.message;
+    if (issue.code === "unrecognized_keys") {
+        const fields = Object.keys((StackKeys.shape[key] as z.ZodOptional<z.ZodObject>).unwrap().shape);
+        message = `has no field ${issue.keys.map(displayed).join(", ")}: its fields are ${fields.join(", ")}`;
+    } else if (issue.code === "invalid_type" && issue.input === undefined) {
+        message = "is required";
+    } else if (issue.code === "invalid_type") {
+        message = `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}, but ${secretValue ? `a ${typeof issue.input}` : displayed(issue.input)} was provided`;
+    } else if (!secretValue && issue.input !== undefined && !/was provided|; got /.test(message)) {
+        message += `, but ${displayed(issue.input)} was provided`;
+    }
+    const name = path.join(".");
+    const set = secretValue ? `pulumi config set --secret ${name}` : path.length > 1 ? `pulumi config set --path '${name}' <value>` : `pulumi config set ${name} <value>`;
+    let fix = set;
+    if (fromLab.has(key)) {
+        fix = `the value comes from the lab (labFile ${given.labFile}): restart it with bash lab/start, or set the key yourself: ${set}`;
+    } else if (message === "is required" && given.labFile !== undefined && path.length > 1) {
+        // The lab fills a key the stack leaves unset, not the fields of one it sets.
+        fix = `${set}; the stack sets ${key}, which replaces the lab's whole ${key}: set its every field, or pulumi config rm ${key} to use the lab's`;
+    }
+    return { key: fullKey(name), message, fix };
+}
+
+function describeProblems(problems: readonly Problem[]): string {
+    const count = problems.length === 1 ? "a problem" : `${problems.length} problems`;
+    return `the config of stack ${pulumi.getStack()} has ${count}, so nothing was declared and nothing ran on any host:\n`
+        + problems.map((p) => `  - ${p.key} ${p.message}.\n    To fix: ${p.fix}`).join("\n")
+        + "\ndocs/configuration.md describes every key.";
+}
+
+function readStackConfig(): z.output<typeof StackConfig> {
+    const problems: Problem[] = [];
+    const given = givenConfig(problems);
+    // Loaded only here, so a stack without labFile never reads, or even loads, the lab wiring.
+    const lab: LabConfig = given.labFile === undefined ? {}
+        : (require("./lab/stack-config") as typeof import("./lab/stack-config")).labStackConfig(given);
+    const parsed = StackConfig.safeParse({ ...lab, ...given }, { reportInput: true });
+    if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => problemOf(issue, given, new Set(Object.keys(lab)))));
+    if (problems.length > 0 || !parsed.success) throw new pulumi.RunError(describeProblems(problems));
+    return parsed.data;
+}
+
+// ------------------------------------------------------------------ the program
+
+/** A value the requirements in StackConfig made sure of, which the type system cannot see. */
+function checked<T>(value: T | undefined, key: ConfigKey): T {
+    if (value === undefined) throw new Error(`${fullKey(key)} passed the config check unset: a requirement in StackConfig is missing`);
+    return value;
+}
+
+/** A private key: the secret config value when set, else the key file's path (which keeps the key out of state). */
+function connectionOf(host: z.output<typeof ApplianceAccess>, privateKey: pulumi.Output<string> | undefined) {
     return {
         host: host.host, port: host.port, user: host.user, hostKey: host.hostKey,
         ...(privateKey ? { privateKey } : { privateKeyPath: host.privateKeyPath }),
     };
 }
 
-const appliance: HostConfig = cfg.getObject<HostConfig>("appliance") ?? {
-    host: labAppliance.host, port: labAppliance.port, user: labAppliance.user, hostKey: labAppliance.hostKey, privateKeyPath: labAppliance.privateKeyPath,
-};
-
-const destinationType = cfg.get("destination") ?? "rsync";
-let destination: ApplianceBackupArgs["destination"];
-if (destinationType === "rsync") {
-    const server: HostConfig & { backupUser: string; path: string } = cfg.getObject("backupServer") ?? {
-        host: lab.rsyncServer.host, port: lab.rsyncServer.port, user: lab.rsyncServer.adminUser, hostKey: lab.rsyncServer.hostKey,
-        privateKeyPath: lab.rsyncServer.adminPrivateKeyPath, backupUser: lab.rsyncServer.backupUser, path: lab.rsyncServer.backupPath,
-    };
-    destination = { type: "rsync", server: { ...connectionFor(server, "backupServerPrivateKey"), user: server.user! }, backupUser: server.backupUser, path: server.path };
-} else if (destinationType === "cifs") {
-    const share = cfg.getObject<{ host: string; port?: number; path: string; user?: string; domain?: string; credentialId?: string }>("cifs") ?? {
-        host: lab.cifs.host, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user,
-    };
-    const password = cfg.getSecret("cifsPassword") ?? (lab && share.user ? pulumi.secret(fs.readFileSync(lab.cifs.passwordPath, "utf8").trim()) : undefined);
-    destination = { type: "cifs", partitionId: cfg.get("partitionId") ?? "cifs-backup", ...share, password };
-} else if (destinationType === "nfs") {
-    const exportCfg = cfg.getObject<{ host: string; port?: number; path: string }>("nfs") ?? { host: lab.nfs.host, port: lab.nfs.port, path: lab.nfs.remotePath };
-    destination = { type: "nfs", partitionId: cfg.get("partitionId") ?? "nfs-backup", ...exportCfg };
-} else {
-    throw new Error(`config senhasegura-backup:destination must be rsync, cifs or nfs, but "${destinationType}" was provided`);
+function destinationOf(c: z.output<typeof StackConfig>): ApplianceBackupArgs["destination"] {
+    if (c.destination === "rsync") {
+        const server = checked(c.backupServer, "backupServer");
+        return {
+            type: "rsync", server: { ...connectionOf(server, c.backupServerPrivateKey), user: server.user },
+            backupUser: server.backupUser, path: server.path,
+        };
+    }
+    if (c.destination === "cifs") {
+        return { type: "cifs", partitionId: c.partitionId ?? "cifs-backup", ...checked(c.cifs, "cifs"), password: c.cifsPassword };
+    }
+    return { type: "nfs", partitionId: c.partitionId ?? "nfs-backup", ...checked(c.nfs, "nfs") };
 }
 
-const masterPassword = cfg.getSecret("masterPassword");
-const backup = new ApplianceBackup(cfg.get("name") ?? labAppliance?.name ?? "appliance", {
-    appliance: connectionFor(appliance, "appliancePrivateKey"),
-    destination,
+const config = readStackConfig();
+const appliance = checked(config.appliance, "appliance");
+const backup = new ApplianceBackup(config.name ?? "appliance", {
+    appliance: connectionOf(appliance, config.appliancePrivateKey),
+    destination: destinationOf(config),
     policy: {
-        system: cfg.getBoolean("systemBackup") ?? true,
-        video: cfg.getBoolean("videoBackup") ?? true,
-        secrets: masterPassword !== undefined,
-        masterPassword,
-        hour: cfg.getNumber("hour") ?? 5,
-        notifications: { email: cfg.getBoolean("notifyEmail") ?? true, siem: cfg.getBoolean("notifySiem") ?? true },
+        system: config.systemBackup,
+        video: config.videoBackup,
+        secrets: config.masterPassword !== undefined,
+        masterPassword: config.masterPassword,
+        hour: config.hour,
+        notifications: { email: config.notifyEmail, siem: config.notifySiem },
     },
-    verify: cfg.getBoolean("verify") ?? true,
+    verify: config.verify,
 });
 
-export const summary = pulumi.interpolate`appliance ${appliance.host}:${appliance.port ?? 59022} backs up to ${backup.destination} daily at ${backup.policy.hour}:00 (system ${backup.policy.system}, secrets ${backup.policy.secrets}, video ${backup.policy.video})`;
+export const summary = pulumi.interpolate`appliance ${appliance.host}:${appliance.port ?? APPLIANCE_LOGIN.port} backs up to ${backup.destination} daily at ${backup.policy.hour}:00 (system ${backup.policy.system}, secrets ${backup.policy.secrets}, video ${backup.policy.video})`;
 export const destinationUrl = backup.destination;
 export const lastVerification = backup.lastVerification;
