@@ -9,13 +9,10 @@
 // stack leaves unset from the local lab. Without it, nothing of the lab is loaded.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { APPLIANCE_LOGIN, ApplianceBackup, type ApplianceBackupArgs } from "senhasegura-backup";
-// The providers' own value rules, so the config refuses what they would refuse. The
-// package does not export them (yet), so they come from the sources it is built from.
-import { ApplianceConnection, HostKey } from "./providers/connection";
-import {
-    AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, Hostname, Hour, MasterPassword, ObjectId, OneLine, Port, UnixUser, shown,
-} from "./providers/rules";
+import { APPLIANCE_LOGIN, ApplianceBackup, type ApplianceBackupArgs, ApplianceConnection, HostKey, rules } from "senhasegura-backup";
+
+// The providers' own value rules, so the config refuses what they would refuse.
+const { AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, Hostname, Hour, MasterPassword, ObjectId, OneLine, Port, UnixUser, shown } = rules;
 
 // ------------------------------------------------------------------ the schema
 

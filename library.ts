@@ -15,7 +15,13 @@ export { ApplianceRootKey, type ApplianceRootKeyArgs, type ApplianceRootKeyState
 export { AuthorizedKey, type AuthorizedKeyArgs, type AuthorizedKeyState } from "./providers/authorized-key";
 export { BackupPolicy, type BackupPolicyArgs, type BackupPolicyState } from "./providers/backup-policy";
 export { BackupVerification, type BackupVerificationArgs, type BackupVerificationState } from "./providers/backup-verification";
-export { APPLIANCE_LOGIN, type ConnectionInput } from "./providers/connection";
+export { APPLIANCE_LOGIN, ApplianceConnection, type ConnectionInput, HostKey, ServerConnection } from "./providers/connection";
 export { RemotePartition, type RemotePartitionArgs, type RemotePartitionState } from "./providers/remote-partition";
 export type { Inputs } from "./providers/resource";
 export { RsyncTarget, type RsyncTargetArgs, type RsyncTargetState } from "./providers/rsync-target";
+/**
+ * The value rules every resource checks at preview (host names, ports, paths, users,
+ * passwords, hours…), as zod schemas: a program can check its own config with the
+ * same rules, so a bad value is refused before anything is declared.
+ */
+export * as rules from "./providers/rules";

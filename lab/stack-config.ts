@@ -10,7 +10,9 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import type { GivenConfig, LabConfig } from "../index";
-import { shown } from "../providers/rules";
+import { rules } from "senhasegura-backup";
+
+const { shown } = rules;
 
 /** The parts of lab.json read here. */
 const LabServer = z.object({ host: z.string(), port: z.number(), hostKey: z.string() });
