@@ -9,8 +9,8 @@
 // accepted is passed on. Read-only; it runs no command (the handshake is the read).
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkInputs, connectionIdentity, decideDiff } from "./check";
-import { ApplianceConnection, type Connection, blobKeyType, sha256Fingerprint } from "./connection";
+import { ApplianceConnection, blobKeyType, sha256Fingerprint } from "./connection";
+import { readOnlyApplianceProvider } from "./read-only";
 import { BackupResource, type Inputs } from "./resource";
 import { sshPool } from "./ssh";
 
@@ -34,38 +34,14 @@ export function hostKeyLine(blob: Buffer): string {
 }
 
 async function readHostKey(inputs: ApplianceHostKeyInputs): Promise<ApplianceHostKeyState> {
-    const blob = await sshPool.presentedHostKey(inputs.connection as Connection);
-    return { ...inputs, keyLine: hostKeyLine(blob), fingerprint: sha256Fingerprint(blob) };
+    // A changed host key fails here, at the pin, naming the fingerprint seen.
+    const blob = await sshPool.presentedHostKey(inputs.connection);
+    return { connection: inputs.connection, keyLine: hostKeyLine(blob), fingerprint: sha256Fingerprint(blob) };
 }
 
-const idOf = (c: Connection) => `${c.host}:${c.port}/host-key`;
-
-export const applianceHostKeyProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds, news) {
-        return checkInputs(ApplianceHostKeyArgs, news);
-    },
-    async diff(_id, olds, news) {
-        const decision = decideDiff({ connection: olds.connection }, { connection: news.connection }, {
-            identity: ["connection"], identityProjection: { connection: connectionIdentity },
-        });
-        return { changes: decision.changes, replaces: decision.replaces };
-    },
-    async create(inputs) {
-        const state = await readHostKey(inputs as ApplianceHostKeyInputs);
-        return { id: idOf(state.connection), outs: state };
-    },
-    async read(id, props) {
-        // A changed host key fails here, at the pin, naming the fingerprint seen.
-        const inputs = { connection: props!.connection } as ApplianceHostKeyInputs;
-        return { id, props: await readHostKey(inputs), inputs: { connection: inputs.connection } };
-    },
-    async update(_id, _olds, news) {
-        return { outs: await readHostKey(news as ApplianceHostKeyInputs) };
-    },
-    async delete() {
-        // Read-only: nothing on the appliance to undo.
-    },
-};
+export const applianceHostKeyProvider = readOnlyApplianceProvider({
+    args: ApplianceHostKeyArgs, idSuffix: "host-key", read: readHostKey,
+}) satisfies pulumi.dynamic.ResourceProvider<ApplianceHostKeyInputs, ApplianceHostKeyState>;
 
 /**
  * The appliance's SSH host key line, checked against `connection.hostKey` (a key line

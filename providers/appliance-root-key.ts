@@ -3,9 +3,9 @@
 // Read-only: it never changes the appliance, and deleting it leaves the key alone.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkInputs, connectionIdentity, decideDiff } from "./check";
-import { ApplianceConnection, type Connection } from "./connection";
+import { ApplianceConnection } from "./connection";
 import { OrbitClient } from "./orbit";
+import { readOnlyApplianceProvider } from "./read-only";
 import { BackupResource, type Inputs } from "./resource";
 
 export const ApplianceRootKeyArgs = z.strictObject({
@@ -26,39 +26,14 @@ export interface ApplianceRootKeyState extends ApplianceRootKeyInputs {
 
 /** The host name comes from the configuration the appliance's other resources read too, so it costs no extra orbit run. */
 async function readRootKey(inputs: ApplianceRootKeyInputs): Promise<ApplianceRootKeyState> {
-    const orbit = new OrbitClient(inputs.connection as Connection);
+    const orbit = new OrbitClient(inputs.connection);
     const [key, config] = await Promise.all([orbit.rootKey(), orbit.showConfigShared()]);
-    return { ...inputs, publicKey: key.publicKey.trim(), fingerprint: key.fingerprint, hostname: config.hostname };
+    return { connection: inputs.connection, publicKey: key.publicKey.trim(), fingerprint: key.fingerprint, hostname: config.hostname };
 }
 
-const idOf = (c: Connection) => `${c.host}:${c.port}/root-key`;
-
-export const applianceRootKeyProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds, news) {
-        return checkInputs(ApplianceRootKeyArgs, news);
-    },
-    async diff(_id, olds, news) {
-        const decision = decideDiff({ connection: olds.connection }, { connection: news.connection }, {
-            identity: ["connection"], identityProjection: { connection: connectionIdentity },
-        });
-        return { changes: decision.changes, replaces: decision.replaces };
-    },
-    async create(inputs) {
-        const state = await readRootKey(inputs as ApplianceRootKeyInputs);
-        return { id: idOf(state.connection), outs: state };
-    },
-    async read(id, props) {
-        const inputs = { connection: props!.connection } as ApplianceRootKeyInputs;
-        const state = await readRootKey(inputs);
-        return { id, props: state, inputs: { connection: inputs.connection } };
-    },
-    async update(_id, _olds, news) {
-        return { outs: await readRootKey(news as ApplianceRootKeyInputs) };
-    },
-    async delete() {
-        // Read-only: the appliance keeps its key.
-    },
-};
+export const applianceRootKeyProvider = readOnlyApplianceProvider({
+    args: ApplianceRootKeyArgs, idSuffix: "root-key", read: readRootKey,
+}) satisfies pulumi.dynamic.ResourceProvider<ApplianceRootKeyInputs, ApplianceRootKeyState>;
 
 /**
  * The appliance root's public key, to authorize on the backup server.

@@ -7,8 +7,8 @@ import {
     AuthorizedKeyOptions, InvalidOptionsError, InvalidPublicKeyError, type KeyIdentity, PublicKeyText, defaultBackupOptions, parsePublicKey, planAuthorizedKeysEdit,
     readManagedEntry, renderOptions, sha256Hex,
 } from "./authorized-keys";
-import { checkInputs, connectionIdentity, decideDiff } from "./check";
-import { type Connection, ServerConnection, describeTarget } from "./connection";
+import { checkInputs, connectionIdentity, decideDiff, fieldsOf, requireState } from "./check";
+import { ServerConnection, describeTarget, objectId } from "./connection";
 import { BackupProviderError } from "./errors";
 import { progress } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
@@ -168,7 +168,7 @@ function label(inputs: AuthorizedKeyInputs): string {
 }
 
 async function readRemote(inputs: AuthorizedKeyInputs): Promise<RemoteFile> {
-    const conn = inputs.connection as Connection;
+    const conn = inputs.connection;
     const result = await sshPool.run(conn, {
         argv: ["sh", "-c", READ_SCRIPT, "ssb-read-authorized-keys", inputs.targetUser, inputs.authorizedKeysPath ?? ""],
         sudo: inputs.useSudo, operation: `read ${inputs.targetUser}'s authorized_keys`,
@@ -244,7 +244,7 @@ function converge(inputs: AuthorizedKeyInputs, state: "present" | "absent"): Pro
 }
 
 async function convergeNow(inputs: AuthorizedKeyInputs, state: "present" | "absent"): Promise<RemoteFile> {
-    const conn = inputs.connection as Connection;
+    const conn = inputs.connection;
     for (let attempt = 1; ; attempt++) {
         const remote = await readRemote(inputs);
         const plan = planAuthorizedKeysEdit(remote.content, state === "present"
@@ -276,47 +276,46 @@ async function convergeNow(inputs: AuthorizedKeyInputs, state: "present" | "abse
     }
 }
 
-const idOf = (i: AuthorizedKeyInputs) => `${i.connection.host}:${i.connection.port}/${i.targetUser}/${identityOf(i).type}/${sha256Hex(identityOf(i).blob).slice(0, 16)}`;
-
-export const authorizedKeyProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds, news) {
+export const authorizedKeyProvider = {
+    async check(_olds: unknown, news: unknown) {
         // The schema's transform parses the key and renders the options; the pure model
         // throws typed errors, which name the field here.
         try {
             return checkInputs(AuthorizedKeyArgs, news);
         } catch (err) {
-            const property = err instanceof InvalidPublicKeyError ? "publicKey" : err instanceof InvalidOptionsError ? (news.restrictTo !== undefined ? "restrictTo" : "options") : "(arguments)";
-            return { failures: [{ property, reason: (err as Error).message }] };
+            const property = err instanceof InvalidPublicKeyError ? "publicKey"
+                : err instanceof InvalidOptionsError ? (fieldsOf(news).restrictTo !== undefined ? "restrictTo" : "options") : "(arguments)";
+            return { failures: [{ property, reason: err instanceof Error ? err.message : String(err) }] };
         }
     },
-    async diff(_id, olds, news) {
+    async diff(_id: string, olds: unknown, news: unknown) {
         const decision = decideDiff(olds, news, {
             identity: ["connection", "targetUser", "authorizedKeysPath", "publicKey"],
             identityProjection: { connection: connectionIdentity },
         });
         return { changes: decision.changes, replaces: decision.replaces };
     },
-    async create(inputs) {
-        const i = inputs as AuthorizedKeyInputs;
-        await converge(i, "present");
-        return { id: idOf(i), outs: i };
+    async create(inputs: AuthorizedKeyInputs) {
+        await converge(inputs, "present");
+        const { type, blob } = identityOf(inputs);
+        return { id: objectId(inputs.connection, inputs.targetUser, type, sha256Hex(blob).slice(0, 16)), outs: inputs };
     },
-    async read(id, props) {
-        const state = props as AuthorizedKeyState;
+    async read(id: string, props?: AuthorizedKeyState) {
+        const state = requireState(props, id);
         const remote = await sharedFiles.get(fileKey(state), () => readRemote(state));
         const live = liveInputs(state, remote);
-        if (!live) return { id: undefined as unknown as string, props: {} };
+        // No id: the key line is gone, and refresh drops the resource.
+        if (!live) return {};
         return { id, props: live, inputs: live };
     },
-    async update(_id, _olds, news) {
-        const i = news as AuthorizedKeyInputs;
-        await converge(i, "present");
-        return { outs: i };
+    async update(_id: string, _olds: AuthorizedKeyState, news: AuthorizedKeyInputs) {
+        await converge(news, "present");
+        return { outs: news };
     },
-    async delete(_id, props) {
-        await converge(props as AuthorizedKeyState, "absent");
+    async delete(_id: string, props: AuthorizedKeyState) {
+        await converge(props, "absent");
     },
-};
+} satisfies pulumi.dynamic.ResourceProvider<AuthorizedKeyInputs, AuthorizedKeyState>;
 
 /**
  * Authorizes a public key (usually the appliance root's) for a user on a backup

@@ -3,8 +3,8 @@
 // lost remote directory. One per appliance.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkInputs, connectionIdentity, decideDiff } from "./check";
-import { ApplianceConnection, type Connection } from "./connection";
+import { checkInputs, connectionIdentity, decideDiff, requireState } from "./check";
+import { ApplianceConnection, type Connection, objectId } from "./connection";
 import { OrbitClient, type OrbitConfig } from "./orbit";
 import { progress } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
@@ -102,7 +102,7 @@ export function liveInputs(live: OrbitConfig["backup"], connection: Connection, 
 }
 
 async function converge(desired: BackupPolicyInputs, previousMasterPassword: string | undefined): Promise<BackupPolicyState> {
-    const orbit = new OrbitClient(desired.connection as Connection);
+    const orbit = new OrbitClient(desired.connection);
     const live = (await orbit.showConfig()).backup;
     for (const step of planPolicy(live, desired, desired.masterPassword !== previousMasterPassword)) {
         progress(`BackupPolicy on ${orbit.target}: ${step.operation}`);
@@ -111,47 +111,44 @@ async function converge(desired: BackupPolicyInputs, previousMasterPassword: str
     return desired;
 }
 
-const idOf = (c: Connection) => `${c.host}:${c.port}/backup-policy`;
-
 /** What delete leaves behind: every backup off and no destination. */
 const BACKUPS_OFF: Omit<BackupPolicyInputs, "connection" | "notifications"> = {
     system: false, secrets: false, video: false, hour: 5, destination: { type: "none" },
 };
 
-export const backupPolicyProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds, news) {
+export const backupPolicyProvider = {
+    async check(_olds: unknown, news: unknown) {
         return checkInputs(BackupPolicyArgs, news);
     },
-    async diff(_id, olds, news) {
+    async diff(_id: string, olds: unknown, news: unknown) {
         const decision = decideDiff(olds, news, { identity: ["connection"], identityProjection: { connection: connectionIdentity } });
         return { changes: decision.changes, replaces: decision.replaces };
     },
-    async create(inputs) {
-        const state = await converge(inputs as BackupPolicyInputs, undefined);
-        return { id: idOf(state.connection), outs: state };
+    async create(inputs: BackupPolicyInputs) {
+        const state = await converge(inputs, undefined);
+        return { id: objectId(state.connection, "backup-policy"), outs: state };
     },
-    async read(id, props) {
-        const state = props as BackupPolicyState;
+    async read(id: string, props?: BackupPolicyState) {
+        const state = requireState(props, id);
         const live = (await new OrbitClient(state.connection).showConfigShared()).backup;
         const inputs = liveInputs(live, state.connection, state.masterPassword);
         return { id, props: inputs, inputs };
     },
-    async update(_id, olds, news) {
-        return { outs: await converge(news as BackupPolicyInputs, (olds as BackupPolicyState).masterPassword) };
+    async update(_id: string, olds: BackupPolicyState, news: BackupPolicyInputs) {
+        return { outs: await converge(news, olds.masterPassword) };
     },
-    async delete(_id, props) {
+    async delete(_id: string, props: BackupPolicyState) {
         // Documented behaviour: the appliance is left with every backup off and no destination,
         // so that the partitions and the rsync target can be removed after it.
-        const state = props as BackupPolicyState;
-        const orbit = new OrbitClient(state.connection);
+        const orbit = new OrbitClient(props.connection);
         const live = (await orbit.showConfig()).backup;
-        const off: BackupPolicyInputs = { ...BACKUPS_OFF, hour: live.hour, connection: state.connection, notifications: state.notifications };
+        const off: BackupPolicyInputs = { ...BACKUPS_OFF, hour: live.hour, connection: props.connection, notifications: props.notifications };
         for (const step of planPolicy(live, off, false)) {
             progress(`BackupPolicy on ${orbit.target}: ${step.operation}`);
             await orbit.change(step.args, step.operation);
         }
     },
-};
+} satisfies pulumi.dynamic.ResourceProvider<BackupPolicyInputs, BackupPolicyState>;
 
 /**
  * The appliance's backup policy. Deleting it turns every backup off and clears the destination.

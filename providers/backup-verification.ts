@@ -12,8 +12,8 @@ import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkInputs, decideDiff } from "./check";
-import { type Connection, DEFAULT_PORTS, ServerConnection, describeTarget } from "./connection";
+import { checkInputs, decideDiff, fieldsOf } from "./check";
+import { DEFAULT_PORTS, ServerConnection, describeTarget } from "./connection";
 import { BackupProviderError } from "./errors";
 import { OrbitBackupReport, type OrbitBackupSummary } from "./orbit";
 import { info, progress } from "./progress";
@@ -88,22 +88,24 @@ export const BackupVerificationArgs = z.strictObject({
 export type BackupVerificationArgs = z.input<typeof BackupVerificationArgs>;
 type BackupVerificationInputs = z.output<typeof BackupVerificationArgs>;
 
-export interface BackupVerificationState extends BackupVerificationInputs {
-    backupId: string;
-    files: string[];
-    bytes: number;
-    durationMs: number;
-    startedAt: string;
+/** What a verification proved, from orbit's report: the resource's outputs. */
+const Proof = z.object({
+    backupId: z.string(),
+    files: z.array(z.string()),
+    bytes: z.number(),
+    durationMs: z.number(),
+    startedAt: z.string(),
     /** Where orbit said it sent the backup. */
-    sentTo: string;
-}
+    sentTo: z.string(),
+});
+export type BackupVerificationState = BackupVerificationInputs & z.output<typeof Proof>;
 
 const LOCAL_TIMEOUT_MS = 30_000;
 
 function runLocal(file: string, args: string[]): Promise<{ code: number; out: string }> {
     return new Promise((resolve) => {
         execFile(file, args, { timeout: LOCAL_TIMEOUT_MS, killSignal: "SIGKILL", maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-            const code = err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0;
+            const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
             resolve({ code, out: `${stdout}\n${stderr}` });
         });
     });
@@ -113,13 +115,13 @@ function runLocal(file: string, args: string[]): Promise<{ code: number; out: st
 async function missingFiles(side: FarSide, files: string[]): Promise<string[]> {
     if (side.type === "rsync") {
         const script = 'cd "$1" || exit 3; shift; for f; do [ -s "$f" ] || echo "$f"; done';
-        const result = await sshPool.run(side.server as Connection, {
+        const result = await sshPool.run(side.server, {
             argv: ["sh", "-c", script, "ssb-verify", side.path, ...files], sudo: side.useSudo,
             operation: `check the backup files in ${side.path}`,
         });
         if (result.code !== 0) {
             throw new BackupProviderError(`cannot read ${side.path}`, {
-                kind: "command", host: describeTarget(side.server as Connection), operation: "verify the backup files", exitCode: result.code, stderr: result.stderr,
+                kind: "command", host: describeTarget(side.server), operation: "verify the backup files", exitCode: result.code, stderr: result.stderr,
                 hint: "check the backup directory exists and the verification user may read it (useSudo)",
             });
         }
@@ -152,7 +154,7 @@ async function missingFiles(side: FarSide, files: string[]): Promise<string[]> {
 }
 
 function describeSide(side: FarSide): string {
-    return side.type === "rsync" ? `${describeTarget(side.server as Connection)}:${side.path}` : `${side.type}://${side.host}:${side.port}${side.path}`;
+    return side.type === "rsync" ? `${describeTarget(side.server)}:${side.path}` : `${side.type}://${side.host}:${side.port}${side.path}`;
 }
 
 async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificationState> {
@@ -176,38 +178,39 @@ async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificat
     return { ...inputs, backupId: summary.id, files: summary.files, bytes: summary.bytes, durationMs: summary.durationMs, startedAt: summary.startedAt, sentTo: summary.destination };
 }
 
-const OUTPUTS = ["backupId", "files", "bytes", "durationMs", "startedAt", "sentTo"];
-
-export const backupVerificationProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds, news) {
+export const backupVerificationProvider = {
+    async check(_olds: unknown, news: unknown) {
         return checkInputs(BackupVerificationArgs, news);
     },
-    async diff(_id, olds, news) {
-        const decision = decideDiff(olds, news, { identity: [], ignore: OUTPUTS });
+    async diff(_id: string, olds: unknown, news: unknown) {
+        const decision = decideDiff(olds, news, { identity: [], ignore: Object.keys(Proof.shape) });
         return { changes: decision.changes, replaces: decision.replaces };
     },
-    async create(inputs) {
-        const state = await verify(inputs as BackupVerificationInputs);
+    async create(inputs: BackupVerificationInputs) {
+        const state = await verify(inputs);
         return { id: `${state.appliance ?? "appliance"}/verification`, outs: state };
     },
-    async read(id, props) {
+    async read(id: string, props?: BackupVerificationState) {
         // A verification is an event, not a thing on a host: refresh keeps what it proved.
         return { id, props };
     },
-    async update(_id, olds, news) {
-        const before = olds as BackupVerificationState;
-        const after = news as BackupVerificationInputs;
-        const rerun = before.report !== after.report || !isDeepStrictEqual(before.destination, after.destination);
-        if (!rerun) {
+    async update(_id: string, olds: unknown, news: unknown) {
+        // Both bags are parsed, not trusted: what was proved is carried over from the old
+        // state, which an earlier version may have written without a part of it (then the
+        // files are looked for again).
+        const after = BackupVerificationArgs.parse(fieldsOf(news));
+        const proved = Proof.safeParse(olds);
+        const before = fieldsOf(olds);
+        if (proved.success && before.report === after.report && isDeepStrictEqual(before.destination, after.destination)) {
             // Only the appliance's description changed: keep what was proved, look at nothing.
-            return { outs: { ...after, ...Object.fromEntries(OUTPUTS.map((k) => [k, (before as any)[k]])) } };
+            return { outs: { ...after, ...proved.data } };
         }
         return { outs: await verify(after) };
     },
     async delete() {
         // The backups stay at the destination: deleting a verification deletes no backup.
     },
-};
+} satisfies pulumi.dynamic.ResourceProvider<BackupVerificationInputs, BackupVerificationState>;
 
 /**
  * Proves that a verification backup's files landed at the destination. `report` is

@@ -1,26 +1,31 @@
 // Shared pieces of every provider's check and diff. Pure: no I/O.
+//
+// The dynamic-provider host hands each method the engine's property bags as they
+// are: the user's raw input at check, and state that an earlier version of a
+// provider may have written. What needs types is parsed with a zod schema here,
+// never cast.
 import { isDeepStrictEqual } from "util";
-import { runtime } from "@pulumi/pulumi";
+import { type dynamic, runtime } from "@pulumi/pulumi";
 import type { z } from "zod";
 
-export interface CheckFailure { property: string; reason: string }
-
-/** Keys the dynamic-provider host adds to every property bag. */
-function withoutHostKeys(bag: Record<string, unknown>): Record<string, unknown> {
+/** A property bag's fields, without the keys the dynamic-provider host adds (`__provider`); {} for what is not an object. */
+export function fieldsOf(bag: unknown): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(bag ?? {})) if (!k.startsWith("__")) out[k] = v;
+    if (bag !== null && typeof bag === "object" && !Array.isArray(bag)) {
+        for (const [k, v] of Object.entries(bag)) if (!k.startsWith("__")) out[k] = v;
+    }
     return out;
 }
 
 /**
  * Validates news against a strict zod schema and returns the inputs with defaults
  * applied, or failures that name the field and the rule. Unknown values (outputs
- * of resources not created yet, during preview) are not judged until they are known.
+ * of resources not created yet, during preview) are not judged until they are
+ * known: no inputs come back, and the host passes the news on as they are.
  */
-export function checkInputs<S extends z.ZodType>(schema: S, news: Record<string, unknown>):
-    { inputs?: Record<string, unknown>; failures: CheckFailure[] } {
-    const bag = withoutHostKeys(news);
-    if (containsUnknown(bag)) return { inputs: news, failures: [] };
+export function checkInputs<S extends z.ZodType>(schema: S, news: unknown): { inputs?: z.output<S>; failures: dynamic.CheckFailure[] } {
+    const bag = fieldsOf(news);
+    if (containsUnknown(bag)) return { failures: [] };
     const parsed = schema.safeParse(bag);
     if (!parsed.success) {
         return {
@@ -30,7 +35,7 @@ export function checkInputs<S extends z.ZodType>(schema: S, news: Record<string,
             })),
         };
     }
-    return { inputs: parsed.data as Record<string, unknown>, failures: [] };
+    return { inputs: parsed.data, failures: [] };
 }
 
 /** Whether the engine marked a value (or a part of it) as not known until apply. */
@@ -39,6 +44,23 @@ function containsUnknown(value: unknown): boolean {
     if (Array.isArray(value)) return value.some(containsUnknown);
     if (value && typeof value === "object") return Object.values(value).some(containsUnknown);
     return false;
+}
+
+/**
+ * A provider's Outputs, as the engine hands them back: the inputs, and the outputs
+ * beyond them optional. State written by an earlier version may lack a later
+ * output, and `read` returns the live inputs alone as its `inputs`, which the SDK's
+ * ReadResult types as Outputs.
+ */
+export type StoredState<Inputs, State extends Inputs> = Inputs & Partial<Omit<State, keyof Inputs>>;
+
+/**
+ * The state the engine hands `read`. The SDK types it as optional, but the host
+ * always sends the state it holds for the resource, so its absence is a bug.
+ */
+export function requireState<State>(props: State | undefined, id: string): State {
+    if (props === undefined) throw new Error(`cannot read ${id}: the engine sent no state for it; report this as a bug`);
+    return props;
 }
 
 export interface DiffDecision {
@@ -57,22 +79,27 @@ export interface DiffDecision {
  * changes how we reach it (an update that touches nothing on the host, never a
  * replace or a rerun).
  */
-export function decideDiff(olds: Record<string, unknown>, news: Record<string, unknown>, rules: {
+export function decideDiff(olds: unknown, news: unknown, rules: {
     identity: readonly string[];
-    identityProjection?: Readonly<Record<string, (value: any) => unknown>>;
+    identityProjection?: Readonly<Record<string, (value: unknown) => unknown>>;
     /** Properties never compared (outputs that are not inputs). */
     ignore?: readonly string[];
 }): DiffDecision {
+    const before = fieldsOf(olds);
+    const after = fieldsOf(news);
     const ignore = new Set(rules.ignore ?? []);
-    const keys = new Set([...Object.keys(withoutHostKeys(olds)), ...Object.keys(withoutHostKeys(news))]);
-    const changed = [...keys].filter((key) => !ignore.has(key) && !isDeepStrictEqual(olds[key], news[key])).sort();
+    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    const changed = [...keys].filter((key) => !ignore.has(key) && !isDeepStrictEqual(before[key], after[key])).sort();
     const replaces = changed.filter((key) => {
         if (!rules.identity.includes(key)) return false;
         const project = rules.identityProjection?.[key] ?? ((v: unknown) => v);
-        return !isDeepStrictEqual(project(olds[key]), project(news[key]));
+        return !isDeepStrictEqual(project(before[key]), project(after[key]));
     });
     return { changes: changed.length > 0, changed, replaces };
 }
 
 /** A connection's identity: the host it reaches. */
-export const connectionIdentity = (c: { host?: unknown; port?: unknown } | undefined) => ({ host: c?.host, port: c?.port });
+export function connectionIdentity(connection: unknown): { host: unknown; port: unknown } {
+    const { host, port } = fieldsOf(connection);
+    return { host, port };
+}

@@ -144,6 +144,11 @@ export const ServerConnection = connectionSchema({ port: DEFAULT_PORTS.ssh }, Un
 export type Connection = z.output<typeof ApplianceConnection>;
 export type ConnectionInput = z.input<typeof ApplianceConnection>;
 
+/** The id of an object on a host, `<host>:<port>/<path>`: the host comes first, so a report can name it from the id alone. */
+export function objectId(c: Pick<Connection, "host" | "port">, ...path: string[]): string {
+    return [`${c.host}:${c.port}`, ...path].join("/");
+}
+
 /** "user@host:port", for messages. */
 export function describeTarget(c: Pick<Connection, "host" | "port" | "user">): string {
     return `${c.user}@${c.host}:${c.port}`;

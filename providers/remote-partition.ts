@@ -2,8 +2,8 @@
 // ("Mount a remote partition?" in Orbit Config Manager ➔ Settings ➔ Backup).
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkInputs, connectionIdentity, decideDiff } from "./check";
-import { ApplianceConnection, type Connection, DEFAULT_PORTS } from "./connection";
+import { type StoredState, checkInputs, connectionIdentity, decideDiff, requireState } from "./check";
+import { ApplianceConnection, type Connection, DEFAULT_PORTS, objectId } from "./connection";
 import { BackupProviderError } from "./errors";
 import { OrbitClient, type OrbitPartition } from "./orbit";
 import { progress } from "./progress";
@@ -122,7 +122,7 @@ export function planPartition(live: OrbitPartition | undefined, desired: RemoteP
 }
 
 async function converge(desired: RemotePartitionInputs, previousPassword: string | undefined): Promise<RemotePartitionState> {
-    const orbit = new OrbitClient(desired.connection as Connection);
+    const orbit = new OrbitClient(desired.connection);
     const config = await orbit.showConfig();
     const live = config.partitions.find((p) => p.id === desired.partitionId);
     const action = planPartition(live, desired, desired.password !== previousPassword);
@@ -152,41 +152,42 @@ async function converge(desired: RemotePartitionInputs, previousPassword: string
     return { ...desired, mountedAt: after?.mountedAt ?? null };
 }
 
-const idOf = (p: RemotePartitionInputs) => `${p.connection.host}:${p.connection.port}/partition/${p.partitionId}`;
+/** What the engine hands back: see StoredState. */
+type StoredPartition = StoredState<RemotePartitionInputs, RemotePartitionState>;
 
-export const remotePartitionProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds, news) {
+export const remotePartitionProvider = {
+    async check(_olds: unknown, news: unknown) {
         return checkInputs(RemotePartitionArgs, news);
     },
-    async diff(_id, olds, news) {
+    async diff(_id: string, olds: unknown, news: unknown) {
         const decision = decideDiff(olds, news, {
             identity: ["connection", "partitionId"], identityProjection: { connection: connectionIdentity },
             ignore: ["mountedAt"],
         });
         return { changes: decision.changes, replaces: decision.replaces };
     },
-    async create(inputs) {
-        const state = await converge(inputs as RemotePartitionInputs, undefined);
-        return { id: idOf(state), outs: state };
+    async create(inputs: RemotePartitionInputs) {
+        const state = await converge(inputs, undefined);
+        return { id: objectId(state.connection, "partition", state.partitionId), outs: state };
     },
-    async read(id, props) {
-        const state = props as RemotePartitionState;
+    async read(id: string, props?: StoredPartition) {
+        const state = requireState(props, id);
         const config = await new OrbitClient(state.connection).showConfigShared();
         const live = config.partitions.find((p) => p.id === state.partitionId);
-        if (!live) return { id: undefined as unknown as string, props: {} };
+        // No id: the partition is gone, and refresh drops the resource.
+        if (!live) return {};
         const inputs = liveInputs(live, state.connection, state.password);
         return { id, props: { ...inputs, mountedAt: live.mountedAt ?? null }, inputs };
     },
-    async update(_id, olds, news) {
-        return { outs: await converge(news as RemotePartitionInputs, (olds as RemotePartitionState).password) };
+    async update(_id: string, olds: StoredPartition, news: RemotePartitionInputs) {
+        return { outs: await converge(news, olds.password) };
     },
-    async delete(_id, props) {
-        const state = props as RemotePartitionState;
-        const orbit = new OrbitClient(state.connection);
-        progress(`RemotePartition ${state.partitionId} on ${orbit.target}: unmounting and removing`);
-        await orbit.change(["partition", "remove", "--id", state.partitionId], `remove partition ${state.partitionId}`);
+    async delete(_id: string, props: StoredPartition) {
+        const orbit = new OrbitClient(props.connection);
+        progress(`RemotePartition ${props.partitionId} on ${orbit.target}: unmounting and removing`);
+        await orbit.change(["partition", "remove", "--id", props.partitionId], `remove partition ${props.partitionId}`);
     },
-};
+} satisfies pulumi.dynamic.ResourceProvider<RemotePartitionInputs, StoredPartition>;
 
 /**
  * A CIFS or NFS partition the appliance mounts for backups.

@@ -2,8 +2,8 @@
 // (vendor step 1): user, host, port and remote path. One per appliance.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkInputs, connectionIdentity, decideDiff } from "./check";
-import { ApplianceConnection, type Connection, DEFAULT_PORTS } from "./connection";
+import { type StoredState, checkInputs, connectionIdentity, decideDiff, requireState } from "./check";
+import { ApplianceConnection, DEFAULT_PORTS, objectId } from "./connection";
 import { OrbitClient, type OrbitRsync } from "./orbit";
 import { progress, warn } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
@@ -59,7 +59,7 @@ async function probe(orbit: OrbitClient, inputs: RsyncTargetInputs): Promise<Rsy
 }
 
 async function converge(inputs: RsyncTargetInputs): Promise<RsyncTargetState> {
-    const orbit = new OrbitClient(inputs.connection as Connection);
+    const orbit = new OrbitClient(inputs.connection);
     const live = await orbit.showConfig();
     if (!sameTarget(live.rsync, inputs)) {
         progress(`RsyncTarget on ${orbit.target}: setting ${inputs.user}@${inputs.host}:${inputs.port}${inputs.path}`);
@@ -68,42 +68,46 @@ async function converge(inputs: RsyncTargetInputs): Promise<RsyncTargetState> {
     return probe(orbit, inputs);
 }
 
-const idOf = (c: Connection) => `${c.host}:${c.port}/rsync`;
+/** What the engine hands back: see StoredState. */
+type StoredTarget = StoredState<RsyncTargetInputs, RsyncTargetState>;
 
-export const rsyncTargetProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds, news) {
+export const rsyncTargetProvider = {
+    async check(_olds: unknown, news: unknown) {
         return checkInputs(RsyncTargetArgs, news);
     },
-    async diff(_id, olds, news) {
+    async diff(_id: string, olds: unknown, news: unknown) {
         const decision = decideDiff(olds, news, {
             identity: ["connection"], identityProjection: { connection: connectionIdentity },
             ignore: ["reachable", "reachError"],
         });
         return { changes: decision.changes, replaces: decision.replaces };
     },
-    async create(inputs) {
-        const state = await converge(inputs as RsyncTargetInputs);
-        return { id: idOf(state.connection), outs: state };
+    async create(inputs: RsyncTargetInputs) {
+        const state = await converge(inputs);
+        return { id: objectId(state.connection, "rsync"), outs: state };
     },
-    async read(id, props) {
-        const state = props as RsyncTargetState;
+    async read(id: string, props?: StoredTarget) {
+        const state = requireState(props, id);
         const orbit = new OrbitClient(state.connection);
         const live = await orbit.showConfigShared();
-        if (live.rsync === null) return { id: undefined as unknown as string, props: {} };
-        const inputs: RsyncTargetInputs = { connection: state.connection, ...live.rsync, testOnRefresh: state.testOnRefresh ?? false };
-        if (inputs.testOnRefresh) return { id, props: await probe(orbit, inputs), inputs };
+        // No id: the target is gone, and refresh drops the resource.
+        if (live.rsync === null) return {};
+        // State written before testOnRefresh existed has none: the schema's default applies.
+        const testOnRefresh = RsyncTargetArgs.shape.testOnRefresh.parse(state.testOnRefresh);
+        const inputs: RsyncTargetInputs = { connection: state.connection, ...live.rsync, testOnRefresh };
+        if (testOnRefresh) return { id, props: await probe(orbit, inputs), inputs };
         return { id, props: { ...inputs, reachable: state.reachable, reachError: state.reachError ?? null }, inputs };
     },
-    async update(_id, _olds, news) {
-        return { outs: await converge(news as RsyncTargetInputs) };
+    async update(_id: string, _olds: StoredTarget, news: RsyncTargetInputs) {
+        return { outs: await converge(news) };
     },
-    async delete(_id, props) {
-        const orbit = new OrbitClient((props as RsyncTargetState).connection);
+    async delete(_id: string, props: StoredTarget) {
+        const orbit = new OrbitClient(props.connection);
         const live = await orbit.showConfig();
         if (live.rsync === null) return;
         await orbit.change(["rsync", "clear"], "clear the rsync target");
     },
-};
+} satisfies pulumi.dynamic.ResourceProvider<RsyncTargetInputs, StoredTarget>;
 
 /**
  * The appliance's rsync destination: vendor step 1 ("Send to a remote Linux server").

@@ -41,12 +41,17 @@ const MAX_CHANNELS_PER_CONNECTION = 8;
  */
 const IDLE_CLOSE_MS = 120_000;
 
+/** An SSH connection whose host key matched the pin. */
+interface Session {
+    client: Client;
+    /** The host key the server presented. */
+    hostKey: Buffer;
+}
+
 interface PoolEntry {
     key: string;
     target: string;
-    client: Promise<Client>;
-    /** The host key the server presented, once it matched the pin. */
-    hostKey?: Buffer;
+    session: Promise<Session>;
     active: number;
     waiting: Array<() => void>;
     idleTimer?: NodeJS.Timeout;
@@ -117,7 +122,7 @@ class SshPool {
         const entry = this.entryFor(conn);
         await this.acquire(entry);
         try {
-            const client = await entry.client;
+            const { client } = await entry.session;
             this.stats.commands[entry.target] = (this.stats.commands[entry.target] ?? 0) + 1;
             return await this.exec(client, conn, command);
         } finally {
@@ -134,8 +139,7 @@ class SshPool {
         const entry = this.entryFor(conn);
         await this.acquire(entry);
         try {
-            await entry.client;
-            return entry.hostKey!;
+            return (await entry.session).hostKey;
         } finally {
             this.release(entry);
         }
@@ -151,7 +155,7 @@ class SshPool {
         this.entries.clear();
         await Promise.all(entries.map(async (e) => {
             if (e.idleTimer) clearTimeout(e.idleTimer);
-            try { (await e.client).end(); } catch { /* a failed dial has nothing to close */ }
+            try { (await e.session).client.end(); } catch { /* a failed dial has nothing to close */ }
         }));
     }
 
@@ -160,10 +164,10 @@ class SshPool {
         const key = `${conn.user}@${conn.host}:${conn.port}#${material.id}#${conn.hostKey}`;
         let entry = this.entries.get(key);
         if (!entry) {
-            const created: PoolEntry = { key, target: describeTarget(conn), client: Promise.resolve(undefined as unknown as Client), active: 0, waiting: [] };
-            created.client = this.dial(conn, material, created);
+            const forget = () => { if (this.entries.get(key) === created) this.entries.delete(key); };
+            const created: PoolEntry = { key, target: describeTarget(conn), session: this.dial(conn, material, forget), active: 0, waiting: [] };
             // A failed dial must not poison the pool: the next call dials again.
-            created.client.catch(() => { if (this.entries.get(key) === created) this.entries.delete(key); });
+            created.session.catch(forget);
             this.entries.set(key, created);
             entry = created;
         }
@@ -185,14 +189,15 @@ class SshPool {
             entry.idleTimer = setTimeout(() => {
                 if (entry.active === 0 && this.entries.get(entry.key) === entry) {
                     this.entries.delete(entry.key);
-                    entry.client.then((c) => c.end(), () => undefined);
+                    entry.session.then(({ client }) => client.end(), () => undefined);
                 }
             }, IDLE_CLOSE_MS);
             entry.idleTimer.unref();
         }
     }
 
-    private async dial(conn: Connection, material: ReturnType<typeof keyMaterial>, entry: PoolEntry): Promise<Client> {
+    /** Dials until a session is up; `forget` drops it from the pool once it closes. */
+    private async dial(conn: Connection, material: ReturnType<typeof keyMaterial>, forget: () => void): Promise<Session> {
         const pin = parseHostKeyPin(conn.hostKey);
         if (typeof pin === "string") {
             throw new BackupProviderError(`connection.hostKey is not usable: ${pin}`, {
@@ -204,15 +209,14 @@ class SshPool {
         let lastError: BackupProviderError | undefined;
         for (let attempt = 1; attempt <= conn.dialAttempts; attempt++) {
             try {
-                const { client, hostKey } = await this.dialOnce(conn, material, pin);
-                entry.hostKey = hostKey;
+                const session = await this.dialOnce(conn, material, pin);
                 this.stats.handshakes[target] = (this.stats.handshakes[target] ?? 0) + 1;
-                const forget = () => { if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key); };
-                client.on("close", forget);
-                client.on("error", forget);
-                return client;
+                session.client.on("close", forget);
+                session.client.on("error", forget);
+                return session;
             } catch (err) {
-                lastError = err as BackupProviderError;
+                if (!(err instanceof BackupProviderError)) throw err;
+                lastError = err;
                 if (!RETRYABLE.has(lastError.kind) || attempt === conn.dialAttempts) break;
                 const waitMs = Math.min(4000, 500 * 2 ** (attempt - 1));
                 progress(`dial ${attempt}/${conn.dialAttempts} to ${conn.host}:${conn.port} failed (${lastError.kind}): retrying in ${(waitMs / 1000).toFixed(1)} s`);
@@ -227,7 +231,7 @@ class SshPool {
         throw lastError;
     }
 
-    private dialOnce(conn: Connection, material: ReturnType<typeof keyMaterial>, pin: HostKeyPin): Promise<{ client: Client; hostKey: Buffer }> {
+    private dialOnce(conn: Connection, material: ReturnType<typeof keyMaterial>, pin: HostKeyPin): Promise<Session> {
         return new Promise((resolve, reject) => {
             const client = new Client();
             let mismatch: ReturnType<typeof verifyHostKey> | undefined;
@@ -251,13 +255,19 @@ class SshPool {
             };
             client.once("ready", () => {
                 if (settled) return;
+                if (presented === undefined) {
+                    // ssh2 is ready only after hostVerifier accepted a key; anything else is a broken handshake.
+                    fail(new Error("the handshake finished without the server presenting a host key"));
+                    return;
+                }
+                const hostKey = presented;
                 settled = true;
                 client.removeListener("error", fail);
                 client.on("error", () => { /* handled by the pool's close listener */ });
                 // Many small request/answer exchanges over one connection: Nagle's algorithm
                 // would add ~40 ms to each (measured by the fleet benchmark).
                 client.setNoDelay(true);
-                resolve({ client, hostKey: presented! });
+                resolve({ client, hostKey });
             });
             client.once("error", fail);
             client.once("close", () => fail(Object.assign(new Error("the connection closed during the handshake"), { level: "client-socket" })));

@@ -1,6 +1,7 @@
 // Shared refresh reads: the pure cache, and the providers' reads over a fake
 // transport (sshPool.run replaced), counting what each refresh sends to the hosts.
 import { strict as assert } from "assert";
+import type * as pulumi from "@pulumi/pulumi";
 import { applianceRootKeyProvider } from "../../providers/appliance-root-key";
 import { authorizedKeyProvider } from "../../providers/authorized-key";
 import { backupPolicyProvider } from "../../providers/backup-policy";
@@ -79,6 +80,11 @@ describe("SharedReads", () => {
 });
 
 describe("refresh reads over a fake transport", () => {
+    // Called as the dynamic-provider host calls them, with the engine's property bags.
+    const rootKeys: pulumi.dynamic.ResourceProvider = applianceRootKeyProvider;
+    const rsyncTargets: pulumi.dynamic.ResourceProvider = rsyncTargetProvider;
+    const policies: pulumi.dynamic.ResourceProvider = backupPolicyProvider;
+
     const hostKey = ed25519PublicKey();
     const rootKey = ed25519PublicKey();
     const realRun = sshPool.run;
@@ -126,9 +132,9 @@ describe("refresh reads over a fake transport", () => {
         const rsync = { connection, user: "senhauser", host: "127.0.0.1", port: 2222, path: "/files/backup/senhasegura", testOnRefresh: false, reachable: true, reachError: null, ...rsyncExtra };
         const policy = { connection, system: true, secrets: false, video: true, hour: 5, notifications: { email: true, siem: true }, destination: { type: "rsync" } };
         return Promise.all([
-            applianceRootKeyProvider.read!("k", { connection }),
-            rsyncTargetProvider.read!("r", rsync),
-            backupPolicyProvider.read!("p", policy),
+            rootKeys.read!("k", { connection }),
+            rsyncTargets.read!("r", rsync),
+            policies.read!("p", policy),
         ]);
     }
 
@@ -167,8 +173,8 @@ describe("refresh reads over a fake transport", () => {
         const connection = appliance();
         await refreshAppliance(connection);
         const desired = { connection, system: true, secrets: false, video: true, hour: 7, notifications: { email: true, siem: true }, destination: { type: "rsync" } };
-        await backupPolicyProvider.update!("p", { ...desired, hour: 5 }, desired);
-        const after = await backupPolicyProvider.read!("p", desired);
+        await policies.update!("p", { ...desired, hour: 5 }, desired);
+        const after = await policies.read!("p", desired);
         assert.equal(after.props!.hour, 7);
         // the refresh read, update's own fresh read, and the read after the change
         assert.equal(configReads, 3, sent.join("\n"));
