@@ -20,7 +20,7 @@ interface Entry<T> {
 }
 
 /** Every instance, so a long-lived process that measures refreshes (bench/) can start each one cold. */
-const instances = new Set<SharedReads<unknown>>();
+const instances = new Set<{ clear(): void }>();
 
 /** Forgets every shared read in this process. The engine starts a new process per run, so it never needs this. */
 export function forgetAllSharedReads(): void {
@@ -34,7 +34,7 @@ export class SharedReads<T> {
         private readonly maxAgeMs: number = SHARED_READ_MAX_AGE_MS,
         private readonly now: () => number = Date.now,
     ) {
-        instances.add(this as SharedReads<unknown>);
+        instances.add(this);
     }
 
     /** The answer of a read of `key` that runs or finished less than maxAgeMs ago, or a new read. */
