@@ -7,8 +7,8 @@ import { ApplianceHostKey } from "../providers/appliance-host-key";
 import { ApplianceRootKey } from "../providers/appliance-root-key";
 import { AuthorizedKey } from "../providers/authorized-key";
 import { type BackupPolicyArgs, BackupPolicy } from "../providers/backup-policy";
-import { type BackupVerificationArgs, BackupVerification } from "../providers/backup-verification";
-import type { ConnectionInput } from "../providers/connection";
+import { type BackupVerificationArgs, BackupVerification, type BackupVerificationState } from "../providers/backup-verification";
+import { type ConnectionInput, DEFAULT_PORTS } from "../providers/connection";
 import { RemotePartition } from "../providers/remote-partition";
 import { RsyncTarget } from "../providers/rsync-target";
 import type { Inputs } from "../providers/resource";
@@ -63,13 +63,7 @@ export interface ApplianceBackupArgs {
 }
 
 /** What the last verification backup proved. */
-export interface VerificationSummary {
-    backupId: string;
-    files: string[];
-    bytes: number;
-    durationMs: number;
-    startedAt: string;
-}
+export type VerificationSummary = Pick<BackupVerificationState, "backupId" | "files" | "bytes" | "durationMs" | "startedAt">;
 
 /**
  * Everything one appliance needs for its backups.
@@ -130,7 +124,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
                 restrictTo: d.path,
             }, parent);
             const host = d.host ?? d.server.host;
-            const port = d.port ?? d.server.port ?? 22;
+            const port = d.port ?? d.server.port ?? DEFAULT_PORTS.ssh;
             const target = new RsyncTarget(`${name}-rsync`, {
                 connection: appliance, user: d.backupUser, host, port, path: d.path, testOnRefresh: d.testOnRefresh,
             }, { ...parent, dependsOn: [authorizedKey] });

@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { APPLIANCE_LOGIN, CONNECTION_DEFAULTS, type ConnectionInput } from "../providers/connection";
 import type { Inputs } from "../providers/resource";
-import { shellQuote } from "../providers/shell";
+import { shellJoin, shellQuote, sudoArgv } from "../providers/shell";
 
 /** @default 900 s: a sample vendor backup took about 18 s; video can take much longer. */
 export const DEFAULT_BACKUP_TIMEOUT_SEC = 900;
@@ -42,7 +42,7 @@ export function backupCommandLine(timeoutSec: number, target: string): string {
     const hint = `senhasegura-backup: the verification backup on %s failed (exit %s; 124 means it ran past ${timeoutSec} s and was stopped). `
         + "what to do: read /var/log/orbinibkp.log on the appliance and fix what it names (often the destination); "
         + "the next pulumi up runs the backup again\n";
-    return `timeout -k ${KILL_AFTER_SEC} ${timeoutSec} sudo -n orbit backup create --json `
+    return `timeout -k ${KILL_AFTER_SEC} ${timeoutSec} ${shellJoin(sudoArgv(["orbit", "backup", "create", "--json"]))} `
         + `|| { rc=$?; printf ${shellQuote(hint)} ${shellQuote(target)} "$rc" >&2; exit "$rc"; }`;
 }
 

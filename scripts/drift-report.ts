@@ -20,9 +20,8 @@ import type { EngineEvent, StepEventMetadata, StepEventStateMetadata } from "@pu
 /** Exit codes of scripts/drift, like terraform plan -detailed-exitcode. */
 export const EXIT = { noDrift: 0, error: 1, drift: 2 } as const;
 
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+// The engine's markers, from the SDK (its rpc module only: the drift script stays quick to start).
+const { specialSigKey: SIG_KEY, specialSecretSig: SECRET_SIG, unknownValue: UNKNOWN } = require("@pulumi/pulumi/runtime/rpc") as typeof import("@pulumi/pulumi/runtime/rpc");
 export const SECRET_TEXT = "[secret]";
 const UNKNOWN_TEXT = "(known after up)";
 const UNSET_TEXT = "(not set)";

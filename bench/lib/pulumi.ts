@@ -4,6 +4,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { type ProcessRecord, ProcessSampler, cpuTimes } from "./proc";
 import { type Handshakes, type Lab, handshakesSince, logFiles, takeOffsets } from "./sshd";
 import { type TraceSummary, readTrace } from "./trace";
@@ -189,7 +190,7 @@ export function providerSizes(state: any): Record<string, number[]> {
 export function unwrapSecrets(value: any): any {
     if (Array.isArray(value)) return value.map(unwrapSecrets);
     if (value && typeof value === "object") {
-        if (typeof value.plaintext === "string" && Object.keys(value).some((k) => k === "4dabf18193072939515e22adb298388d")) {
+        if (typeof value.plaintext === "string" && value[specialSigKey] !== undefined) {
             return unwrapSecrets(JSON.parse(value.plaintext));
         }
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));

@@ -8,6 +8,7 @@ import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { runtime } from "@pulumi/pulumi";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { REPO, type TestStack, createTestStack, exportState, plannedChanges, recorded } from "../support/engine";
 import { type LabDescription, loadLab } from "../support/lab";
@@ -38,7 +39,7 @@ function knownHosts(lab: LabDescription): string {
 
 /** A value Pulumi keeps encrypted in state. */
 function isSecret(value: any): boolean {
-    return value?.["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270" && typeof value.ciphertext === "string";
+    return value?.[runtime.specialSigKey] === runtime.specialSecretSig && typeof value.ciphertext === "string";
 }
 
 function assertLanded(localRoot: string, files: string[]): void {
@@ -95,7 +96,7 @@ describe("the dev program: ApplianceBackup with its verification backup", functi
         const command = state.deployment.resources.find((r: any) => r.type === "command:remote:Command");
         assert.ok(command, "ApplianceBackup declared no command:remote:Command");
         assert.match(command.urn, /ApplianceBackup\$command:remote:Command::appliance-0-verification-backup$/);
-        assert.match(command.outputs.create, /^timeout -k 30 900 sudo -n orbit backup create --json /);
+        assert.match(command.outputs.create, /^timeout -k 30 900 sudo -n -- orbit backup create --json /);
         assert.equal(command.outputs.logging, "none");
         assert.ok(isSecret(command.inputs.connection) && isSecret(command.outputs.connection), "the command's connection is not a secret in state");
         const report = JSON.parse(command.outputs.stdout);
