@@ -105,10 +105,12 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             return true;
         }));
         const afterCheck = <T>(value: pulumi.Input<T>): pulumi.Output<T> => pulumi.all([admitted, value]).apply(([, v]) => v as T);
-        const appliance = { ...args.appliance, host: afterCheck(args.appliance.host) };
-        const d = args.destination.type === "rsync"
-            ? { ...args.destination, server: { ...args.destination.server, host: afterCheck(args.destination.server.host) } }
-            : { ...args.destination, host: afterCheck(args.destination.host) };
+        // Optional chaining: a JavaScript caller may leave out what the types require; the
+        // check above names it, where a TypeError here would not.
+        const appliance = { ...args.appliance, host: afterCheck(args.appliance?.host) };
+        const d = args.destination?.type === "rsync"
+            ? { ...args.destination, server: { ...args.destination.server, host: afterCheck(args.destination.server?.host) } }
+            : { ...args.destination, host: afterCheck(args.destination?.host) };
         let destinationDependency: pulumi.Resource;
         let destination: Inputs<BackupPolicyArgs>["destination"];
         let description: pulumi.Output<string>;
@@ -162,7 +164,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
         if (args.verify !== false) {
             hostKey = new ApplianceHostKey(`${name}-host-key`, { connection: appliance }, parent);
             backupRun = verificationBackup(`${name}-verification-backup`, {
-                appliance: appliance,
+                appliance,
                 hostKeyLine: hostKey.keyLine,
                 // A new backup proves something only when where or what it backs up changed.
                 triggers: [description, policy.system, policy.secrets, policy.video],
