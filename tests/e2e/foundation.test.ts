@@ -62,15 +62,14 @@ describe("foundation: the real engine runs our dynamic providers", function () {
         assert.ok(state.includes("ciphertext"), "the connection should be stored as a secret");
     });
 
-    it("serializes each provider as a small shim (well under 10 KB of __provider per resource)", async () => {
+    it("records each provider as the package entry by name: no file path, no code, at most 1 KB", async () => {
         const deployment = exportState(t).deployment;
         const dynamic = deployment.resources.filter((r: any) => String(r.type).startsWith("pulumi-nodejs:dynamic/senhasegura:"));
         assert.equal(dynamic.length, 2);
         for (const r of dynamic) {
-            const size = Buffer.byteLength(String(r.inputs.__provider));
-            assert.ok(size < 10_240, `__provider of ${r.urn} is ${size} bytes`);
-            // Local modules must not be copied into state: only their paths are.
-            assert.ok(!String(r.inputs.__provider).includes("safeParse"), "the zod schema leaked into __provider");
+            const source = String(r.inputs.__provider);
+            assert.equal(source, 'exports.handler = () => require("senhasegura-backup/provider").applianceRootKey;\n');
+            assert.ok(Buffer.byteLength(source) <= 1024, `__provider of ${r.urn} is ${Buffer.byteLength(source)} bytes`);
         }
         fs.mkdirSync(path.join(__dirname, "..", "..", ".test-results"), { recursive: true });
         fs.writeFileSync(path.join(__dirname, "..", "..", ".test-results", "provider-size.json"),
