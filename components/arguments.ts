@@ -153,6 +153,11 @@ export class InvalidArgumentsError extends pulumi.ResourceError {
     constructor(message: string, component: pulumi.Resource) {
         super(message, component, true);
         Object.defineProperty(this, "message", { get: () => message, set: () => undefined, enumerable: false });
+        // The stack is never shown, but the runtime still inspects the error. With its
+        // source-map-support on, Node 20.20's util.inspect(err, { colors: true }) of a
+        // stack through node_modules ran 25 s and took 3.6 GB before failing. A stack
+        // without frames costs nothing.
+        this.stack = `${this.name}: ${message}`;
     }
 }
 

@@ -1,7 +1,9 @@
 // ApplianceBackup's own argument check (components/arguments.ts): the children's
 // rules, reported under the fields the user wrote.
 import { strict as assert } from "assert";
-import { type ResolvedApplianceBackupArgs, applianceBackupIssues, describeIssues } from "../../components/arguments";
+import { inspect } from "util";
+import type * as pulumi from "@pulumi/pulumi";
+import { InvalidArgumentsError, type ResolvedApplianceBackupArgs, applianceBackupIssues, describeIssues } from "../../components/arguments";
 import { ed25519PublicKey, sshKeyPair } from "../support/keys";
 
 const HOST_KEY = ed25519PublicKey();
@@ -69,5 +71,14 @@ describe("ApplianceBackup's argument check", () => {
         assert.match(message, /^ApplianceBackup appliance-0 has 2 invalid arguments; nothing was created and nothing ran on any host:\n  - destination\.path: /);
         assert.match(message, /\n  - destination\.password: /);
         assert.ok(!message.includes(secret));
+    });
+
+    it("fails with an error whose stack holds no frames: the runtime inspects it, and frames through node_modules made that take 25 s", () => {
+        const message = describeIssues("appliance-0", applianceBackupIssues({ ...rsync, policy: { hour: 24 } }));
+        const err = new InvalidArgumentsError(message, {} as pulumi.Resource);
+        assert.equal(err.stack, `Error: ${message}`);
+        err.message = `error serializing property "connection": ${err.message}`;
+        assert.equal(err.message, message, "the runtime's prefixes must not pile up on the message");
+        assert.ok(inspect(err, { colors: true }).length < 10_000);
     });
 });
