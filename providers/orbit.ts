@@ -2,6 +2,7 @@
 // Every answer is parsed with zod, so a contract break fails loudly with the
 // field that broke rather than surfacing as a wrong diff later.
 import { z } from "zod";
+import { ReportedManifest } from "./backup-format";
 import { type Connection, describeTarget } from "./connection";
 import { BackupProviderError, type FailureDetails } from "./errors";
 import { SharedReads } from "./shared-reads";
@@ -38,15 +39,21 @@ export const OrbitBackupSummary = z.object({
     bytes: z.number(),
     durationMs: z.number(),
     startedAt: z.string(),
+    /** Contract 2: the manifest orbit wrote with the backup, and every file's size and SHA-256. */
+    manifest: ReportedManifest.optional(),
 });
 export type OrbitBackupSummary = z.infer<typeof OrbitBackupSummary>;
 
 /** What `orbit backup create --json` prints on success. */
 export const OrbitBackupReport = OrbitBackupSummary.extend({ ok: z.literal(true) });
 
+/** A notification the appliance sent (e-mail and SIEM), e.g. when it lost the remote directory. */
+export const OrbitEvent = z.object({ time: z.string(), kind: z.string(), destination: z.string().nullish(), error: z.string().nullish() }).passthrough();
+export type OrbitEvent = z.infer<typeof OrbitEvent>;
+
 export const OrbitConfig = z.object({
     ok: z.literal(true),
-    contract: z.literal(1),
+    contract: z.union([z.literal(1), z.literal(2)]),
     hostname: z.string(),
     backup: z.object({
         system: z.boolean(),
@@ -60,7 +67,12 @@ export const OrbitConfig = z.object({
     partitions: z.array(OrbitPartition),
     credentials: z.array(z.object({ id: z.string() }).passthrough()),
     rsync: OrbitRsync.nullable(),
-    lastBackup: z.unknown().nullable().optional(),
+    /** The last successful backup: `orbit backup create`'s summary (contract 2: its manifest without the file list). */
+    lastBackup: z.object({ id: z.string(), startedAt: z.string(), destination: z.string() }).passthrough().nullable().optional(),
+    /** Contract 2: the last failed backup, cleared by a successful one. */
+    lastFailure: z.object({ time: z.string(), code: z.string(), message: z.string() }).passthrough().nullable().optional(),
+    /** Contract 2: the notifications sent in the last 7 days (at most 20, oldest first). */
+    events: z.array(OrbitEvent).optional(),
 });
 export type OrbitConfig = z.infer<typeof OrbitConfig>;
 
@@ -70,7 +82,7 @@ const RootKey = z.object({ ok: z.literal(true), publicKey: z.string(), fingerpri
 
 /** What to tell the user for each contract error code. */
 const HINTS: Record<string, string> = {
-    usage: "the appliance does not speak orbit contract 1: check its version (orbit version --json)",
+    usage: "the appliance does not speak orbit contract 1 or 2: check its version (orbit version --json)",
     invalid: "fix the value the appliance named; the same rule is checked at preview, so report this as a bug if preview passed",
     not_found: "the object is gone from the appliance; run `pulumi refresh`, then `pulumi up` to recreate it",
     locked: "another orbit call holds the configuration lock; wait for it to finish and run `pulumi up` again",
