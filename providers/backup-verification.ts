@@ -13,45 +13,18 @@ import { isDeepStrictEqual } from "util";
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkInputs, decideDiff, fieldsOf } from "./check";
-import { DEFAULT_PORTS, ServerConnection, describeTarget } from "./connection";
+import { describeTarget } from "./connection";
 import { BackupProviderError } from "./errors";
+import { FarSide, describeSide } from "./far-side";
 import { OrbitBackupReport, type OrbitBackupSummary } from "./orbit";
 import { info, progress } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
-import { BackupDirectory, CifsDomain, CifsPassword, Hostname, Port, UnixUser, shown } from "./rules";
+import { shown } from "./rules";
 import { shellQuote } from "./shell";
 import { sshPool } from "./ssh";
 
-export const FarSide = z.discriminatedUnion("type", [
-    z.strictObject({
-        type: z.literal("rsync"),
-        /** The backup server, reached as an admin who may sudo, or as the backup user. */
-        server: ServerConnection,
-        /** Read the files through `sudo -n`. @default true */
-        useSudo: z.boolean().default(true),
-        /** The backup directory the files are relative to. */
-        path: BackupDirectory,
-    }),
-    z.strictObject({
-        type: z.literal("cifs"),
-        host: Hostname,
-        port: Port.default(DEFAULT_PORTS.cifs),
-        /** `/<share>[/<dir>]`, as the partition's path. */
-        path: BackupDirectory,
-        user: UnixUser,
-        /** Secret. */
-        password: CifsPassword,
-        domain: CifsDomain.optional(),
-    }),
-    z.strictObject({
-        type: z.literal("nfs"),
-        host: Hostname,
-        port: Port.default(DEFAULT_PORTS.nfs),
-        /** The export path. */
-        path: BackupDirectory,
-    }),
-], { error: "must be {type: \"rsync\" | \"cifs\" | \"nfs\", …}" });
-export type FarSide = z.output<typeof FarSide>;
+// The package exports FarSide from here; it lives with the code that reads the far side.
+export { FarSide } from "./far-side";
 
 function parseReport(text: string): OrbitBackupSummary | string {
     let body: unknown;
@@ -151,10 +124,6 @@ async function missingFiles(side: FarSide, files: string[]): Promise<string[]> {
         if (r.code !== 0 || !r.out.split("\n").some((line) => line.trim().endsWith(` ${path.basename(file)}`))) missing.push(file);
     }
     return missing;
-}
-
-function describeSide(side: FarSide): string {
-    return side.type === "rsync" ? `${describeTarget(side.server)}:${side.path}` : `${side.type}://${side.host}:${side.port}${side.path}`;
 }
 
 async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificationState> {

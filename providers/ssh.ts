@@ -24,6 +24,13 @@ export interface RemoteCommand {
     timeoutSec?: number;
     /** Values to scrub from anything echoed back into messages. */
     secrets?: readonly (string | undefined)[];
+    /**
+     * Receives stdout as it arrives, instead of the result holding it (its `stdout` is
+     * then ""): for content too large to buffer, such as a backup file being hashed.
+     * A throw stops the command, and `run` rejects with what was thrown. The timeout
+     * then bounds the wait for the next chunk, not the whole command.
+     */
+    onStdout?: (chunk: Buffer) => void;
 }
 
 export interface CommandResult {
@@ -327,7 +334,21 @@ class SshPool {
                     }));
                 }, timeoutSec * 1000);
                 timer.unref();
-                stream.on("data", (chunk: Buffer) => stdout.push(chunk));
+                stream.on("data", (chunk: Buffer) => {
+                    if (done) return;
+                    if (!command.onStdout) { stdout.push(chunk); return; }
+                    // A transfer that keeps flowing may take longer than the timeout; one that stalls may not.
+                    timer.refresh();
+                    try {
+                        command.onStdout(chunk);
+                    } catch (sinkError) {
+                        done = true;
+                        clearTimeout(timer);
+                        try { stream.signal("KILL"); } catch { /* older servers ignore signals */ }
+                        stream.close();
+                        reject(sinkError);
+                    }
+                });
                 stream.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
                 stream.on("close", (code: number | null, signal?: string) => {
                     if (done) return;
