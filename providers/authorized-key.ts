@@ -7,6 +7,7 @@ import {
     AuthorizedKeyOptions, InvalidOptionsError, InvalidPublicKeyError, type KeyIdentity, PublicKeyText, defaultBackupOptions, parsePublicKey, planAuthorizedKeysEdit,
     readManagedEntry, renderOptions, sha256Hex,
 } from "./authorized-keys";
+import { ADOPTION_FIELDS, Adopt, adoptionDifferences, reportAdoption } from "./adoption";
 import { checkInputs, connectionIdentity, decideDiff, fieldsOf, requireState } from "./check";
 import { ServerConnection, describeTarget, objectId } from "./connection";
 import { BackupProviderError } from "./errors";
@@ -38,6 +39,8 @@ export const AuthorizedKeyArgs = z.strictObject({
     options: AuthorizedKeyOptions.optional(),
     /** Set to true to authorize the key with no options at all: full shell access. An explicit opt-out. */
     unrestricted: z.literal(true, { error: "may only be true (an explicit opt-out); leave it out otherwise" }).optional(),
+    /** Create takes over a key line that is already there, as it is, and writes nothing (docs/adopt.md). */
+    adopt: Adopt,
 }).superRefine((a, ctx) => {
     const given = (["restrictTo", "options", "unrestricted"] as const).filter((k) => a[k] !== undefined);
     if (given.length !== 1) {
@@ -276,6 +279,16 @@ async function convergeNow(inputs: AuthorizedKeyInputs, state: "present" | "abse
     }
 }
 
+/**
+ * An adopting create: the key line as the file holds it, options, comment and modes
+ * included, or undefined when the line is not there (then create writes it).
+ */
+async function adopt(inputs: AuthorizedKeyInputs): Promise<AuthorizedKeyInputs | undefined> {
+    const live = liveInputs(inputs, await readRemote(inputs));
+    if (live) reportAdoption(label(inputs), adoptionDifferences(live, inputs, { ignore: ["fingerprint"] }));
+    return live;
+}
+
 export const authorizedKeyProvider = {
     async check(_olds: unknown, news: unknown) {
         // The schema's transform parses the key and renders the options; the pure model
@@ -292,13 +305,15 @@ export const authorizedKeyProvider = {
         const decision = decideDiff(olds, news, {
             identity: ["connection", "targetUser", "authorizedKeysPath", "publicKey"],
             identityProjection: { connection: connectionIdentity },
+            ignore: ADOPTION_FIELDS,
         });
         return { changes: decision.changes, replaces: decision.replaces };
     },
     async create(inputs: AuthorizedKeyInputs) {
-        await converge(inputs, "present");
+        const adopted = inputs.adopt ? await adopt(inputs) : undefined;
+        if (!adopted) await converge(inputs, "present");
         const { type, blob } = identityOf(inputs);
-        return { id: objectId(inputs.connection, inputs.targetUser, type, sha256Hex(blob).slice(0, 16)), outs: inputs };
+        return { id: objectId(inputs.connection, inputs.targetUser, type, sha256Hex(blob).slice(0, 16)), outs: adopted ?? inputs };
     },
     async read(id: string, props?: AuthorizedKeyState) {
         const state = requireState(props, id);

@@ -3,6 +3,7 @@
 // lost remote directory. One per appliance.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { ADOPTION_FIELDS, Adopt, adoptionDifferences, reportAdoption } from "./adoption";
 import { checkInputs, connectionIdentity, decideDiff, requireState } from "./check";
 import { ApplianceConnection, type Connection, objectId } from "./connection";
 import { OrbitClient, type OrbitConfig } from "./orbit";
@@ -43,6 +44,8 @@ export const BackupPolicyArgs = z.strictObject({
     notifications: Notifications.default({ email: true, siem: true }),
     /** Where backups go: the RsyncTarget, a RemotePartition, or nowhere. */
     destination: Destination,
+    /** Create takes over the settings the appliance already has, as they are, and writes nothing (docs/adopt.md). */
+    adopt: Adopt,
 }).superRefine((p, ctx) => {
     if (p.secrets && p.masterPassword === undefined) {
         ctx.addIssue({ code: "custom", path: ["masterPassword"], message: "the secrets backup is encrypted with a master password: set masterPassword (as a secret) when secrets is true, but none was provided" });
@@ -111,6 +114,18 @@ async function converge(desired: BackupPolicyInputs, previousMasterPassword: str
     return desired;
 }
 
+/**
+ * An adopting create: the settings as the appliance holds them. The master password
+ * cannot be read back: while the appliance holds one, the program's is recorded as
+ * if it were that one (docs/adopt.md).
+ */
+async function adopt(desired: BackupPolicyInputs): Promise<BackupPolicyState> {
+    const orbit = new OrbitClient(desired.connection);
+    const found: BackupPolicyInputs = { ...liveInputs((await orbit.showConfig()).backup, desired.connection, desired.masterPassword), adopt: true };
+    reportAdoption(`BackupPolicy on ${orbit.target}`, adoptionDifferences(found, desired, { secret: ["masterPassword"] }));
+    return found;
+}
+
 /** What delete leaves behind: every backup off and no destination. */
 const BACKUPS_OFF: Omit<BackupPolicyInputs, "connection" | "notifications"> = {
     system: false, secrets: false, video: false, hour: 5, destination: { type: "none" },
@@ -121,11 +136,11 @@ export const backupPolicyProvider = {
         return checkInputs(BackupPolicyArgs, news);
     },
     async diff(_id: string, olds: unknown, news: unknown) {
-        const decision = decideDiff(olds, news, { identity: ["connection"], identityProjection: { connection: connectionIdentity } });
+        const decision = decideDiff(olds, news, { identity: ["connection"], identityProjection: { connection: connectionIdentity }, ignore: ADOPTION_FIELDS });
         return { changes: decision.changes, replaces: decision.replaces };
     },
     async create(inputs: BackupPolicyInputs) {
-        const state = await converge(inputs, undefined);
+        const state = inputs.adopt ? await adopt(inputs) : await converge(inputs, undefined);
         return { id: objectId(state.connection, "backup-policy"), outs: state };
     },
     async read(id: string, props?: BackupPolicyState) {

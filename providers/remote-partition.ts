@@ -2,6 +2,7 @@
 // ("Mount a remote partition?" in Orbit Config Manager ➔ Settings ➔ Backup).
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { ADOPTION_FIELDS, Adopt, adoptionDifferences, reportAdoption } from "./adoption";
 import { type StoredState, checkInputs, connectionIdentity, decideDiff, requireState } from "./check";
 import { ApplianceConnection, type Connection, DEFAULT_PORTS, objectId } from "./connection";
 import { BackupProviderError } from "./errors";
@@ -72,6 +73,8 @@ export const RemotePartitionArgs = z.strictObject({
     credentialId: ObjectId.optional(),
     /** Whether the partition must be mounted. Refresh reports an unmounted partition as drift here. @default true */
     mounted: z.boolean().default(true),
+    /** Create takes over a partition with this id that the appliance already has, as it is, and writes nothing (docs/adopt.md). */
+    adopt: Adopt,
 }).superRefine((p, ctx) => {
     for (const rule of PARTITION_RULES) {
         if (!rule.holds(p)) ctx.addIssue({ code: "custom", path: [rule.property], message: rule.message(p) });
@@ -152,6 +155,21 @@ async function converge(desired: RemotePartitionInputs, previousPassword: string
     return { ...desired, mountedAt: after?.mountedAt ?? null };
 }
 
+/**
+ * An adopting create: the partition as the appliance holds it, or undefined when it
+ * has none with this id. The password cannot be read back: while the appliance holds
+ * one, the program's is recorded as if it were that one, and nothing checks it
+ * until the partition next changes (docs/adopt.md).
+ */
+async function adopt(desired: RemotePartitionInputs): Promise<RemotePartitionState | undefined> {
+    const orbit = new OrbitClient(desired.connection);
+    const live = (await orbit.showConfig()).partitions.find((p) => p.id === desired.partitionId);
+    if (!live) return undefined;
+    const found: RemotePartitionInputs = { ...liveInputs(live, desired.connection, desired.password), adopt: true };
+    reportAdoption(`RemotePartition ${desired.partitionId} on ${orbit.target}`, adoptionDifferences(found, desired, { secret: ["password"] }));
+    return { ...found, mountedAt: live.mountedAt ?? null };
+}
+
 /** What the engine hands back: see StoredState. */
 type StoredPartition = StoredState<RemotePartitionInputs, RemotePartitionState>;
 
@@ -162,12 +180,12 @@ export const remotePartitionProvider = {
     async diff(_id: string, olds: unknown, news: unknown) {
         const decision = decideDiff(olds, news, {
             identity: ["connection", "partitionId"], identityProjection: { connection: connectionIdentity },
-            ignore: ["mountedAt"],
+            ignore: ["mountedAt", ...ADOPTION_FIELDS],
         });
         return { changes: decision.changes, replaces: decision.replaces };
     },
     async create(inputs: RemotePartitionInputs) {
-        const state = await converge(inputs, undefined);
+        const state = (inputs.adopt ? await adopt(inputs) : undefined) ?? await converge(inputs, undefined);
         return { id: objectId(state.connection, "partition", state.partitionId), outs: state };
     },
     async read(id: string, props?: StoredPartition) {

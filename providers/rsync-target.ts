@@ -2,6 +2,7 @@
 // (vendor step 1): user, host, port and remote path. One per appliance.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { ADOPTION_FIELDS, Adopt, adoptionDifferences, reportAdoption } from "./adoption";
 import { type StoredState, checkInputs, connectionIdentity, decideDiff, requireState } from "./check";
 import { ApplianceConnection, DEFAULT_PORTS, objectId } from "./connection";
 import { OrbitClient, type OrbitRsync } from "./orbit";
@@ -28,6 +29,8 @@ export const RsyncTargetArgs = z.strictObject({
      * removed or changed key as drift. Create and update always test. @default false
      */
     testOnRefresh: z.boolean().default(false),
+    /** Create takes over the target the appliance already has, as it is, and writes nothing (docs/adopt.md). */
+    adopt: Adopt,
 });
 export type RsyncTargetArgs = z.input<typeof RsyncTargetArgs>;
 type RsyncTargetInputs = z.output<typeof RsyncTargetArgs>;
@@ -68,6 +71,19 @@ async function converge(inputs: RsyncTargetInputs): Promise<RsyncTargetState> {
     return probe(orbit, inputs);
 }
 
+/**
+ * An adopting create: the target as the appliance holds it, tested as every create
+ * tests it (`orbit rsync test` writes nothing), or undefined when none is set.
+ */
+async function adopt(inputs: RsyncTargetInputs): Promise<RsyncTargetState | undefined> {
+    const orbit = new OrbitClient(inputs.connection);
+    const live = (await orbit.showConfig()).rsync;
+    if (live === null) return undefined;
+    const found: RsyncTargetInputs = { connection: inputs.connection, user: live.user, host: live.host, port: live.port, path: live.path, testOnRefresh: inputs.testOnRefresh, adopt: true };
+    reportAdoption(`RsyncTarget on ${orbit.target}`, adoptionDifferences(found, inputs));
+    return probe(orbit, found);
+}
+
 /** What the engine hands back: see StoredState. */
 type StoredTarget = StoredState<RsyncTargetInputs, RsyncTargetState>;
 
@@ -78,12 +94,12 @@ export const rsyncTargetProvider = {
     async diff(_id: string, olds: unknown, news: unknown) {
         const decision = decideDiff(olds, news, {
             identity: ["connection"], identityProjection: { connection: connectionIdentity },
-            ignore: ["reachable", "reachError"],
+            ignore: ["reachable", "reachError", ...ADOPTION_FIELDS],
         });
         return { changes: decision.changes, replaces: decision.replaces };
     },
     async create(inputs: RsyncTargetInputs) {
-        const state = await converge(inputs);
+        const state = (inputs.adopt ? await adopt(inputs) : undefined) ?? await converge(inputs);
         return { id: objectId(state.connection, "rsync"), outs: state };
     },
     async read(id: string, props?: StoredTarget) {
