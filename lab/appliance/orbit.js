@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // orbit: the lab's simulator of the senhasegura appliance's `orbit` command.
-// It honours docs/appliance-contract.md (contract version 1).
+// It honours docs/appliance-contract.md (contract version 2).
 // Plain JavaScript, Node stdlib only: the lab copies it to $LAB_ROOT/bin and
 // /usr/local/bin/orbit runs it through sudo for mt4adm.
 'use strict';
@@ -12,12 +12,16 @@ const net = require('net');
 const crypto = require('crypto');
 const { spawn } = require('child_process');
 
-const CONTRACT = 1;
+const CONTRACT = 2;
 const PRODUCT = 'senhasegura Orbit (lab simulator)';
 const ALLOWLIST = '/etc/senhasegura-lab/appliances';
 const TRANSFER_TIMEOUT_MS = 60000;
 const CHECK_TIMEOUT_MS = 15000;
 const CHILD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+// Every notification event, whatever its delivery channels (e-mail, SIEM), relative to the orbit root.
+const EVENTS_LOG = 'notifications/events.log';
+const EVENT_WINDOW_MS = 7 * 24 * 3600 * 1000;
+const MAX_EVENTS = 20;
 
 const EXIT = { internal: 1, usage: 2, invalid: 3, not_found: 4, locked: 5, unreachable: 6, backup_failed: 7, conflict: 8 };
 
@@ -286,6 +290,7 @@ function defaultConfig(hostname) {
     credentials: [],
     rsync: null,
     lastBackup: null,
+    lastFailure: null,
   };
 }
 
@@ -430,7 +435,7 @@ function partitionView(p) {
   };
 }
 
-function configView(cfg) {
+function configView(cfg, root) {
   const b = cfg.backup;
   return {
     ok: true,
@@ -449,6 +454,8 @@ function configView(cfg) {
     credentials: cfg.credentials.map((c) => ({ id: c.id, user: c.user, domain: c.domain })),
     rsync: cfg.rsync ? { ...cfg.rsync } : null,
     lastBackup: cfg.lastBackup || null,
+    lastFailure: cfg.lastFailure || null,
+    events: recentEvents(root),
   };
 }
 
@@ -465,6 +472,9 @@ function humanConfig(v) {
     ...v.partitions.map((p) => `  ${p.id}: ${p.protocol}://${p.host}:${p.port}${p.path} user=${p.user || '-'} credential=${p.credentialId || '-'} password=${p.passwordSet ? 'set' : 'not set'} ${p.mounted ? `mounted since ${p.mountedAt}` : 'not mounted'}`),
     `Credentials: ${v.credentials.map((c) => `${c.id} (${c.domain ? c.domain + '\\' : ''}${c.user})`).join(', ') || 'none'}`,
     `Last backup: ${v.lastBackup ? `${v.lastBackup.id} to ${v.lastBackup.destination} at ${v.lastBackup.startedAt}` : 'never'}`,
+    `Last failure: ${v.lastFailure ? `${v.lastFailure.id} at ${v.lastFailure.time}: ${v.lastFailure.code}: ${v.lastFailure.message}` : 'none since the last backup'}`,
+    `Notifications in the last 7 days: ${v.events.length ? '' : 'none'}`,
+    ...v.events.map((e) => `  ${e.time} ${e.kind} ${e.destination || '-'}: ${e.error || ''}`),
   ];
   return lines.join('\n');
 }
@@ -705,17 +715,20 @@ async function nfsMkdirs(p, rels) {
     if (st !== 0 && st !== 17) throw new Error(`creating ${p.path}/${rel}: ${NFS4ERR[st] || 'NFS4 error ' + st}`);
   }
 }
-async function nfsRemove(p, name) {
-  const st = await nfs4Compound(p.host, p.port, [OP.putrootfh, ...lookups(p.path), OP.remove(name)]);
-  if (st !== 0 && st !== 2) throw new Error(`removing ${p.path}/${name}: ${NFS4ERR[st] || 'NFS4 error ' + st}`);
+// Removes `rel` (a file under the export path); an absent file is not an error.
+async function nfsRemove(p, rel) {
+  const comps = rel.split('/').filter(Boolean);
+  const name = comps.pop();
+  const st = await nfs4Compound(p.host, p.port, [OP.putrootfh, ...lookups(p.path), ...comps.map((c) => OP.lookup(c)), OP.remove(name)]);
+  if (st !== 0 && st !== 2) throw new Error(`removing ${p.path}/${rel}: ${NFS4ERR[st] || 'NFS4 error ' + st}`);
 }
 async function nfsList(root, p) {
   const res = await run('nfs-ls', [nfsUrl(p, '')], { timeoutMs: CHECK_TIMEOUT_MS, env: { HOME: path.join(root, 'root') } });
   if (res.code === 0) return { ok: true, durationMs: res.durationMs };
   return { ok: false, unreachable: true, error: firstMeaningfulLine(`${res.stderr}\n${res.stdout}`, [/^Failed to open/]), durationMs: res.durationMs };
 }
-async function nfsCopy(root, p, local, rel) {
-  const res = await run('nfs-cp', [local, nfsUrl(p, rel)], { timeoutMs: TRANSFER_TIMEOUT_MS, env: { HOME: path.join(root, 'root') } });
+async function nfsCopy(root, p, local, rel, timeoutMs = TRANSFER_TIMEOUT_MS) {
+  const res = await run('nfs-cp', [local, nfsUrl(p, rel)], { timeoutMs, env: { HOME: path.join(root, 'root') } });
   if (res.code === 0) return { ok: true };
   return { ok: false, error: firstMeaningfulLine(`${res.stderr}\n${res.stdout}`, [/^Failed to open/]) };
 }
@@ -776,13 +789,126 @@ async function probe(root, cfg, dest, { writeTest }) {
   }
 }
 
+// A remote directory lost: the vendor sends an e-mail and a SIEM event (each when on).
+// The event also goes to the appliance's own event log, whatever the channels, since
+// `backup config show` reports recent events (contract 2) and the channels are only
+// how they are delivered.
 function notify(root, cfg, destination, error) {
   const n = cfg.backup.notifications;
   const event = { time: new Date().toISOString(), kind: 'remote_directory_lost', hostname: cfg.hostname, destination, error };
   const dir = path.join(root, 'notifications');
   fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+  fs.appendFileSync(path.join(root, EVENTS_LOG), JSON.stringify(event) + '\n', { mode: 0o640 });
   if (n.email) fs.appendFileSync(path.join(dir, 'email.log'), JSON.stringify({ ...event, to: n.emailTo }) + '\n', { mode: 0o640 });
   if (n.siem) fs.appendFileSync(path.join(dir, 'siem.log'), JSON.stringify(event) + '\n', { mode: 0o640 });
+}
+
+// The events of the last EVENT_WINDOW_MS, at most MAX_EVENTS, oldest first. A line that
+// is not an event (a torn write, a hand edit) is skipped rather than failing the read.
+function recentEvents(root, now = Date.now()) {
+  let text;
+  try {
+    text = fs.readFileSync(path.join(root, EVENTS_LOG), 'utf8');
+  } catch {
+    return [];
+  }
+  const events = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let e;
+    try { e = JSON.parse(line); } catch { continue; }
+    const t = e && typeof e.time === 'string' ? Date.parse(e.time) : NaN;
+    if (Number.isNaN(t) || t < now - EVENT_WINDOW_MS || typeof e.kind !== 'string') continue;
+    events.push({ time: e.time, kind: e.kind, hostname: e.hostname ?? null, destination: e.destination ?? null, error: e.error ?? null });
+  }
+  events.sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+  return events.slice(-MAX_EVENTS);
+}
+
+// ---------------------------------------------------------------- backup layout
+
+// Where every file of a backup goes, relative to the destination's remote path: the
+// vendor's layout (docs/appliance-contract.md, "Layout"). This is the one place to
+// change when a real appliance differs in detail; the lab helpers read it from here.
+// Every path carries the backup id, so a file of a backup that its manifest does not
+// list can be told apart from another backup's.
+const LAYOUT = {
+  /** The system kind's database dumps: one directory per backup. */
+  db: 'backup/system/db/{id}/{name}.tar.gz',
+  /** The video kind's session recordings, filed under the backup's start date (UTC). */
+  arz: 'backup/system/arz/{YYYY}/{MMDD}/{id}-sessions.tar.gz',
+  /** The secrets kind: always in the envelope. */
+  secrets: 'backup/secrets/{id}.secrets.enc',
+  /** One manifest per backup, written last. */
+  manifest: 'backup/manifests/{id}.json',
+  /** Appended to a db or arz archive that is wrapped in the envelope. */
+  encryptedSuffix: '.enc',
+};
+
+// The system kind's dumps: what each archives, relative to a directory orbit picks.
+// Never the vault (data/secrets.json: that is the secrets kind, which always has a
+// master key) nor a stored password (orbit-config is written without them).
+const DB_DUMPS = ['senhasegura-db', 'orbit-config'];
+
+function layoutPath(template, vars) {
+  return template.replace(/\{(\w+)\}/g, (_, k) => {
+    if (vars[k] === undefined) throw new OrbitError('internal', `LAYOUT placeholder {${k}} has no value`);
+    return vars[k];
+  });
+}
+
+function layoutVars(id, startedAt) {
+  const iso = startedAt.toISOString();
+  return { id, YYYY: iso.slice(0, 4), MMDD: iso.slice(5, 7) + iso.slice(8, 10) };
+}
+
+// ---------------------------------------------------------------- the envelope
+
+// "OSEC" | version 1 | scrypt salt (16) | GCM IV (12) | GCM tag (16) | ciphertext,
+// key = scrypt(masterPassword, salt, 32, N=16384, r=8, p=1), AES-256-GCM.
+// The same format as providers/backup-format.ts reads.
+const ENVELOPE = { magic: 'OSEC', version: 1, saltBytes: 16, ivBytes: 12, tagBytes: 16, keyBytes: 32, scrypt: { N: 16384, r: 8, p: 1 } };
+const ENVELOPE_TAG_OFFSET = ENVELOPE.magic.length + 1 + ENVELOPE.saltBytes + ENVELOPE.ivBytes;
+const ENVELOPE_HEADER_BYTES = ENVELOPE_TAG_OFFSET + ENVELOPE.tagBytes;
+
+// Writes `source` (a readable stream) to `out`, in the envelope when masterPassword is
+// set. It streams: the tag is known only at the end, so the header is written with a
+// zero placeholder and the tag put at its offset afterwards. Memory stays flat
+// whatever the size of the recordings.
+async function writeSealed(out, source, masterPassword) {
+  const { pipeline } = require('stream/promises');
+  if (!masterPassword) {
+    await pipeline(source, fs.createWriteStream(out, { flags: 'wx', mode: 0o640 }));
+    return;
+  }
+  const salt = crypto.randomBytes(ENVELOPE.saltBytes);
+  const iv = crypto.randomBytes(ENVELOPE.ivBytes);
+  const { N, r, p } = ENVELOPE.scrypt;
+  const key = crypto.scryptSync(masterPassword, salt, ENVELOPE.keyBytes, { N, r, p });
+  const cipher = crypto.createCipheriv('aes-256-gcm', key, iv);
+  key.fill(0);
+  const header = Buffer.concat([Buffer.from(ENVELOPE.magic, 'latin1'), Buffer.from([ENVELOPE.version]), salt, iv, Buffer.alloc(ENVELOPE.tagBytes)]);
+  fs.writeFileSync(out, header, { flag: 'wx', mode: 0o640 });
+  await pipeline(source, cipher, fs.createWriteStream(out, { flags: 'r+', start: ENVELOPE_HEADER_BYTES }));
+  const fd = fs.openSync(out, 'r+');
+  try {
+    fs.writeSync(fd, cipher.getAuthTag(), 0, ENVELOPE.tagBytes, ENVELOPE_TAG_OFFSET);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// Size and SHA-256 of a written file, read back in chunks (the envelope's tag lands in
+// the header last, so the digest cannot be taken while writing).
+async function fileDigest(file) {
+  const h = crypto.createHash('sha256');
+  let size = 0;
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
+    h.update(chunk);
+    size += chunk.length;
+  }
+  return { size, sha256: h.digest('hex') };
 }
 
 // ---------------------------------------------------------------- backup contents
@@ -791,63 +917,153 @@ function backupId(now) {
   return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z') + '-' + crypto.randomBytes(2).toString('hex');
 }
 
-// secrets.enc: "OSEC" | version 1 | scrypt salt (16) | IV (12) | GCM tag (16) | ciphertext
-// key = scrypt(masterPassword, salt, 32, {N: 16384, r: 8, p: 1})
-function encryptSecrets(plain, masterPassword) {
-  const salt = crypto.randomBytes(16);
-  const iv = crypto.randomBytes(12);
-  const key = crypto.scryptSync(masterPassword, salt, 32, { N: 16384, r: 8, p: 1 });
-  const c = crypto.createCipheriv('aes-256-gcm', key, iv);
-  const ct = Buffer.concat([c.update(plain), c.final()]);
-  return Buffer.concat([Buffer.from('OSEC'), Buffer.from([1]), salt, iv, c.getAuthTag(), ct]);
+// The hard timeout of a step that moves `bytes`: the base, plus time for the size, so
+// a 1 GiB recordings set is not cut off while a dead server still fails fast.
+const BYTES_PER_EXTRA_SECOND = 4 * 1024 * 1024;
+function transferTimeoutMs(bytes) {
+  return TRANSFER_TIMEOUT_MS + Math.ceil(bytes / BYTES_PER_EXTRA_SECOND) * 1000;
 }
 
-async function tarGz(out, cwd, entry) {
-  const r = await run('tar', ['-czf', out, '-C', cwd, entry], { timeoutMs: TRANSFER_TIMEOUT_MS });
-  if (r.code !== 0) throw new OrbitError('backup_failed', `tar of ${entry} failed: ${firstMeaningfulLine(r.stderr)}`);
+function treeBytes(p) {
+  let st;
+  try { st = fs.lstatSync(p); } catch { return 0; }
+  if (!st.isDirectory()) return st.isFile() ? st.size : 0;
+  return fs.readdirSync(p).reduce((n, e) => n + treeBytes(path.join(p, e)), 0);
 }
 
-async function buildBackup(root, cfg, id, staging) {
+// A gzip'd tar of `entries` (relative to cwd) written to `out`, sealed when
+// masterPassword is set. tar streams into the cipher; its member list goes to an index
+// file in `work`, so the manifest can count the members without reading the archive.
+async function writeArchive(out, cwd, entries, masterPassword, work) {
+  const index = path.join(work, `${path.basename(out)}.index`);
+  const timeoutMs = transferTimeoutMs(entries.reduce((n, e) => n + treeBytes(path.join(cwd, e)), 0));
+  const child = spawn('tar', ['-czvf', '-', `--index-file=${index}`, '-C', cwd, ...entries], {
+    detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: CHILD_PATH, LANG: 'C', LC_ALL: 'C' },
+  });
+  let stderr = '';
+  let timedOut = false;
+  child.stderr.on('data', (d) => { if (stderr.length < 65536) stderr += d; });
+  const closed = new Promise((resolve) => {
+    child.on('error', (e) => { stderr += e.message; resolve(127); });
+    child.on('close', (code) => resolve(code === null ? 128 : code));
+  });
+  const kill = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } };
+  const timer = setTimeout(() => { timedOut = true; kill(); }, timeoutMs);
+  try {
+    await writeSealed(out, child.stdout, masterPassword);
+    const code = await closed;
+    if (timedOut) throw new OrbitError('backup_failed', `tar of ${entries.join(', ')} timed out after ${timeoutMs / 1000} s`);
+    if (code !== 0) throw new OrbitError('backup_failed', `tar of ${entries.join(', ')} failed: ${firstMeaningfulLine(stderr)}`);
+  } catch (e) {
+    kill();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  const members = fs.readFileSync(index, 'utf8').split('\n').filter(Boolean).length;
+  return { entries: members };
+}
+
+// The orbit configuration as a dump may hold it: every stored secret replaced by
+// whether it is set.
+function configWithoutSecrets(cfg) {
+  const c = JSON.parse(JSON.stringify(cfg));
+  c.backup.masterPasswordSet = !!c.backup.masterPassword;
+  delete c.backup.masterPassword;
+  for (const x of [...(c.partitions || []), ...(c.credentials || [])]) {
+    x.passwordSet = !!x.password;
+    delete x.password;
+  }
+  return c;
+}
+
+// The vault as the secrets kind archives it: {"secrets":[…]}, and how many entries.
+function readVault(root) {
+  const file = path.join(root, 'data', 'secrets.json');
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e.code === 'ENOENT') return { plain: Buffer.from('{"secrets":[]}'), entries: 0 };
+    throw e;
+  }
+  let doc;
+  try { doc = JSON.parse(text); } catch { doc = null; }
+  if (!doc || !Array.isArray(doc.secrets)) throw new OrbitError('backup_failed', `${file} is not a vault document {"secrets":[…]}`);
+  return { plain: Buffer.from(JSON.stringify({ secrets: doc.secrets })), entries: doc.secrets.length };
+}
+
+// Builds every content file of the backup under `content` (in the LAYOUT tree) and
+// returns the manifest's file list, in the order: system, secrets, video.
+async function buildBackup(root, cfg, id, startedAt, content, work) {
   const b = cfg.backup;
   const kinds = ['system', 'secrets', 'video'].filter((k) => b[k]);
+  const master = b.masterPassword || null;
+  const vars = layoutVars(id, startedAt);
   const files = [];
-  for (const k of kinds) fs.mkdirSync(path.join(staging, 'backup', k, id), { recursive: true, mode: 0o750 });
+  const place = (rel) => {
+    fs.mkdirSync(path.dirname(path.join(content, rel)), { recursive: true, mode: 0o750 });
+    return path.join(content, rel);
+  };
+  const archive = async (kind, role, template, extra, cwd, entries) => {
+    const rel = layoutPath(template, { ...vars, ...extra }) + (master ? LAYOUT.encryptedSuffix : '');
+    const r = await writeArchive(place(rel), cwd, entries, master, work);
+    files.push({ path: rel, kind, role, encrypted: !!master, entries: r.entries });
+  };
   if (b.system) {
-    const rel = `backup/system/${id}/system.tar.gz`;
-    fs.mkdirSync(path.join(root, 'data'), { recursive: true });
-    await tarGz(path.join(staging, rel), root, 'data');
-    files.push(rel);
+    fs.mkdirSync(path.join(root, 'data', 'system'), { recursive: true });
+    await archive('system', 'db', LAYOUT.db, { name: DB_DUMPS[0] }, root, ['data/system']);
+    const dump = path.join(work, DB_DUMPS[1]);
+    fs.mkdirSync(dump, { mode: 0o700 });
+    fs.writeFileSync(path.join(dump, 'orbinibkp.json'), JSON.stringify(configWithoutSecrets(cfg), null, 2) + '\n', { mode: 0o600 });
+    await archive('system', 'db', LAYOUT.db, { name: DB_DUMPS[1] }, work, [DB_DUMPS[1]]);
   }
   if (b.secrets) {
-    if (!b.masterPassword) throw invalid('masterPassword', 'the secrets backup is on but no master password is set');
-    const rel = `backup/secrets/${id}/secrets.enc`;
-    let plain;
+    if (!master) throw invalid('masterPassword', 'the secrets backup is on but no master password is set');
+    const rel = layoutPath(LAYOUT.secrets, vars);
+    const vault = readVault(root);
+    const { Readable } = require('stream');
     try {
-      plain = fs.readFileSync(path.join(root, 'data', 'secrets.json'));
-    } catch {
-      plain = Buffer.from('{"secrets":[]}\n');
+      await writeSealed(place(rel), Readable.from([vault.plain]), master);
+    } finally {
+      vault.plain.fill(0);
     }
-    fs.writeFileSync(path.join(staging, rel), encryptSecrets(plain, b.masterPassword), { mode: 0o640 });
-    files.push(rel);
+    files.push({ path: rel, kind: 'secrets', role: 'secrets', encrypted: true, entries: vault.entries });
   }
   if (b.video) {
-    const rel = `backup/video/${id}/sessions.tar.gz`;
     const rec = path.join(root, 'recordings');
     if (!fs.existsSync(rec)) {
       fs.mkdirSync(rec, { recursive: true, mode: 0o750 });
       fs.writeFileSync(path.join(rec, 'session-0001.cast'), '{"version":2,"width":80,"height":24,"title":"stand-in proxy session"}\n[0.5,"o","$ whoami\\r\\n"]\n[0.9,"o","root\\r\\n"]\n');
     }
-    await tarGz(path.join(staging, rel), root, 'recordings');
-    files.push(rel);
+    await archive('video', 'arz', LAYOUT.arz, {}, root, ['recordings']);
   }
-  const bytes = files.reduce((n, f) => n + fs.statSync(path.join(staging, f)).size, 0);
-  return { kinds, files, bytes };
+  const manifestFiles = [];
+  for (const f of files) {
+    const d = await fileDigest(path.join(content, f.path));
+    manifestFiles.push({ path: f.path, kind: f.kind, role: f.role, size: d.size, sha256: d.sha256, encrypted: f.encrypted, entries: f.entries });
+  }
+  return { kinds, files: manifestFiles };
 }
 
-async function transfer(root, cfg, dest, staging, id, files) {
+// The manifest, written under `dir` once the content has landed: it lists every
+// content file, never itself.
+async function writeManifest(dir, cfg, id, kinds, files) {
+  const rel = layoutPath(LAYOUT.manifest, { id });
+  const manifest = { format: 'orbit-backup-manifest', version: 1, id, hostname: cfg.hostname, createdAt: new Date().toISOString(), kinds, files };
+  const out = path.join(dir, rel);
+  fs.mkdirSync(path.dirname(out), { recursive: true, mode: 0o750 });
+  fs.writeFileSync(out, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o640 });
+  const d = await fileDigest(out);
+  return { path: rel, size: d.size, sha256: d.sha256 };
+}
+
+// Sends the tree under `srcDir` (the relative `files`, `bytes` in all) to the destination.
+async function transfer(root, cfg, dest, srcDir, files, bytes) {
   const started = Date.now();
+  const timeoutMs = transferTimeoutMs(bytes);
   if (dest.kind === 'rsync') {
-    const r = await rsyncPush(root, dest.target, staging);
+    const r = await rsyncPush(root, dest.target, srcDir, { timeoutMs });
     return { ...r, durationMs: Date.now() - started };
   }
   const p = dest.target;
@@ -861,8 +1077,8 @@ async function transfer(root, cfg, dest, staging, id, files) {
   }
   if (p.protocol === 'cifs') {
     const creds = cifsCredentials(cfg, p);
-    const cmds = [...dirs.map((d) => `mkdir ${d}`), ...files.map((f) => `put ${path.join(staging, f)} ${f}`)];
-    const r = await smbclient(root, p, creds, cmds, TRANSFER_TIMEOUT_MS);
+    const cmds = [...dirs.map((d) => `mkdir ${d}`), ...files.map((f) => `put ${path.join(srcDir, f)} ${f}`)];
+    const r = await smbclient(root, p, creds, cmds, timeoutMs);
     return { ...r, durationMs: Date.now() - started };
   }
   try {
@@ -871,7 +1087,7 @@ async function transfer(root, cfg, dest, staging, id, files) {
     return { ok: false, unreachable: /did not answer|ECONNREFUSED|closed|denied|NOENT|ACCES|PERM/.test(e.message), error: e.message, durationMs: Date.now() - started };
   }
   for (const f of files) {
-    const c = await nfsCopy(root, p, path.join(staging, f), f);
+    const c = await nfsCopy(root, p, path.join(srcDir, f), f, transferTimeoutMs(fs.statSync(path.join(srcDir, f)).size));
     if (!c.ok) return { ok: false, unreachable: false, error: c.error, durationMs: Date.now() - started };
   }
   return { ok: true, durationMs: Date.now() - started };
@@ -956,7 +1172,7 @@ const handlers = {
   },
 
   async 'backup config show'(ctx) {
-    const v = configView(ctx.store.read());
+    const v = configView(ctx.store.read(), ctx.root);
     return { json: v, text: humanConfig(v) };
   },
 
@@ -1043,48 +1259,77 @@ const handlers = {
     const id = backupId(startedAt);
     let dest;
     let logged = false;
-    const fail = (err, destUrl) => {
+    const fail = async (err) => {
+      const destUrl = dest ? dest.url : null;
       backupLog(root, `${new Date().toISOString()} [${cfg.hostname}] backup ${id} status=failed destination=${destUrl || 'none'} code=${err.code} error=${JSON.stringify(err.message)}`);
       logged = true;
+      // The failure must not hide behind a lock: the backup log above has it either way.
+      try {
+        await store.mutate((c) => {
+          c.lastFailure = { time: new Date().toISOString(), id, code: err.code, message: err.message, destination: destUrl };
+          return true;
+        });
+      } catch { /* reported by the exit code and the backup log */ }
       return err;
     };
     try {
       dest = destinationOf(cfg);
       if (!['system', 'secrets', 'video'].some((k) => cfg.backup[k])) throw invalid('kinds', 'no backup kind is enabled (orbit backup kind enable …)');
     } catch (e) {
-      throw fail(e, dest && dest.url);
+      throw await fail(e instanceof OrbitError ? e : new OrbitError('internal', e.message));
     }
+    // content/ and manifest/ are the trees sent, in that order; work/ is never sent.
     const staging = privateTmp(root, `backup-${id}-`);
+    const content = path.join(staging, 'content');
+    const manifestDir = path.join(staging, 'manifest');
+    const work = path.join(staging, 'work');
+    for (const d of [content, manifestDir, work]) fs.mkdirSync(d, { mode: 0o700 });
     try {
       let built;
       try {
-        built = await buildBackup(root, cfg, id, staging);
+        built = await buildBackup(root, cfg, id, startedAt, content, work);
       } catch (e) {
-        throw fail(e instanceof OrbitError ? e : new OrbitError('backup_failed', e.message), dest.url);
+        throw await fail(e instanceof OrbitError ? e : new OrbitError('backup_failed', e.message));
       }
-      const t = await transfer(root, cfg, dest, staging, id, built.files);
-      if (!t.ok) {
+      const send = async (dir, files, bytes) => {
+        const t = await transfer(root, cfg, dest, dir, files, bytes);
+        if (t.ok) return t.durationMs;
         if (t.unreachable) {
           notify(root, cfg, dest.url, t.error);
-          throw fail(new OrbitError('unreachable', `${dest.url} could not be reached: ${t.error}`), dest.url);
+          throw await fail(new OrbitError('unreachable', `${dest.url} could not be reached: ${t.error}`));
         }
-        throw fail(new OrbitError('backup_failed', `the transfer to ${dest.url} did not complete: ${t.error}`), dest.url);
+        throw await fail(new OrbitError('backup_failed', `the transfer to ${dest.url} did not complete: ${t.error}`));
+      };
+      const contentBytes = built.files.reduce((n, f) => n + f.size, 0);
+      let durationMs = await send(content, built.files.map((f) => f.path), contentBytes);
+      // Written last, once every file it lists has landed: a backup without its
+      // manifest is an incomplete one.
+      let manifest;
+      try {
+        manifest = await writeManifest(manifestDir, cfg, id, built.kinds, built.files);
+      } catch (e) {
+        throw await fail(e instanceof OrbitError ? e : new OrbitError('backup_failed', e.message));
       }
+      durationMs += await send(manifestDir, [manifest.path], manifest.size);
+      const files = [...built.files.map((f) => f.path), manifest.path];
       const summary = {
         ok: true,
+        contract: CONTRACT,
         id,
         destination: dest.url,
         kinds: built.kinds,
-        files: built.files,
-        bytes: built.bytes,
-        durationMs: t.durationMs,
+        files,
+        bytes: contentBytes + manifest.size,
+        durationMs,
         startedAt: startedAt.toISOString(),
+        manifest: { ...manifest, files: built.files },
       };
-      backupLog(root, `${new Date().toISOString()} [${cfg.hostname}] backup ${id} status=ok destination=${dest.url} kinds=${built.kinds.join(',')} files=${built.files.length} bytes=${built.bytes} durationMs=${t.durationMs}`);
+      backupLog(root, `${new Date().toISOString()} [${cfg.hostname}] backup ${id} status=ok destination=${dest.url} kinds=${built.kinds.join(',')} files=${files.length} bytes=${summary.bytes} durationMs=${durationMs}`);
       logged = true;
       await store.mutate((c) => {
-        const { ok, ...last } = summary;
-        c.lastBackup = last;
+        const { ok, manifest: { files: _listed, ...manifestRef }, ...last } = summary;
+        c.lastBackup = { ...last, manifest: manifestRef };
+        c.lastFailure = null;
         return true;
       });
       const via = dest.kind === 'rsync' ? 'Rsync' : dest.kind === 'cifs' ? 'CIFS (smbclient)' : 'NFS (nfs-cp)';
@@ -1092,13 +1337,14 @@ const handlers = {
         `Backup ${id} started at ${summary.startedAt}`,
         `Destination: ${dest.url}`,
         `Kinds: ${built.kinds.join(', ')}`,
-        ...built.files.map((f) => `  ${f} (${fs.statSync(path.join(staging, f)).size} bytes)`),
-        `${via} transfer completed: ${built.files.length} files, ${built.bytes} bytes`,
-        `Transfer duration: ${(t.durationMs / 1000).toFixed(2)} s`,
+        ...built.files.map((f) => `  ${f.path} (${f.size} bytes, ${f.encrypted ? 'encrypted' : 'not encrypted'}, ${f.entries} entries, sha256 ${f.sha256})`),
+        `  ${manifest.path} (${manifest.size} bytes, manifest, sha256 ${manifest.sha256})`,
+        `${via} transfer completed: ${files.length} files, ${summary.bytes} bytes`,
+        `Transfer duration: ${(durationMs / 1000).toFixed(2)} s`,
       ].join('\n');
       return { json: summary, text };
     } catch (e) {
-      if (!logged) fail(e instanceof OrbitError ? e : new OrbitError('internal', e.message), dest.url);
+      if (!logged) await fail(e instanceof OrbitError ? e : new OrbitError('internal', e.message));
       throw e;
     } finally {
       rmrf(staging);
@@ -1337,4 +1583,10 @@ async function main() {
   process.exitCode = exitCode;
 }
 
-main();
+// The lab helpers (lab/age-backup, lab/notify-lost) reuse the layout, the lock and the
+// NFS client rather than copying them.
+if (require.main === module) {
+  main();
+} else {
+  module.exports = { LAYOUT, ENVELOPE, Store, OrbitError, layoutPath, destinationOf, notify, nfsRemove, nfsCopy, fileDigest, recentEvents };
+}
