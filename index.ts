@@ -12,7 +12,7 @@ import { z } from "zod";
 import { APPLIANCE_LOGIN, ApplianceBackup, type ApplianceBackupArgs, ApplianceConnection, HostKey, rules } from "senhasegura-backup";
 
 // The providers' own value rules, so the config refuses what they would refuse.
-const { AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, Hostname, Hour, MasterPassword, ObjectId, OneLine, Port, UnixUser, shown } = rules;
+const { AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, EmailAddress, Hostname, Hour, MasterPassword, ObjectId, OneLine, Port, UnixUser, shown } = rules;
 
 // ------------------------------------------------------------------ the schema
 
@@ -26,6 +26,9 @@ function displayed(value: unknown): string {
 const Flag = z.enum(["true", "false"], {
     error: (issue) => `must be true or false, but ${displayed(issue.input)} was provided`,
 }).transform((text) => text === "true");
+
+/** How old the newest backup may get before scripts/drift reports it: a whole number of hours, up to a year. */
+const MaxBackupAge = z.number().int().min(1, "must be from 1 to 8760 hours (a year)").max(8760, "must be from 1 to 8760 hours (a year)");
 
 /** Pulumi keeps config as text: a whole number, then checked by `rule`. */
 function wholeNumber<Rule extends z.ZodType<number, number>>(rule: Rule) {
@@ -101,10 +104,19 @@ const StackKeys = z.object({
     systemBackup: Flag.default(true),
     videoBackup: Flag.default(true),
     masterPassword: secret(MasterPassword),
+    /** Unset: on exactly when masterPassword is set. `true` makes a missing masterPassword an error, which is what scripts/adopt writes for an appliance whose secrets backup is on. */
+    secretsBackup: Flag.optional(),
     hour: wholeNumber(Hour).default(5),
     notifyEmail: Flag.default(true),
     notifySiem: Flag.default(true),
+    notifyEmailTo: EmailAddress.optional(),
     verify: Flag.default(true),
+    /** Read by scripts/drift, not by the program; checked here so a bad value fails every run. */
+    maxBackupAgeHours: wholeNumber(MaxBackupAge).default(26),
+    /** The appliance was set up by hand: creates take over what the hosts hold (docs/adopt.md). */
+    adopted: Flag.default(false),
+    /** Unset: follows adopted. */
+    retainOnDelete: Flag.optional(),
 });
 
 /** What the chosen destination needs besides each key's own rule. */
@@ -131,6 +143,11 @@ const StackConfig = StackKeys.superRefine((c, ctx) => {
         }
     } else if (c.destination === "nfs" && !c.nfs) {
         need("nfs", "is required for the nfs destination: {host, path, port?}");
+    }
+    if (c.secretsBackup === true && !c.masterPassword) {
+        need("masterPassword", "is required with secretsBackup true: the secrets backup is encrypted with it, and no appliance gives it back, so it cannot be left out or guessed");
+    } else if (c.secretsBackup === false && c.masterPassword) {
+        need("secretsBackup", "is false, but masterPassword is set: remove masterPassword (pulumi config rm masterPassword), or set secretsBackup true");
     }
 }, { when: () => true }); // also when a key broke its own rule: every problem is told at once
 
@@ -292,12 +309,14 @@ const backup = new ApplianceBackup(config.name ?? "appliance", {
     policy: {
         system: config.systemBackup,
         video: config.videoBackup,
-        secrets: config.masterPassword !== undefined,
+        secrets: config.secretsBackup ?? config.masterPassword !== undefined,
         masterPassword: config.masterPassword,
         hour: config.hour,
-        notifications: { email: config.notifyEmail, siem: config.notifySiem },
+        notifications: { email: config.notifyEmail, siem: config.notifySiem, emailTo: config.notifyEmailTo },
     },
     verify: config.verify,
+    adopted: config.adopted,
+    retainOnDelete: config.retainOnDelete,
 });
 
 export const summary = pulumi.interpolate`appliance ${appliance.host}:${appliance.port ?? APPLIANCE_LOGIN.port} backs up to ${backup.destination} daily at ${backup.policy.hour}:00 (system ${backup.policy.system}, secrets ${backup.policy.secrets}, video ${backup.policy.video})`;

@@ -52,7 +52,7 @@ export interface ApplianceBackupArgs {
     /** Where backups go. */
     destination: RsyncDestination | PartitionDestination;
     /** Which backups, when, and who is told of a lost remote directory. The destination is set by the component. */
-    policy?: Omit<Inputs<BackupPolicyArgs>, "connection" | "destination">;
+    policy?: Omit<Inputs<BackupPolicyArgs>, "connection" | "destination" | "adopt">;
     /**
      * Run a backup (a @pulumi/command remote.Command) after the destination or the kinds
      * change, and check that its files landed at the destination. @default true
@@ -60,6 +60,20 @@ export interface ApplianceBackupArgs {
     verify?: boolean;
     /** Seconds the verification backup may take; coreutils `timeout` on the appliance enforces it. @default 900 */
     backupTimeoutSec?: number;
+    /**
+     * The appliance was set up by hand, and this component takes it over (docs/adopt.md):
+     * each child's create records what the appliance and the backup server hold and
+     * writes nothing; where that differs from these arguments, the next preview shows
+     * the update. Turning it on or off later changes nothing on any host. @default false
+     */
+    adopted?: boolean;
+    /**
+     * Leave the appliance and the backup server as they are when a child is deleted
+     * (a destroy, or the component removed from the program): the engine forgets the
+     * resources and runs no delete, so backups that predate Pulumi are never turned off.
+     * @default adopted
+     */
+    retainOnDelete?: boolean;
 }
 
 /** What the last verification backup proved. */
@@ -95,7 +109,16 @@ export class ApplianceBackup extends pulumi.ComponentResource {
 
     constructor(name: string, args: ApplianceBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("senhasegura:backup:ApplianceBackup", name, {}, opts);
-        const parent = { parent: this };
+        const retain = args.retainOnDelete ?? args.adopted === true;
+        const parent: pulumi.CustomResourceOptions = retain ? { parent: this, retainOnDelete: true } : { parent: this };
+        // Only adopted children carry the input, so the state of every other stack stays as it was.
+        const adopt = args.adopted === true ? { adopt: true as const } : {};
+        if (args.adopted === true) {
+            pulumi.log.info(`${name}: adopted (docs/adopt.md): a create records what the appliance and the backup server hold and writes nothing; where they differ from the program, the create warns and the next preview shows the update`, this);
+        }
+        if (retain) {
+            pulumi.log.info(`${name}: its resources are retained on delete: a destroy, or removing ${name} from the program, leaves the appliance's backups and the backup server's key line as they are (retainOnDelete${args.retainOnDelete === undefined ? ", the default for an adopted appliance" : ""}; set it to false to delete them)`, this);
+        }
         // Every child's connection host waits for the argument check, so a bad argument
         // fails before any child is registered: nothing is created and nothing runs on
         // any host, even under `up --skip-preview`. Known values are checked at preview.
@@ -124,11 +147,12 @@ export class ApplianceBackup extends pulumi.ComponentResource {
                 targetUser: d.backupUser,
                 publicKey: rootKey.publicKey,
                 restrictTo: d.path,
+                ...adopt,
             }, parent);
             const host = d.host ?? d.server.host;
             const port = d.port ?? d.server.port ?? DEFAULT_PORTS.ssh;
             const target = new RsyncTarget(`${name}-rsync`, {
-                connection: appliance, user: d.backupUser, host, port, path: d.path, testOnRefresh: d.testOnRefresh,
+                connection: appliance, user: d.backupUser, host, port, path: d.path, testOnRefresh: d.testOnRefresh, ...adopt,
             }, { ...parent, dependsOn: [authorizedKey] });
             Object.assign(this, { rootKey, authorizedKey, rsyncTarget: target });
             destinationDependency = target;
@@ -138,7 +162,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
         } else {
             const partition = new RemotePartition(`${name}-partition`, {
                 connection: appliance, partitionId: d.partitionId, protocol: d.type, host: d.host, port: d.port, path: d.path,
-                user: d.user, password: d.password, domain: d.domain, credentialId: d.credentialId,
+                user: d.user, password: d.password, domain: d.domain, credentialId: d.credentialId, ...adopt,
             }, parent);
             Object.assign(this, { partition });
             destinationDependency = partition;
@@ -157,6 +181,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             ...(args.policy ?? {}),
             connection: appliance,
             destination,
+            ...adopt,
         }, { ...parent, dependsOn: [destinationDependency] });
         let hostKey: ApplianceHostKey | undefined;
         let backupRun: command.remote.Command | undefined;

@@ -28,6 +28,8 @@ const ComponentOptions = z.strictObject({
     policy: z.unknown().optional(),
     verify: z.boolean().optional(),
     backupTimeoutSec: z.number().int().min(10).max(86_400).optional(),
+    adopted: z.boolean().optional(),
+    retainOnDelete: z.boolean().optional(),
 });
 const DESTINATION_FIELDS = {
     rsync: ["type", "server", "backupUser", "path", "host", "port", "testOnRefresh"],

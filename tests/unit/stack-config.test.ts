@@ -187,6 +187,14 @@ describe("stack config: each wrong or missing key names the key, the rule and th
         { title: "no export for nfs", config: withConfig({ destination: "nfs" }), key: "nfs", rule: /is required for the nfs destination/ },
         { title: "a relative NFS path", config: withConfig({ destination: "nfs", nfs: JSON.stringify({ host: "nfs.example.com", path: "exports" }) }), key: "nfs.path", rule: /must be absolute/, value: '"exports"' },
         { title: "a misspelt key", config: withConfig({ hours: "4" }), key: "hours", rule: /is not a key of this program; did you mean hour\?/ },
+        { title: "a backup age of 0 hours", config: withConfig({ maxBackupAgeHours: "0" }), key: "maxBackupAgeHours", rule: /must be from 1 to 8760 hours/, value: "0" },
+        { title: "a backup age past a year", config: withConfig({ maxBackupAgeHours: "9000" }), key: "maxBackupAgeHours", rule: /must be from 1 to 8760 hours/, value: "9000" },
+        { title: "a backup age that is not a whole number", config: withConfig({ maxBackupAgeHours: "26.5" }), key: "maxBackupAgeHours", rule: /must be a whole number/, value: '"26.5"' },
+        { title: "a notification address that is no address", config: withConfig({ notifyEmailTo: "ops at example" }), key: "notifyEmailTo", rule: /must be one e-mail address/, value: '"ops at example"' },
+        { title: "adopted that is not a flag", config: withConfig({ adopted: "yes" }), key: "adopted", rule: /must be true or false/, value: '"yes"' },
+        { title: "retainOnDelete that is not a flag", config: withConfig({ retainOnDelete: "always" }), key: "retainOnDelete", rule: /must be true or false/, value: '"always"' },
+        { title: "the secrets backup on without its master password", config: withConfig({ secretsBackup: "true" }), key: "masterPassword", rule: /is required with secretsBackup true: .* cannot be left out or guessed/ },
+        { title: "the secrets backup off with a master password", config: withConfig({ secretsBackup: "false", masterPassword: "correct horse battery staple" }), key: "secretsBackup", rule: /is false, but masterPassword is set/ },
     ];
     for (const c of cases) {
         it(`${c.title}: ${NS}:${c.key}`, async () => {
@@ -264,6 +272,27 @@ describe("stack config: a good config", function () {
         const nfs = await run(withConfig({ destination: "nfs", partitionId: "nfs-main", nfs: JSON.stringify({ host: "nfs.example.com", port: 2050, path: "/exports/senhasegura" }) }));
         const exported = nfs.resources.find((d) => d.type.endsWith(":RemotePartition"))?.inputs;
         assert.deepEqual([exported?.partitionId, exported?.protocol, exported?.port, exported?.path], ["nfs-main", "nfs", 2050, "/exports/senhasegura"]);
+    });
+
+    it("adopts with adopted true: every child that writes takes adopt: true; without it no child carries the input", async () => {
+        const writers = [":AuthorizedKey", ":RsyncTarget", ":BackupPolicy"];
+        const adopted = await run(withConfig({ adopted: "true", verify: "false" }));
+        assert.equal(adopted.error, undefined);
+        for (const suffix of writers) assert.equal(adopted.resources.find((d) => d.type.endsWith(suffix))?.inputs.adopt, true, suffix);
+        const partition = await run(withConfig({ adopted: "true", destination: "cifs", cifs: JSON.stringify({ host: "files.example.com", path: "/backup", credentialId: "corp" }) }));
+        assert.equal(partition.resources.find((d) => d.type.endsWith(":RemotePartition"))?.inputs.adopt, true);
+        const plain = await run(PRODUCTION);
+        for (const d of plain.resources) assert.ok(!("adopt" in (d.inputs ?? {})), `${d.name} carries adopt without adopted`);
+    });
+
+    it("takes secretsBackup, notifyEmailTo and maxBackupAgeHours", async () => {
+        const masterPassword = "correct horse battery staple";
+        const r = await run(withConfig({ secretsBackup: "true", masterPassword, notifyEmailTo: "backup-alerts@example.com", maxBackupAgeHours: "48" }));
+        assert.equal(r.error, undefined);
+        const policy = r.resources.find((d) => d.type.endsWith(":BackupPolicy"))?.inputs;
+        assert.deepEqual([policy?.secrets, policy?.notifications], [true, { email: true, siem: true, emailTo: "backup-alerts@example.com" }]);
+        const off = await run(withConfig({ secretsBackup: "false" }));
+        assert.equal(off.resources.find((d) => d.type.endsWith(":BackupPolicy"))?.inputs.secrets, false);
     });
 
     it("never loads the lab wiring without labFile", async () => {
