@@ -1,27 +1,28 @@
 // BackupVerification: proves that the backup a verification run reported really
-// landed at the destination, by looking for every file from outside the appliance.
+// landed at the destination, intact, by reading it from outside the appliance.
 //
 // The backup itself runs in a @pulumi/command remote.Command (`sudo -n orbit
 // backup create --json`, see components/verification-backup.ts); its stdout, the
 // report, is this resource's input. A new report (a new backup) or a new
 // destination checks again; a plain `pulumi up` or a refresh checks nothing.
-import { execFile } from "child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import * as path from "path";
+//
+// With orbit contract 2 the report carries the backup's manifest: every file's size
+// and SHA-256. Each file is then hashed where it landed (providers/far-side.ts,
+// streaming: nothing of it is written to disk here), the manifest file itself too,
+// and the directories that hold them are listed for a file of the backup that the
+// manifest does not name. A contract 1 report has no digests: its files are only
+// looked for.
 import { isDeepStrictEqual } from "util";
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { RelativeFile, type ReportedManifest, belongsTo } from "./backup-format";
 import { checkInputs, decideDiff, fieldsOf } from "./check";
-import { describeTarget } from "./connection";
 import { BackupProviderError } from "./errors";
-import { FarSide, describeSide } from "./far-side";
+import { FarSide, type FileDigest, describeSide, digestFiles, listFiles } from "./far-side";
 import { OrbitBackupReport, type OrbitBackupSummary } from "./orbit";
 import { info, progress } from "./progress";
 import { BackupResource, type Inputs } from "./resource";
 import { shown } from "./rules";
-import { shellQuote } from "./shell";
-import { sshPool } from "./ssh";
 
 // The package exports FarSide from here; it lives with the code that reads the far side.
 export { FarSide } from "./far-side";
@@ -38,14 +39,12 @@ function parseReport(text: string): OrbitBackupSummary | string {
         const issue = parsed.error.issues[0];
         return `is not orbit's backup summary: ${issue.path.join(".") || "(root)"} ${issue.message}`;
     }
-    if (parsed.data.files.some((f) => !SAFE_RELATIVE_FILE.test(f) || f.split("/").includes(".."))) {
-        return "names a file outside the backup directory: every file must be a relative path without '..'";
+    const outside = parsed.data.files.find((f) => !RelativeFile.safeParse(f).success);
+    if (outside !== undefined) {
+        return `names a file outside the backup directory, ${shown(outside.slice(0, 120))}: every file must be a relative path of plain characters without '..'`;
     }
     return parsed.data;
 }
-
-/** A backup file as orbit reports it: relative to the destination, plain characters only. */
-const SAFE_RELATIVE_FILE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 export const BackupVerificationArgs = z.strictObject({
     /** What `orbit backup create --json` printed: the remote.Command's stdout. */
@@ -70,61 +69,131 @@ const Proof = z.object({
     startedAt: z.string(),
     /** Where orbit said it sent the backup. */
     sentTo: z.string(),
+    /**
+     * How the files were checked: `sha256` (size and SHA-256 of every file against the
+     * manifest, and no stray file of the backup) or `presence` (a contract 1 report,
+     * which has no digests). State written before the checksums reads as `presence`.
+     */
+    checked: z.enum(["sha256", "presence"]).default("presence"),
 });
 export type BackupVerificationState = BackupVerificationInputs & z.output<typeof Proof>;
 
-const LOCAL_TIMEOUT_MS = 30_000;
+// ------------------------------------------------------------------ pure decisions
 
-function runLocal(file: string, args: string[]): Promise<{ code: number; out: string }> {
-    return new Promise((resolve) => {
-        execFile(file, args, { timeout: LOCAL_TIMEOUT_MS, killSignal: "SIGKILL", maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-            const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-            resolve({ code, out: `${stdout}\n${stderr}` });
-        });
-    });
+/** A file the far side must hold, byte for byte. */
+export interface ExpectedFile { path: string; size: number; sha256: string }
+
+/** What the far side holds that the manifest does not say. */
+export type Finding =
+    | { kind: "missing"; path: string; expected: FileDigest }
+    | { kind: "changed"; path: string; expected: FileDigest; found: FileDigest }
+    | { kind: "extra"; path: string };
+
+/** Every file a contract 2 backup wrote: the manifest's files, then the manifest itself. Each once. */
+export function expectedFiles(manifest: ReportedManifest): ExpectedFile[] {
+    const all = [...manifest.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })), { path: manifest.path, size: manifest.size, sha256: manifest.sha256 }];
+    const seen = new Set<string>();
+    return all.filter((f) => !seen.has(f.path) && seen.add(f.path));
 }
 
-/** The files the far side does not have. */
-async function missingFiles(side: FarSide, files: string[]): Promise<string[]> {
-    if (side.type === "rsync") {
-        const script = 'cd "$1" || exit 3; shift; for f; do [ -s "$f" ] || echo "$f"; done';
-        const result = await sshPool.run(side.server, {
-            argv: ["sh", "-c", script, "ssb-verify", side.path, ...files], sudo: side.useSudo,
-            operation: `check the backup files in ${side.path}`,
-        });
-        if (result.code !== 0) {
-            throw new BackupProviderError(`cannot read ${side.path}`, {
-                kind: "command", host: describeTarget(side.server), operation: "verify the backup files", exitCode: result.code, stderr: result.stderr,
-                hint: "check the backup directory exists and the verification user may read it (useSudo)",
-            });
-        }
-        return result.stdout.split("\n").filter(Boolean);
-    }
-    const missing: string[] = [];
-    if (side.type === "cifs") {
-        const [share, ...dir] = side.path.split("/").filter(Boolean);
-        // The password goes in a 0600 file in a private directory, never on argv.
-        const tmp = mkdtempSync(path.join(tmpdir(), "ssb-smb-"));
-        try {
-            const auth = path.join(tmp, "auth");
-            writeFileSync(auth, `username = ${side.user}\npassword = ${side.password}\n${side.domain ? `domain = ${side.domain}\n` : ""}`, { mode: 0o600 });
-            for (const file of files) {
-                const remote = [...dir, file].join("/");
-                const r = await runLocal("smbclient", [`//${side.host}/${share}`, "-p", String(side.port), "-A", auth, "-t", "10", "-c", `ls ${shellQuote(remote).replace(/'/g, '"')}`]);
-                if (r.code !== 0 || /NT_STATUS_/.test(r.out) || !r.out.includes(path.basename(file))) missing.push(file);
-            }
-        } finally {
-            rmSync(tmp, { recursive: true, force: true });
-        }
-        return missing;
-    }
-    for (const file of files) {
-        const url = `nfs://${side.host}${side.path}/${path.dirname(file)}?version=4&nfsport=${side.port}`;
-        const r = await runLocal("nfs-ls", [url]);
-        if (r.code !== 0 || !r.out.split("\n").some((line) => line.trim().endsWith(` ${path.basename(file)}`))) missing.push(file);
-    }
-    return missing;
+/** The directories that hold the expected files: where a stray file of the backup is looked for. */
+export function directoriesOf(files: readonly { path: string }[]): string[] {
+    return [...new Set(files.map((f) => f.path.split("/").slice(0, -1).join("/")).filter(Boolean))].sort();
 }
+
+/**
+ * Expected files against what the far side holds: `found` has each expected file's
+ * digest (undefined when missing), `listed` the files of the directories that hold
+ * them. A listed file that belongs to the backup and is not expected is extra.
+ */
+export function compareDigests(
+    backupId: string, expected: readonly ExpectedFile[], found: ReadonlyMap<string, FileDigest | undefined>, listed: readonly string[],
+): Finding[] {
+    const findings: Finding[] = [];
+    for (const file of expected) {
+        const digest = { size: file.size, sha256: file.sha256 };
+        const at = found.get(file.path);
+        if (at === undefined) findings.push({ kind: "missing", path: file.path, expected: digest });
+        else if (at.size !== file.size || at.sha256 !== file.sha256) findings.push({ kind: "changed", path: file.path, expected: digest, found: at });
+    }
+    const known = new Set(expected.map((f) => f.path));
+    for (const file of [...new Set(listed)].sort()) {
+        if (!known.has(file) && belongsTo(file, backupId)) findings.push({ kind: "extra", path: file });
+    }
+    return findings;
+}
+
+function bytesText(n: number): string {
+    return `${n} byte${n === 1 ? "" : "s"}`;
+}
+
+/** One line per finding, naming the file, what the manifest says and what was found. */
+export function findingLine(f: Finding, backupId: string, manifestPath?: string): string {
+    const name = f.path === manifestPath ? `${f.path} (the manifest)` : f.path;
+    switch (f.kind) {
+        case "missing":
+            return `${name}: missing; expected ${bytesText(f.expected.size)}, SHA-256 ${f.expected.sha256}`;
+        case "changed": {
+            const how = f.found.size < f.expected.size ? "shorter than written (truncated)"
+                : f.found.size > f.expected.size ? "longer than written"
+                : "same size, other content";
+            return `${name}: ${how}; expected ${bytesText(f.expected.size)}, SHA-256 ${f.expected.sha256}; found ${bytesText(f.found.size)}, SHA-256 ${f.found.sha256}`;
+        }
+        case "extra":
+            return `${name}: not in the manifest, yet named as a file of backup ${backupId} (added after the backup, or by another writer)`;
+    }
+}
+
+/** The reason a verification fails: how many of which, then a line per file. */
+export function findingsReason(backupId: string, appliance: string, findings: readonly Finding[], manifestPath?: string): string {
+    const count = (kind: Finding["kind"]) => findings.filter((f) => f.kind === kind).length;
+    const parts = [
+        count("changed") && `${count("changed")} changed`,
+        count("missing") && `${count("missing")} missing`,
+        count("extra") && `${count("extra")} not in the manifest`,
+    ].filter(Boolean);
+    return `backup ${backupId} from ${appliance} does not match its manifest (${parts.join(", ")}):\n`
+        + findings.map((f) => `  - ${findingLine(f, backupId, manifestPath)}`).join("\n");
+}
+
+// ------------------------------------------------------------------ the checks
+
+const MIB = 1024 * 1024;
+
+function mib(bytes: number): string {
+    return `${(bytes / MIB).toFixed(1)} MiB`;
+}
+
+/** Hashes every file of a contract 2 backup at the far side and compares it with the manifest. */
+async function checkAgainstManifest(summary: OrbitBackupSummary, manifest: ReportedManifest, side: FarSide): Promise<Finding[]> {
+    const expected = expectedFiles(manifest);
+    const totalBytes = expected.reduce((sum, f) => sum + f.size, 0);
+    const where = describeSide(side);
+    // The files are hashed in the order given, so the bytes done are the sizes of the files done.
+    const doneBytes = expected.reduce<number[]>((acc, f) => [...acc, (acc.at(-1) ?? 0) + f.size], []);
+    progress(`BackupVerification: hashing ${expected.length} files (${mib(totalBytes)}) of backup ${summary.id} at ${where}`);
+    const started = Date.now();
+    const found = await digestFiles(side, expected.map((f) => f.path), (done, total) => {
+        progress(`BackupVerification: hashed ${done}/${total} files, ${mib(doneBytes[done - 1] ?? 0)} of ${mib(totalBytes)}, at ${where}`);
+    }, { expectedBytes: totalBytes });
+    const listed: string[] = [];
+    for (const dir of directoriesOf(expected)) listed.push(...await listFiles(side, dir));
+    const seconds = (Date.now() - started) / 1000;
+    info(`BackupVerification: hashed ${expected.length} files, ${mib(totalBytes)}, at ${where} in ${seconds.toFixed(1)} s`
+        + (seconds > 0 ? ` (${(totalBytes / MIB / seconds).toFixed(1)} MiB/s)` : ""));
+    return compareDigests(summary.id, expected, found, listed);
+}
+
+/** Contract 1: the report has no digests, so the files are only looked for, one listing per directory. */
+async function missingFiles(side: FarSide, files: readonly string[]): Promise<string[]> {
+    const present = new Set<string>();
+    for (const dir of directoriesOf(files.map((path) => ({ path })))) {
+        for (const file of await listFiles(side, dir)) present.add(file);
+    }
+    return files.filter((f) => !present.has(f));
+}
+
+const NEW_BACKUP_HINT = "to run a new verification backup after the fix, `pulumi up --replace` the backup command (its URN ends in -verification-backup)";
 
 async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificationState> {
     const summary = parseReport(inputs.report);
@@ -135,16 +204,30 @@ async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificat
             kind: "invalid", host: appliance, operation: "read the verification backup's report", hint: "report this as a bug",
         });
     }
+    const side = inputs.destination;
+    const where = describeSide(side);
     info(`BackupVerification: backup ${summary.id} on ${appliance} sent ${summary.files.length} files, ${summary.bytes} bytes, to ${summary.destination} in ${(summary.durationMs / 1000).toFixed(1)} s`);
-    progress(`BackupVerification: looking for ${summary.files.length} files of backup ${summary.id} at ${describeSide(inputs.destination)}`);
-    const missing = await missingFiles(inputs.destination, summary.files);
+    const proof = { backupId: summary.id, files: summary.files, bytes: summary.bytes, durationMs: summary.durationMs, startedAt: summary.startedAt, sentTo: summary.destination };
+    if (summary.manifest) {
+        const findings = await checkAgainstManifest(summary, summary.manifest, side);
+        if (findings.length > 0) {
+            throw new BackupProviderError(findingsReason(summary.id, appliance, findings, summary.manifest.path), {
+                kind: "command", host: where, operation: "verify the backup's sizes and SHA-256",
+                hint: "the backup at the destination is not what the appliance wrote: find out what changed it (the backup server's disk, "
+                    + "another writer, a transfer cut short; the appliance's backup log is /var/log/orbinibkp.log); " + NEW_BACKUP_HINT,
+            });
+        }
+        return { ...inputs, ...proof, checked: "sha256" };
+    }
+    progress(`BackupVerification: looking for ${summary.files.length} files of backup ${summary.id} at ${where}`);
+    const missing = await missingFiles(side, summary.files);
     if (missing.length > 0) {
-        throw new BackupProviderError(`backup ${summary.id} reported ${summary.files.length} files sent to ${summary.destination}, but ${missing.length} are not at ${describeSide(inputs.destination)}: ${missing.join(", ")}`, {
+        throw new BackupProviderError(`backup ${summary.id} reported ${summary.files.length} files sent to ${summary.destination}, but ${missing.length} are not at ${where}: ${missing.join(", ")}`, {
             kind: "appliance", host: appliance, operation: "verify the backup landed",
-            hint: "check the destination path and rights on the backup server, and the appliance's backup log (/var/log/orbinibkp.log); to run a new verification backup after the fix, `pulumi up --replace` the backup command (its URN ends in -verification-backup)",
+            hint: `check the destination path and rights on the backup server, and the appliance's backup log (/var/log/orbinibkp.log); ${NEW_BACKUP_HINT}`,
         });
     }
-    return { ...inputs, backupId: summary.id, files: summary.files, bytes: summary.bytes, durationMs: summary.durationMs, startedAt: summary.startedAt, sentTo: summary.destination };
+    return { ...inputs, ...proof, checked: "presence" };
 }
 
 export const backupVerificationProvider = {
@@ -182,9 +265,10 @@ export const backupVerificationProvider = {
 } satisfies pulumi.dynamic.ResourceProvider<BackupVerificationInputs, BackupVerificationState>;
 
 /**
- * Proves that a verification backup's files landed at the destination. `report` is
- * what `orbit backup create --json` printed; it checks again when the report or the
- * destination changes.
+ * Proves that a verification backup's files landed at the destination, and, when the
+ * report carries a manifest (orbit contract 2), that each one's size and SHA-256 there
+ * match it and no stray file of the backup is beside them. `report` is what `orbit
+ * backup create --json` printed; it checks again when the report or the destination changes.
  *
  * @example
  * const run = new command.remote.Command("backup", { connection, create: "sudo -n orbit backup create --json" });
@@ -200,10 +284,12 @@ export class BackupVerification extends BackupResource {
     declare readonly durationMs: pulumi.Output<number>;
     declare readonly startedAt: pulumi.Output<string>;
     declare readonly sentTo: pulumi.Output<string>;
+    /** `sha256` when every file's size and SHA-256 matched the manifest; `presence` for a contract 1 report. */
+    declare readonly checked: pulumi.Output<"sha256" | "presence">;
 
     constructor(name: string, args: Inputs<BackupVerificationArgs>, opts?: pulumi.CustomResourceOptions) {
         super("BackupVerification", "backupVerification", name,
-            { ...args, backupId: undefined, files: undefined, bytes: undefined, durationMs: undefined, startedAt: undefined, sentTo: undefined },
+            { ...args, backupId: undefined, files: undefined, bytes: undefined, durationMs: undefined, startedAt: undefined, sentTo: undefined, checked: undefined },
             opts, ["destination"]);
     }
 }

@@ -9,8 +9,9 @@ import * as os from "os";
 import * as path from "path";
 import { backupCommandLine } from "../../components/verification-backup";
 import { hostKeyLine } from "../../providers/appliance-host-key";
-import { backupVerificationProvider } from "../../providers/backup-verification";
+import { backupVerificationProvider, compareDigests, directoriesOf, expectedFiles, findingLine, findingsReason } from "../../providers/backup-verification";
 import { parseHostKeyPin, sha256Fingerprint } from "../../providers/connection";
+import type { FileDigest } from "../../providers/far-side";
 import { ed25519PublicKey } from "../support/keys";
 
 const REPORT = {
@@ -115,5 +116,81 @@ describe("BackupVerification's check and diff", () => {
         const r = await backupVerificationProvider.update!("id", olds, { ...inputs, appliance: "mt4adm@backup-appliance:59022" });
         assert.equal(r.outs.backupId, REPORT.id);
         assert.equal(r.outs.appliance, "mt4adm@backup-appliance:59022");
+    });
+});
+
+describe("BackupVerification against a contract 2 manifest (pure decisions)", () => {
+    const ID = "20261126T080000Z-1a2b";
+    const sha = (c: string) => c.repeat(64);
+    const manifest = {
+        path: `backup/manifests/${ID}.json`, size: 900, sha256: sha("7"),
+        files: [
+            { path: `backup/system/db/${ID}/senhasegura-db.tar.gz.enc`, kind: "system" as const, role: "db" as const, size: 4096, sha256: sha("a"), encrypted: true, entries: 3 },
+            { path: `backup/system/db/${ID}/orbit-config.tar.gz.enc`, kind: "system" as const, role: "db" as const, size: 2048, sha256: sha("b"), encrypted: true, entries: 2 },
+            { path: `backup/system/arz/2026/1126/${ID}-sessions.tar.gz.enc`, kind: "video" as const, role: "arz" as const, size: 8192, sha256: sha("c"), encrypted: true, entries: 1 },
+            { path: `backup/secrets/${ID}.secrets.enc`, kind: "secrets" as const, role: "secrets" as const, size: 300, sha256: sha("d"), encrypted: true, entries: 4 },
+        ],
+    };
+    const expected = expectedFiles(manifest);
+    const intact = () => new Map<string, FileDigest | undefined>(expected.map((f) => [f.path, { size: f.size, sha256: f.sha256 }]));
+    const listedIntact = expected.map((f) => f.path);
+
+    it("expects every manifest file, then the manifest itself, each once; lists the directories that hold them", () => {
+        assert.deepEqual(expected.map((f) => f.path), [...manifest.files.map((f) => f.path), manifest.path]);
+        assert.equal(expectedFiles({ ...manifest, files: [...manifest.files, manifest.files[0]] }).length, 5);
+        assert.deepEqual(directoriesOf(expected), ["backup/manifests", "backup/secrets", "backup/system/arz/2026/1126", `backup/system/db/${ID}`]);
+    });
+
+    it("an intact backup has no finding, whatever else of other backups the directories hold", () => {
+        const others = ["backup/manifests/20261125T080000Z-9f9f.json", "backup/secrets/20261125T080000Z-9f9f.secrets.enc", "backup/system/arz/2026/1126/20261126T070000Z-0000-sessions.tar.gz.enc"];
+        assert.deepEqual(compareDigests(ID, expected, intact(), [...listedIntact, ...others]), []);
+    });
+
+    it("names a truncated file, a flipped byte, a deleted file and a stray file of the backup, with the expected and found digests", () => {
+        const found = intact();
+        found.set(manifest.files[0].path, { size: 1000, sha256: sha("e") });
+        found.set(manifest.files[1].path, { size: 2048, sha256: sha("f") });
+        found.set(manifest.files[3].path, undefined);
+        const stray = `backup/system/db/${ID}/extra.tar.gz`;
+        const findings = compareDigests(ID, expected, found, [...listedIntact, stray, `backup/secrets/${ID}.secrets.enc.bak`]);
+        assert.deepEqual(findings.map((f) => [f.kind, f.path]), [
+            ["changed", manifest.files[0].path], ["changed", manifest.files[1].path], ["missing", manifest.files[3].path],
+            ["extra", `backup/secrets/${ID}.secrets.enc.bak`], ["extra", stray],
+        ]);
+        const reason = findingsReason(ID, "mt4adm@10.0.0.5:59022", findings, manifest.path);
+        const lines = reason.split("\n");
+        assert.equal(lines[0], `backup ${ID} from mt4adm@10.0.0.5:59022 does not match its manifest (2 changed, 1 missing, 2 not in the manifest):`);
+        assert.equal(lines[1], `  - ${manifest.files[0].path}: shorter than written (truncated); expected 4096 bytes, SHA-256 ${sha("a")}; found 1000 bytes, SHA-256 ${sha("e")}`);
+        assert.equal(lines[2], `  - ${manifest.files[1].path}: same size, other content; expected 2048 bytes, SHA-256 ${sha("b")}; found 2048 bytes, SHA-256 ${sha("f")}`);
+        assert.equal(lines[3], `  - ${manifest.files[3].path}: missing; expected 300 bytes, SHA-256 ${sha("d")}`);
+        assert.match(lines[5], new RegExp(`^  - ${stray}: not in the manifest, yet named as a file of backup ${ID}`));
+    });
+
+    it("names the manifest itself when it changed, and a longer file as longer", () => {
+        const found = intact();
+        found.set(manifest.path, { size: 901, sha256: sha("9") });
+        const [f] = compareDigests(ID, expected, found, listedIntact);
+        assert.equal(findingLine(f, ID, manifest.path), `${manifest.path} (the manifest): longer than written; expected 900 bytes, SHA-256 ${sha("7")}; found 901 bytes, SHA-256 ${sha("9")}`);
+    });
+
+    it("does not count a file twice when two listings name it", () => {
+        const stray = `backup/system/db/${ID}/x`;
+        assert.equal(compareDigests(ID, expected, intact(), [...listedIntact, stray, stray]).length, 1);
+    });
+
+    it("check refuses a report whose manifest names a file outside the backup directory", async () => {
+        const report = { ...REPORT, id: ID, files: [...manifest.files.map((f) => f.path), manifest.path], manifest: { ...manifest, files: [{ ...manifest.files[0], path: "../../etc/shadow" }] } };
+        const r = await backupVerificationProvider.check!({}, { report: JSON.stringify(report), destination: NFS });
+        assert.deepEqual(r.failures?.map((f) => f.property), ["report"]);
+        assert.match(r.failures![0].reason, /manifest\.files\.0\.path/);
+        const ok = await backupVerificationProvider.check!({}, { report: JSON.stringify({ ...report, manifest }), destination: NFS });
+        assert.deepEqual(ok.failures, []);
+    });
+
+    it("a state from before the checksums reads as checked by presence and keeps what it proved", async () => {
+        const inputs = { report: JSON.stringify(REPORT), appliance: "a", destination: NFS };
+        const olds = { ...inputs, backupId: REPORT.id, files: REPORT.files, bytes: 12345, durationMs: 840, startedAt: REPORT.startedAt, sentTo: REPORT.destination };
+        const r = await backupVerificationProvider.update!("id", olds, { ...inputs, appliance: "b" });
+        assert.equal(r.outs.checked, "presence");
     });
 });
