@@ -1,0 +1,160 @@
+// The implementation of scripts/restore-drill: is the newest backup of each appliance
+// of a stack restorable? Reads the stack's state through the Automation API (`pulumi
+// stack export --show-secrets`, whose output stays in this process's memory), finds
+// each appliance's destination and master password there (scripts/stack-targets.ts),
+// and reads the destination only through providers/far-side.ts. Files are decrypted,
+// inflated and listed in memory as they stream in (scripts/restore-open.ts); the
+// decisions are scripts/restore-check.ts. Nothing is written to disk, nothing changes
+// on any host. The master password stays in this process: no child gets it on argv,
+// on stdin or in its environment, and everything printed is scrubbed of it.
+// Exit codes: 0 restorable, 2 not restorable, 1 error.
+import * as path from "path";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { BACKUP_LAYOUT, manifestPath, newestBackupId } from "../providers/backup-format";
+import { redact } from "../providers/errors";
+import { type FarSide, describeSide, digestFiles, listFiles, readFile, streamFile } from "../providers/far-side";
+import { sshPool } from "../providers/ssh";
+import {
+    type ApplianceResult, EXIT, type Problem, USAGE, buildReport, bytes, checkDigests, checkOpened,
+    directoriesToList, extraFiles, fileResults, formatJson, formatText, openedDetail, parseArgs, parseManifest, verdictOf,
+} from "./restore-check";
+import { ArchiveOpener, openSecrets } from "./restore-open";
+import { type DrillTarget, type TargetProblem, isProblem, selectTargets, stackTargets } from "./stack-targets";
+import { stripAnsi } from "./drift-report";
+
+/** A manifest lists a few files; one this large is not the appliance's. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** Progress goes to stderr, scrubbed like everything else; stdout holds only the report. */
+type Say = (line: string) => void;
+
+/**
+ * One appliance: its newest backup found by its manifest, every file's size and SHA-256,
+ * the files of the backup the manifest does not list, then each intact file opened.
+ * A host that cannot be read is an error; a file that is not as the manifest says is a problem.
+ */
+export async function drillOne(t: DrillTarget, say: Say): Promise<ApplianceResult> {
+    const started = Date.now();
+    const side: FarSide = t.destination;
+    const where = describeSide(side);
+    const base = { name: t.name, appliance: t.appliance, destination: where };
+    const done = (rest: Partial<ApplianceResult> & Pick<ApplianceResult, "verdict">): ApplianceResult =>
+        ({ ...base, files: [], problems: [], ...rest, durationMs: Date.now() - started });
+    try {
+        say(`${t.name}: looking for the newest backup in ${BACKUP_LAYOUT.manifests} at ${where}`);
+        const id = newestBackupId(await listFiles(side, BACKUP_LAYOUT.manifests));
+        if (id === undefined) {
+            return done({
+                verdict: "error",
+                error: `no backup found: ${where} holds no manifest in ${BACKUP_LAYOUT.manifests} (orbit contract 2 writes ${BACKUP_LAYOUT.manifests}/<id>.json with every backup). `
+                    + "Run a backup (sudo orbit backup create on the appliance, or pulumi up after a change of the backup kinds), then the drill again",
+            });
+        }
+        const file = manifestPath(id);
+        say(`${t.name}: reading ${file}`);
+        const manifest = parseManifest((await readFile(side, file, MAX_MANIFEST_BYTES)).toString("utf8"), id, file);
+        if ("reason" in manifest) return done({ verdict: "not-restorable", backupId: id, problems: [manifest] });
+        const about = { backupId: id, createdAt: manifest.createdAt, hostname: manifest.hostname };
+
+        const total = manifest.files.reduce((s, f) => s + f.size, 0);
+        say(`${t.name}: backup ${id}: checking the size and SHA-256 of ${manifest.files.length} files (${bytes(total)})`);
+        const digests = await digestFiles(side, manifest.files.map((f) => f.path),
+            (n, of) => say(`${t.name}: ${n}/${of} digests`), { expectedBytes: total });
+        const listed: string[] = [];
+        for (const dir of directoriesToList(manifest)) listed.push(...await listFiles(side, dir));
+        const problems: Problem[] = [...checkDigests(manifest, digests), ...extraFiles(manifest, listed)];
+
+        const proved = new Map<string, string>();
+        for (const f of manifest.files) {
+            if (problems.some((p) => p.file === f.path)) continue;
+            say(`${t.name}: opening ${f.path} (${bytes(f.size)}${f.encrypted ? ", encrypted" : ""})`);
+            let opened;
+            if (f.role === "secrets") {
+                opened = openSecrets(f, await readFile(side, f.path, f.size), t.masterPassword);
+            } else {
+                const opener = new ArchiveOpener(f, f.encrypted ? t.masterPassword : undefined);
+                await streamFile(side, f.path, (chunk) => opener.push(chunk));
+                opened = await opener.finish();
+            }
+            const problem = checkOpened(f, opened);
+            if (problem) problems.push(problem);
+            else if ("entries" in opened) proved.set(f.path, openedDetail(f, opened.entries));
+        }
+        return done({ ...about, verdict: verdictOf(problems), files: fileResults(manifest, problems, proved), problems });
+    } catch (err) {
+        return done({ verdict: "error", error: err instanceof Error ? err.message : String(err) });
+    }
+}
+
+/** The error lines of a failed Automation API call, without colour codes. */
+function commandErrors(err: unknown): string[] {
+    const result = (err as { commandResult?: { stderr?: string; stdout?: string } }).commandResult;
+    const text = stripAnsi(result?.stderr || result?.stdout || (err instanceof Error ? err.message : String(err)));
+    return text.split("\n").filter((l) => l.trim()).slice(-20);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+    const repo = path.resolve(__dirname, "..");
+    let secrets: string[] = [];
+    const scrub = (text: string) => redact(text, secrets);
+    const say: Say = (line) => process.stderr.write(scrub(`restore-drill: ${line}\n`));
+    let args;
+    try {
+        args = parseArgs(argv, repo);
+    } catch (err) {
+        process.stderr.write(`restore-drill: ${(err as Error).message}\n${USAGE}\n`);
+        return EXIT.error;
+    }
+    if (args === "help") { process.stdout.write(`${USAGE}\n`); return EXIT.restorable; }
+    const { stack: stackName, json } = args;
+    const fail = (lines: string[]): number => {
+        process.stderr.write(scrub(`restore-drill: ${lines.join("\n  ")}\n`));
+        if (json) process.stdout.write(scrub(JSON.stringify({ stack: stackName, exitCode: EXIT.error, restorable: false, error: lines }, null, 2) + "\n"));
+        return EXIT.error;
+    };
+
+    let targets: Array<DrillTarget | TargetProblem>;
+    try {
+        say(`reading the state of stack ${stackName} (pulumi stack export --show-secrets, kept in memory)`);
+        const stack = await LocalWorkspace.selectStack({ stackName, workDir: args.cwd });
+        const found = stackTargets(await stack.workspace.exportStack(stackName));
+        secrets = found.secrets;
+        targets = found.targets;
+    } catch (err) {
+        return fail([`cannot read the state of stack ${stackName}, so nothing was checked:`, ...commandErrors(err)]);
+    }
+    try {
+        targets = selectTargets(targets, args.appliance);
+    } catch (err) {
+        return fail([(err as Error).message]);
+    }
+    if (targets.length === 0) {
+        return fail([`stack ${stackName} holds no ApplianceBackup (no BackupVerification), so there is nothing to drill: run pulumi up first`]);
+    }
+
+    const results: ApplianceResult[] = [];
+    try {
+        for (const t of targets) {
+            if (isProblem(t)) {
+                say(`${t.name}: ${t.error}`);
+                results.push({ name: t.name, appliance: t.appliance, verdict: "error", files: [], problems: [], error: t.error, durationMs: 0 });
+                continue;
+            }
+            const result = await drillOne(t, say);
+            say(`${t.name}: ${result.verdict}${result.backupId ? ` (backup ${result.backupId})` : ""} in ${(result.durationMs / 1000).toFixed(1)} s`);
+            results.push(result);
+        }
+    } finally {
+        await sshPool.closeAll();
+    }
+    const report = buildReport(stackName, results);
+    process.stdout.write(scrub(json ? formatJson(report) : formatText(report)));
+    return report.exitCode;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err) => {
+        process.stderr.write(`restore-drill: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = EXIT.error;
+    });
+}
