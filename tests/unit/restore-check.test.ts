@@ -24,7 +24,7 @@ const manifest: Manifest = {
     kinds: ["system", "secrets", "video"],
     files: [file(DB, "db", { sha256: sha("1") }), file(CONFIG, "db", { sha256: sha("2"), size: 500 }), file(ARZ, "arz", { sha256: sha("3"), entries: 2 }), file(SECRETS, "secrets", { sha256: sha("4"), entries: 5 })],
 };
-const intact = () => new Map(manifest.files.map((f) => [f.path, { size: f.size, sha256: f.sha256 }]));
+const intact = () => new Map<string, { size: number; sha256: string } | undefined>(manifest.files.map((f) => [f.path, { size: f.size, sha256: f.sha256 }]));
 
 describe("restore drill: arguments", () => {
     it("defaults to the dev stack in the repository, text report, every appliance", () => {
