@@ -623,21 +623,45 @@ function nfsUrl(p, rel) {
   return `nfs://${p.host}${base}${rel ? '/' + rel : ''}?version=4&nfsport=${p.port}`;
 }
 
-// A minimal NFSv4.0 client (ONC RPC over TCP, AUTH_SYS) for the two things
-// libnfs-utils 4.0 has no tool for: creating a directory and removing a file.
+// A minimal NFSv4.0 client (ONC RPC over TCP, AUTH_SYS) for what libnfs-utils 4.0 has no
+// working tool for: creating a directory, removing a file, and writing a file of 4 KB or
+// more (its nfs-cp fails with "ZDR error: Failed to encode COMPOUND4args" at about 4000
+// bytes, so it only ever carried the small files of contract 1).
 function xdr() {
   const parts = [];
   const w = {
     u32(v) { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); parts.push(b); return w; },
-    opaque(buf) { w.u32(buf.length); parts.push(buf); const pad = (4 - (buf.length % 4)) % 4; if (pad) parts.push(Buffer.alloc(pad)); return w; },
+    u64(v) { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(v)); parts.push(b); return w; },
+    fixed(buf) { parts.push(buf); const pad = (4 - (buf.length % 4)) % 4; if (pad) parts.push(Buffer.alloc(pad)); return w; },
+    opaque(buf) { w.u32(buf.length); return w.fixed(buf); },
     str(s) { return w.opaque(Buffer.from(s, 'utf8')); },
     buf() { return Buffer.concat(parts); },
   };
   return w;
 }
-const NFS4ERR = { 1: 'NFS4ERR_PERM', 2: 'NFS4ERR_NOENT', 5: 'NFS4ERR_IO', 13: 'NFS4ERR_ACCES', 17: 'NFS4ERR_EXIST', 20: 'NFS4ERR_NOTDIR', 28: 'NFS4ERR_NOSPC', 30: 'NFS4ERR_ROFS', 10001: 'NFS4ERR_BADHANDLE', 10006: 'NFS4ERR_SERVERFAULT', 10016: 'NFS4ERR_WRONGSEC' };
+function xdrReader(buf, at = 0) {
+  let o = at;
+  const r = {
+    u32() { const v = buf.readUInt32BE(o); o += 4; return v; },
+    u64() { const v = buf.readBigUInt64BE(o); o += 8; return v; },
+    fixed(n) { const v = buf.subarray(o, o + n); o += n + ((4 - (n % 4)) % 4); return Buffer.from(v); },
+    opaque() { return r.fixed(r.u32()); },
+  };
+  return r;
+}
+const NFS4ERR = {
+  1: 'NFS4ERR_PERM', 2: 'NFS4ERR_NOENT', 5: 'NFS4ERR_IO', 13: 'NFS4ERR_ACCES', 17: 'NFS4ERR_EXIST', 20: 'NFS4ERR_NOTDIR', 21: 'NFS4ERR_ISDIR',
+  22: 'NFS4ERR_INVAL', 27: 'NFS4ERR_FBIG', 28: 'NFS4ERR_NOSPC', 30: 'NFS4ERR_ROFS', 69: 'NFS4ERR_DQUOT', 70: 'NFS4ERR_STALE', 10001: 'NFS4ERR_BADHANDLE',
+  10006: 'NFS4ERR_SERVERFAULT', 10011: 'NFS4ERR_EXPIRED', 10013: 'NFS4ERR_GRACE', 10016: 'NFS4ERR_WRONGSEC', 10017: 'NFS4ERR_CLID_INUSE',
+  10022: 'NFS4ERR_STALE_CLIENTID', 10023: 'NFS4ERR_STALE_STATEID', 10025: 'NFS4ERR_BAD_STATEID', 10026: 'NFS4ERR_BAD_SEQID',
+};
+const nfs4err = (st) => NFS4ERR[st] || `NFS4 error ${st}`;
+const OPEN4 = { shareAccessWrite: 2, shareDenyNone: 0, create: 1, guarded: 1, claimNull: 0, resultConfirm: 2 };
+const WRITE_CHUNK = 512 * 1024; // below nfs-ganesha's default MaxWrite (1 MiB)
 const OP = {
   putrootfh: (w) => w.u32(24),
+  putfh: (fh) => (w) => w.u32(22).opaque(fh),
+  getfh: (w) => w.u32(10),
   lookup: (name) => (w) => w.u32(15).str(name),
   remove: (name) => (w) => w.u32(28).str(name),
   mkdir: (name) => (w) => {
@@ -646,9 +670,75 @@ const OP = {
     // CREATE, type NF4DIR, name, fattr4 { bitmap [0, 1<<(FATTR4_MODE-32)], mode }
     w.u32(6).u32(2).str(name).u32(2).u32(0).u32(1 << (33 - 32)).opaque(mode);
   },
+  setclientid: (verifier, id) => (w) => w.u32(35).fixed(verifier).str(id).u32(0x40000000).str('tcp').str('127.0.0.1.0.0').u32(0),
+  setclientidConfirm: (clientid, confirm) => (w) => w.u32(36).u64(clientid).fixed(confirm),
+  // OPEN for writing, creating the file GUARDED (an existing file is NFS4ERR_EXIST, as nfs-cp
+  // refuses to overwrite) with mode 0640.
+  openCreate: (seqid, clientid, owner, name) => (w) => {
+    const mode = Buffer.alloc(4);
+    mode.writeUInt32BE(0o640);
+    w.u32(18).u32(seqid).u32(OPEN4.shareAccessWrite).u32(OPEN4.shareDenyNone).u64(clientid).opaque(owner)
+      .u32(OPEN4.create).u32(OPEN4.guarded).u32(2).u32(0).u32(1 << (33 - 32)).opaque(mode)
+      .u32(OPEN4.claimNull).str(name);
+  },
+  openConfirm: (stateid, seqid) => (w) => w.u32(20).fixed(stateid).u32(seqid),
+  write: (stateid, offset, data) => (w) => w.u32(38).fixed(stateid).u64(offset).u32(0 /* UNSTABLE4 */).opaque(data),
+  commit: (w) => w.u32(5).u64(0).u32(0),
+  close: (seqid, stateid) => (w) => w.u32(4).u32(seqid).fixed(stateid),
 };
-function nfs4Compound(host, port, ops, timeoutMs = CHECK_TIMEOUT_MS) {
-  return new Promise((resolve, reject) => {
+
+// One TCP connection to the server, one COMPOUND at a time. `call` resolves with the
+// compound's status and a reader at its first operation's result.
+class Nfs4Conn {
+  constructor(host, port, timeoutMs = CHECK_TIMEOUT_MS) {
+    this.host = host;
+    this.port = port;
+    this.timeoutMs = timeoutMs;
+    this.sock = null;
+    this.pending = null;
+    this.dead = null;
+  }
+
+  open() {
+    if (this.sock) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ host: this.host, port: this.port });
+      let buf = Buffer.alloc(0);
+      let frags = [];
+      const fail = (e) => {
+        this.dead = e;
+        const p = this.pending;
+        this.pending = null;
+        sock.destroy();
+        if (p) p.reject(e); else reject(e);
+      };
+      sock.setNoDelay(true);
+      sock.on('connect', () => { this.sock = sock; resolve(); });
+      sock.on('error', (e) => fail(new Error(`NFS server ${this.host}:${this.port}: ${e.message}`)));
+      sock.on('close', () => fail(new Error(`NFS server ${this.host}:${this.port} closed the connection`)));
+      sock.on('data', (d) => {
+        buf = buf.length ? Buffer.concat([buf, d]) : d;
+        while (buf.length >= 4) {
+          const h = buf.readUInt32BE(0);
+          const len = h & 0x7fffffff;
+          if (buf.length < 4 + len) return;
+          frags.push(buf.subarray(4, 4 + len));
+          buf = buf.subarray(4 + len);
+          if (h & 0x80000000) {
+            const reply = Buffer.concat(frags);
+            frags = [];
+            const p = this.pending;
+            this.pending = null;
+            if (p) p.settle(reply);
+          }
+        }
+      });
+    });
+  }
+
+  async call(ops) {
+    if (this.dead) throw this.dead;
+    await this.open();
     const xid = crypto.randomBytes(4).readUInt32BE(0);
     const cred = xdr().u32(Math.floor(Date.now() / 1000)).str(os.hostname().slice(0, 64))
       .u32(process.getuid()).u32(process.getgid()).u32(0).buf();
@@ -659,50 +749,67 @@ function nfs4Compound(host, port, ops, timeoutMs = CHECK_TIMEOUT_MS) {
     const body = w.buf();
     const hdr = Buffer.alloc(4);
     hdr.writeUInt32BE((0x80000000 | body.length) >>> 0);
-    const sock = net.connect({ host, port });
-    let pending = Buffer.alloc(0);
-    const frags = [];
-    let done = false;
-    const finish = (err, v) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.destroy();
-      if (err) reject(err); else resolve(v);
-    };
-    const timer = setTimeout(() => finish(new Error(`NFS server ${host}:${port} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
-    sock.on('connect', () => sock.write(Buffer.concat([hdr, body])));
-    sock.on('error', (e) => finish(new Error(`NFS server ${host}:${port}: ${e.message}`)));
-    sock.on('close', () => finish(new Error(`NFS server ${host}:${port} closed the connection`)));
-    sock.on('data', (d) => {
-      pending = Buffer.concat([pending, d]);
-      while (pending.length >= 4) {
-        const h = pending.readUInt32BE(0);
-        const len = h & 0x7fffffff;
-        if (pending.length < 4 + len) return;
-        frags.push(pending.subarray(4, 4 + len));
-        pending = pending.subarray(4 + len);
-        if (h & 0x80000000) {
-          const r = Buffer.concat(frags);
-          let o = 0;
-          const u = () => { const v = r.readUInt32BE(o); o += 4; return v; };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const e = new Error(`NFS server ${this.host}:${this.port} did not answer within ${this.timeoutMs / 1000} s`);
+        this.dead = e;
+        this.pending = null;
+        this.sock.destroy();
+        reject(e);
+      }, this.timeoutMs);
+      this.pending = {
+        reject: (e) => { clearTimeout(timer); reject(e); },
+        settle: (reply) => {
+          clearTimeout(timer);
           try {
-            if (u() !== xid || u() !== 1) throw new Error('malformed NFS reply');
-            if (u() !== 0) throw new Error('NFS RPC call denied');
-            u();
-            const vl = u();
-            o += vl + ((4 - (vl % 4)) % 4);
-            const accept = u();
+            const r = xdrReader(reply);
+            if (r.u32() !== xid || r.u32() !== 1) throw new Error('malformed NFS reply');
+            if (r.u32() !== 0) throw new Error('NFS RPC call denied');
+            r.u32();
+            r.opaque(); // verifier
+            const accept = r.u32();
             if (accept !== 0) throw new Error(`NFS RPC not accepted (accept_stat ${accept})`);
-            finish(null, u());
+            const status = r.u32();
+            r.opaque(); // tag
+            r.u32(); // number of results
+            resolve({ status, r });
           } catch (e) {
-            finish(e);
+            reject(e);
           }
-          return;
-        }
-      }
+        },
+      };
+      this.sock.write(Buffer.concat([hdr, body]));
     });
-  });
+  }
+
+  // A compound whose every operation must succeed. Only its last operation may have a
+  // result beyond its status (PUTROOTFH, PUTFH, LOOKUP have none), so the reader is
+  // returned at that result.
+  async expect(ops, what) {
+    const { status, r } = await this.call(ops);
+    for (let i = 0; i < ops.length; i++) {
+      r.u32(); // the operation
+      const st = r.u32();
+      if (st !== 0) throw new Error(`${what}: ${nfs4err(st)}`);
+    }
+    if (status !== 0) throw new Error(`${what}: ${nfs4err(status)}`);
+    return r;
+  }
+
+  close() {
+    if (this.sock) this.sock.destroy();
+    this.sock = null;
+    this.dead = this.dead || new Error('closed');
+  }
+}
+
+async function nfs4Compound(host, port, ops, timeoutMs = CHECK_TIMEOUT_MS) {
+  const c = new Nfs4Conn(host, port, timeoutMs);
+  try {
+    return (await c.call(ops)).status;
+  } finally {
+    c.close();
+  }
 }
 function lookups(p) {
   return p.split('/').filter(Boolean).map((c) => OP.lookup(c));
@@ -721,6 +828,51 @@ async function nfsRemove(p, rel) {
   const name = comps.pop();
   const st = await nfs4Compound(p.host, p.port, [OP.putrootfh, ...lookups(p.path), ...comps.map((c) => OP.lookup(c)), OP.remove(name)]);
   if (st !== 0 && st !== 2) throw new Error(`removing ${p.path}/${rel}: ${NFS4ERR[st] || 'NFS4 error ' + st}`);
+}
+// Writes the local file to `rel` under the export path: a new file (never an existing
+// one), in WRITE_CHUNK pieces over one connection, committed to stable storage before it
+// is closed. A write that fails removes what it wrote, so no partial file is left.
+async function nfsWriteFile(p, local, rel, timeoutMs = TRANSFER_TIMEOUT_MS) {
+  const comps = rel.split('/').filter(Boolean);
+  const name = comps.pop();
+  const dir = [OP.putrootfh, ...lookups(p.path), ...comps.map((c) => OP.lookup(c))];
+  const where = `${p.path}/${rel}`;
+  const deadline = Date.now() + timeoutMs;
+  const c = new Nfs4Conn(p.host, p.port, CHECK_TIMEOUT_MS);
+  let created = false;
+  const fd = fs.openSync(local, 'r');
+  try {
+    let r = await c.expect([OP.setclientid(crypto.randomBytes(8), `orbit ${os.hostname()} ${process.pid} ${crypto.randomBytes(4).toString('hex')}`)], 'NFS SETCLIENTID');
+    const clientid = r.u64();
+    await c.expect([OP.setclientidConfirm(clientid, r.fixed(8))], 'NFS SETCLIENTID_CONFIRM');
+    let seqid = 0;
+    r = await c.expect([...dir, OP.openCreate(seqid++, clientid, Buffer.from(`orbit-${process.pid}`), name)], `creating ${where}`);
+    created = true;
+    let stateid = r.fixed(16);
+    r.u32(); r.u64(); r.u64(); // change_info4
+    const rflags = r.u32();
+    const fh = (await c.expect([...dir, OP.lookup(name), OP.getfh], `looking up ${where}`)).opaque();
+    if (rflags & OPEN4.resultConfirm) stateid = (await c.expect([OP.putfh(fh), OP.openConfirm(stateid, seqid++)], `confirming the open of ${where}`)).fixed(16);
+    const chunk = Buffer.alloc(WRITE_CHUNK);
+    for (let offset = 0; ;) {
+      const n = fs.readSync(fd, chunk, 0, chunk.length, offset);
+      if (n === 0) break;
+      if (Date.now() > deadline) throw new Error(`writing ${where} timed out after ${timeoutMs / 1000} s`);
+      const count = (await c.expect([OP.putfh(fh), OP.write(stateid, offset, chunk.subarray(0, n))], `writing ${where}`)).u32();
+      if (count === 0) throw new Error(`writing ${where}: the server accepted no bytes`);
+      offset += count;
+    }
+    await c.expect([OP.putfh(fh), OP.commit], `committing ${where}`);
+    await c.expect([OP.putfh(fh), OP.close(seqid++, stateid)], `closing ${where}`);
+    created = false;
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, error: e.message, created };
+  } finally {
+    fs.closeSync(fd);
+    c.close();
+    if (created) await nfsRemove(p, rel).catch(() => undefined);
+  }
 }
 async function nfsList(root, p) {
   const res = await run('nfs-ls', [nfsUrl(p, '')], { timeoutMs: CHECK_TIMEOUT_MS, env: { HOME: path.join(root, 'root') } });
@@ -964,6 +1116,18 @@ async function writeArchive(out, cwd, entries, masterPassword, work) {
   return { entries: members };
 }
 
+// The appliance's recordings directory, with a stand-in proxy session the first time
+// (lab/fill-recordings adds bulk data beside it).
+function ensureRecordings(root) {
+  const rec = path.join(root, 'recordings');
+  fs.mkdirSync(rec, { recursive: true, mode: 0o750 });
+  const cast = path.join(rec, 'session-0001.cast');
+  if (!fs.existsSync(cast)) {
+    fs.writeFileSync(cast, '{"version":2,"width":80,"height":24,"title":"stand-in proxy session"}\n[0.5,"o","$ whoami\\r\\n"]\n[0.9,"o","root\\r\\n"]\n');
+  }
+  return rec;
+}
+
 // The orbit configuration as a dump may hold it: every stored secret replaced by
 // whether it is set.
 function configWithoutSecrets(cfg) {
@@ -1031,11 +1195,7 @@ async function buildBackup(root, cfg, id, startedAt, content, work) {
     files.push({ path: rel, kind: 'secrets', role: 'secrets', encrypted: true, entries: vault.entries });
   }
   if (b.video) {
-    const rec = path.join(root, 'recordings');
-    if (!fs.existsSync(rec)) {
-      fs.mkdirSync(rec, { recursive: true, mode: 0o750 });
-      fs.writeFileSync(path.join(rec, 'session-0001.cast'), '{"version":2,"width":80,"height":24,"title":"stand-in proxy session"}\n[0.5,"o","$ whoami\\r\\n"]\n[0.9,"o","root\\r\\n"]\n');
-    }
+    ensureRecordings(root);
     await archive('video', 'arz', LAYOUT.arz, {}, root, ['recordings']);
   }
   const manifestFiles = [];
@@ -1087,8 +1247,8 @@ async function transfer(root, cfg, dest, srcDir, files, bytes) {
     return { ok: false, unreachable: /did not answer|ECONNREFUSED|closed|denied|NOENT|ACCES|PERM/.test(e.message), error: e.message, durationMs: Date.now() - started };
   }
   for (const f of files) {
-    const c = await nfsCopy(root, p, path.join(srcDir, f), f, transferTimeoutMs(fs.statSync(path.join(srcDir, f)).size));
-    if (!c.ok) return { ok: false, unreachable: false, error: c.error, durationMs: Date.now() - started };
+    const c = await nfsWriteFile(p, path.join(srcDir, f), f, transferTimeoutMs(fs.statSync(path.join(srcDir, f)).size));
+    if (!c.ok) return { ok: false, unreachable: /did not answer|ECONNREFUSED|closed the connection/.test(c.error), error: c.error, durationMs: Date.now() - started };
   }
   return { ok: true, durationMs: Date.now() - started };
 }
@@ -1332,7 +1492,7 @@ const handlers = {
         c.lastFailure = null;
         return true;
       });
-      const via = dest.kind === 'rsync' ? 'Rsync' : dest.kind === 'cifs' ? 'CIFS (smbclient)' : 'NFS (nfs-cp)';
+      const via = dest.kind === 'rsync' ? 'Rsync' : dest.kind === 'cifs' ? 'CIFS (smbclient)' : 'NFS (NFSv4 WRITE)';
       const text = [
         `Backup ${id} started at ${summary.startedAt}`,
         `Destination: ${dest.url}`,
@@ -1588,5 +1748,5 @@ async function main() {
 if (require.main === module) {
   main();
 } else {
-  module.exports = { LAYOUT, ENVELOPE, Store, OrbitError, layoutPath, destinationOf, notify, nfsRemove, nfsCopy, fileDigest, recentEvents };
+  module.exports = { LAYOUT, ENVELOPE, Store, ensureRecordings, OrbitError, layoutPath, destinationOf, notify, nfsMkdirs, nfsRemove, nfsCopy, nfsWriteFile, fileDigest, recentEvents };
 }
