@@ -3,13 +3,14 @@
 // It takes the lab's last appliance (or $LAB_SELFTEST_APPLIANCE) for its run, so
 // `lab/start --appliances 2` lets it run beside suites that drive appliance-0.
 // It puts back what it changed:
-// that appliance's orbit configuration, its own line in senhauser's
+// that appliance's orbit configuration and event log, its own line in senhauser's
 // authorized_keys and the backups and write_test files it created.
 import { strict as assert } from "assert";
 import { spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { Manifest, belongsTo, openEnvelope } from "../../providers/backup-format";
 import {
     type LabAppliance, type LabDescription, type SshRun, assertLabServersAnswer, labFile, loadLab, orbitCommand, pinnedSsh, pinnedSshArgs, shellQuote,
 } from "../support/lab";
@@ -27,7 +28,9 @@ let app: LabAppliance;
 let cifsPassword: string;
 const outputs: string[] = []; // every orbit stdout/stderr, checked for secrets at the end
 const createdBackups: string[] = []; // backup ids to delete on the far side afterwards
-const snapshot: { conf?: string | null; keyWasAuthorized?: boolean; writeTests: Record<string, boolean> } = { writeTests: {} };
+const snapshot: { conf?: string | null; events?: string | null; keyWasAuthorized?: boolean; writeTests: Record<string, boolean> } = { writeTests: {} };
+const REPO = path.resolve(__dirname, "..", "..");
+const DAY_MS = 24 * 3600 * 1000;
 
 function parseOrbit(r: SshRun, args: string[]): OrbitRun {
     outputs.push(r.stdout, r.stderr);
@@ -112,48 +115,144 @@ function fingerprintOf(key: string): string {
     return "SHA256:" + crypto.createHash("sha256").update(Buffer.from(key.split(/\s+/)[1], "base64")).digest("base64").replace(/=+$/, "");
 }
 
-/** secrets.enc: "OSEC" | 1 | salt(16) | iv(12) | tag(16) | ciphertext; scrypt N=16384 r=8 p=1. */
-function decryptSecrets(buf: Buffer, password: string): string {
-    assert.equal(buf.subarray(0, 4).toString(), "OSEC");
-    assert.equal(buf[4], 1);
-    const salt = buf.subarray(5, 21);
-    const iv = buf.subarray(21, 33);
-    const tag = buf.subarray(33, 49);
-    const key = crypto.scryptSync(password, salt, 32, { N: 16384, r: 8, p: 1 });
-    const d = crypto.createDecipheriv("aes-256-gcm", key, iv);
-    d.setAuthTag(tag);
-    return Buffer.concat([d.update(buf.subarray(49)), d.final()]).toString("utf8");
+const sha256 = (b: Buffer) => crypto.createHash("sha256").update(b).digest("hex");
+
+/** `tar -tz` of an archive held in memory, fed on stdin: its members. */
+function tarMembers(archive: Buffer): string[] {
+    const list = spawnSync("tar", ["-tzf", "-"], { input: archive, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(list.status, 0, `tar -tz failed: ${list.stderr}`);
+    return list.stdout.split("\n").filter(Boolean);
 }
 
-function checkBackupOnFarSide(localRoot: string, summary: any, kinds: string[]): void {
+/** One member's bytes, extracted in memory (tar -xO from stdin). */
+function tarMember(archive: Buffer, member: string): string {
+    const x = spawnSync("tar", ["-xzOf", "-", member], { input: archive, encoding: "utf8" });
+    assert.equal(x.status, 0, x.stderr);
+    return x.stdout;
+}
+
+/**
+ * A contract 2 backup at the far side (`localRoot`, the destination as the lab keeps it
+ * on disk): the report's files are where the vendor layout puts them, each matches the
+ * manifest's size and SHA-256, the manifest landed and is the one reported, the secrets
+ * decrypt with the master password to the appliance's vault, and the db and arz
+ * archives decrypt (when sealed) and list, with the counted members.
+ */
+function checkBackupOnFarSide(localRoot: string, summary: any, kinds: string[], opts: { encrypted: boolean }): any {
+    const id: string = summary.id;
+    assert.equal(summary.contract, 2);
     assert.deepEqual(summary.kinds, kinds);
-    assert.equal(summary.files.length, kinds.length);
-    let bytes = 0;
-    for (const f of summary.files as string[]) {
-        const p = path.join(localRoot, f);
-        assert.ok(fs.existsSync(p), `${p} is missing on the far side`);
-        bytes += fs.statSync(p).size;
+    const manifestPath = `backup/manifests/${id}.json`;
+    const listed = summary.manifest.files as any[];
+    assert.deepEqual(summary.files, [...listed.map((f) => f.path), manifestPath], "files: the content files, then the manifest");
+    assert.equal(summary.manifest.path, manifestPath);
+    for (const f of summary.files as string[]) assert.ok(belongsTo(f, id), `${f} does not carry the backup id ${id} in its path`);
+
+    // the manifest: landed, the one reported, valid, and listing exactly the reported files
+    const manifestBytes = fs.readFileSync(path.join(localRoot, manifestPath));
+    assert.equal(manifestBytes.length, summary.manifest.size);
+    assert.equal(sha256(manifestBytes), summary.manifest.sha256);
+    const manifest = Manifest.parse(JSON.parse(manifestBytes.toString("utf8")));
+    assert.equal(manifest.id, id);
+    assert.equal(manifest.hostname, app.name);
+    assert.deepEqual(manifest.kinds, kinds);
+    assert.deepEqual(manifest.files, listed);
+    assert.ok(Date.parse(manifest.createdAt) >= Date.parse(summary.startedAt), "the manifest is written after the backup started");
+
+    // the vendor layout, kind by kind
+    const day = summary.startedAt.slice(0, 4) + "/" + summary.startedAt.slice(5, 7) + summary.startedAt.slice(8, 10);
+    const enc = opts.encrypted ? ".enc" : "";
+    const expected: Array<[string, string, string]> = [];
+    if (kinds.includes("system")) {
+        expected.push(["system", "db", `backup/system/db/${id}/senhasegura-db.tar.gz${enc}`], ["system", "db", `backup/system/db/${id}/orbit-config.tar.gz${enc}`]);
+    }
+    if (kinds.includes("secrets")) expected.push(["secrets", "secrets", `backup/secrets/${id}.secrets.enc`]);
+    if (kinds.includes("video")) expected.push(["video", "arz", `backup/system/arz/${day}/${id}-sessions.tar.gz${enc}`]);
+    assert.deepEqual(listed.map((f) => [f.kind, f.role, f.path]), expected, "each kind's files are where the vendor layout puts them");
+
+    let bytes = manifestBytes.length;
+    for (const f of listed) {
+        const data = fs.readFileSync(path.join(localRoot, f.path));
+        bytes += data.length;
+        assert.equal(data.length, f.size, `${f.path}: size`);
+        assert.equal(sha256(data), f.sha256, `${f.path}: sha256`);
+        assert.equal(f.encrypted, f.role === "secrets" || opts.encrypted, `${f.path}: encrypted`);
+        assert.equal(data.subarray(0, 4).toString("latin1") === "OSEC", f.encrypted, `${f.path}: the envelope's magic`);
+        const plain = f.encrypted ? openEnvelope(data, MASTER_PASSWORD) : data;
+        if (f.encrypted) assert.throws(() => openEnvelope(data, `${MASTER_PASSWORD}-wrong`), /does not decrypt with the master password/);
+        if (f.role === "secrets") {
+            const vault = JSON.parse(fs.readFileSync(path.join(app.orbitRoot, "data", "secrets.json"), "utf8"));
+            const opened = JSON.parse(plain.toString("utf8"));
+            assert.deepEqual(opened, { secrets: vault.secrets }, "the secrets archive holds the appliance's vault");
+            assert.equal(f.entries, vault.secrets.length);
+            continue;
+        }
+        const members = tarMembers(plain);
+        assert.equal(members.length, f.entries, `${f.path}: the manifest counts its tar members`);
+        if (f.path.includes("senhasegura-db")) {
+            assert.ok(members.includes("data/system/settings.json"), members.join(" "));
+            assert.ok(!members.some((m) => m.includes("secrets.json")), "the vault goes only into the secrets kind");
+        } else if (f.path.includes("orbit-config")) {
+            assert.deepEqual(members, ["orbit-config/", "orbit-config/orbinibkp.json"]);
+            const conf = tarMember(plain, "orbit-config/orbinibkp.json");
+            assert.ok(!conf.includes(MASTER_PASSWORD) && !conf.includes(cifsPassword), "a database dump holds no stored password");
+            assert.equal(JSON.parse(conf).hostname, app.name);
+        } else {
+            assert.ok(members.includes("recordings/session-0001.cast"), members.join(" "));
+        }
     }
     assert.equal(bytes, summary.bytes, "the far side holds exactly the bytes orbit reported");
-    const system = summary.files.find((f: string) => f.startsWith("backup/system/"));
-    if (system) {
-        assert.equal(system, `backup/system/${summary.id}/system.tar.gz`);
-        const list = spawnSync("tar", ["-tzf", path.join(localRoot, system)], { encoding: "utf8" });
-        assert.equal(list.status, 0, list.stderr);
-        assert.match(list.stdout, /^data\/system\/settings\.json$/m);
-    }
-    const secrets = summary.files.find((f: string) => f.startsWith("backup/secrets/"));
-    if (secrets) {
-        assert.equal(secrets, `backup/secrets/${summary.id}/secrets.enc`);
-        const plain = decryptSecrets(fs.readFileSync(path.join(localRoot, secrets)), MASTER_PASSWORD);
-        assert.ok(Array.isArray(JSON.parse(plain).secrets), "secrets.enc decrypts to the appliance's secrets");
-    }
-    const video = summary.files.find((f: string) => f.startsWith("backup/video/"));
-    if (video) {
-        assert.equal(video, `backup/video/${summary.id}/sessions.tar.gz`);
-        const list = spawnSync("tar", ["-tzf", path.join(localRoot, video)], { encoding: "utf8" });
-        assert.match(list.stdout, /recordings\/session-0001\.cast/);
-    }
+    const { ok, manifest: { files: _files, ...manifestRef }, ...rest } = summary;
+    return { ...rest, manifest: manifestRef };
+}
+
+/** The appliance's number, for the lab helpers' --appliance. */
+const applianceNumber = () => app.name.replace(/^appliance-/, "");
+
+/** Runs a lab helper (lab/age-backup, lab/fill-recordings, lab/notify-lost) on the test appliance. */
+function labHelper(name: string, args: string[]): string {
+    const r = spawnSync("bash", [path.join(REPO, "lab", name), "--appliance", applianceNumber(), ...args], { encoding: "utf8", timeout: 120_000 });
+    assert.equal(r.status, 0, `lab/${name} ${args.join(" ")} failed: ${r.stdout} ${r.stderr}`);
+    outputs.push(r.stdout, r.stderr);
+    return r.stdout;
+}
+
+/**
+ * lab/age-backup: lastBackup.startedAt and the newest manifest's createdAt are `hours`
+ * older, and the last backup's reference follows the rewritten manifest. `read` reads the
+ * manifest as the destination serves it.
+ */
+function checkAged(hours: number, read: (rel: string) => Buffer): void {
+    const before = show().lastBackup;
+    const rel = before.manifest.path;
+    const manifestBefore = JSON.parse(read(rel).toString("utf8"));
+    const out = labHelper("age-backup", ["--hours", String(hours)]);
+    assert.match(out, new RegExp(`lastBackup\\.startedAt ${before.startedAt} -> `));
+    assert.match(out, new RegExp(`${rel.replace(/[.]/g, "\\.")} at .*createdAt ${manifestBefore.createdAt} -> `));
+    const after = show().lastBackup;
+    assert.equal(Date.parse(before.startedAt) - Date.parse(after.startedAt), hours * 3600 * 1000);
+    const served = read(rel);
+    const manifestAfter = JSON.parse(served.toString("utf8"));
+    assert.equal(Date.parse(manifestBefore.createdAt) - Date.parse(manifestAfter.createdAt), hours * 3600 * 1000);
+    assert.deepEqual({ ...manifestAfter, createdAt: manifestBefore.createdAt }, manifestBefore, "only createdAt changed");
+    assert.deepEqual(after.manifest, { path: rel, size: served.length, sha256: sha256(served) });
+    assert.deepEqual({ ...after, startedAt: before.startedAt, manifest: before.manifest }, before, "only startedAt and the manifest's digest changed");
+}
+
+/** Every file and directory under base/backup that belongs to backup `id`, deepest first. */
+function backupPaths(base: string, id: string): string[] {
+    const found: string[] = [];
+    const walk = (rel: string) => {
+        const dir = path.join(base, rel);
+        if (!fs.existsSync(dir)) return;
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+            const r = `${rel}/${e.name}`;
+            if (e.isDirectory()) walk(r);
+            if (belongsTo(r, id) && !(e.isDirectory() && !belongsTo(e.name, id))) found.push(r);
+        }
+    };
+    walk("backup");
+    return found;
 }
 
 function backupLogLines(): string[] {
@@ -198,6 +297,10 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
         // Snapshot what the test changes, then start the appliance from orbit's defaults.
         const conf = path.join(app.orbitRoot, "orbinibkp.conf");
         snapshot.conf = fs.existsSync(conf) ? fs.readFileSync(conf, "utf8") : null;
+        // start from an empty event log too: config show reports the last 7 days of it
+        const events = path.join(app.orbitRoot, "notifications", "events.log");
+        snapshot.events = fs.existsSync(events) ? fs.readFileSync(events, "utf8") : null;
+        fs.rmSync(events, { force: true });
         snapshot.keyWasAuthorized = fs.readFileSync(lab.rsyncServer.authorizedKeysPath, "utf8").includes(keyBlob());
         for (const dir of [lab.cifs.localPath, lab.nfs.localPath]) snapshot.writeTests[dir] = fs.existsSync(path.join(dir, "write_test"));
         if (fs.existsSync(conf)) fs.unlinkSync(conf);
@@ -221,13 +324,24 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
                 fs.chownSync(ak, owner.uid, owner.gid);
             }
         }
-        // Not the NFS export: deleting files under a running nfs-ganesha leaves its cache
-        // stale (NFS4ERR_STALE on the next write_test). Those files stay; the next
-        // 'lab/start --reset' (run with the lab stopped) clears them.
+        const events = path.join(app.orbitRoot, "notifications", "events.log");
+        if (snapshot.events !== undefined) {
+            if (snapshot.events === null) fs.rmSync(events, { force: true });
+            else writeAtomic(events, snapshot.events, 0o640);
+        }
+        spawnSync("bash", [path.join(REPO, "lab", "fill-recordings"), "--appliance", applianceNumber(), "--clear"]);
         for (const base of [lab.rsyncServer.backupPath, lab.cifs.localPath]) {
-            for (const id of createdBackups) {
-                for (const kind of ["system", "secrets", "video"]) fs.rmSync(path.join(base, "backup", kind, id), { recursive: true, force: true });
-            }
+            for (const id of createdBackups) for (const rel of backupPaths(base, id)) fs.rmSync(path.join(base, rel), { recursive: true, force: true });
+        }
+        // The NFS export's through NFS: files deleted under a running nfs-ganesha stay in
+        // its cache (NFS4ERR_STALE on the next write there).
+        const nfsRemovals = createdBackups.flatMap((id) => backupPaths(lab.nfs.localPath, id));
+        if (nfsRemovals.length) {
+            const script = `const o = require(${JSON.stringify(path.join(REPO, "lab", "appliance", "orbit.js"))});
+                (async () => { for (const rel of ${JSON.stringify(nfsRemovals)}) await o.nfsRemove(${JSON.stringify({ host: lab.nfs.host, port: lab.nfs.port, path: lab.nfs.remotePath })}, rel); })()
+                    .catch((e) => { console.error(e.message); process.exit(1); });`;
+            const r = spawnSync("node", ["-e", script], { encoding: "utf8" });
+            if (r.status !== 0) console.error(`could not remove this run's NFS backups: ${r.stderr}`);
         }
         for (const [dir, existed] of Object.entries(snapshot.writeTests)) if (!existed && dir !== lab.nfs.localPath) fs.rmSync(path.join(dir, "write_test"), { force: true });
     });
@@ -308,20 +422,20 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
     });
 
     describe("orbit reads and settings", function () {
-        it("answers version with contract 1 and the appliance's name", function () {
-            assert.deepEqual(expectOk(orbit(["version"])), { ok: true, contract: 1, product: "senhasegura Orbit (lab simulator)", hostname: app.name });
+        it("answers version with contract 2 and the appliance's name", function () {
+            assert.deepEqual(expectOk(orbit(["version"])), { ok: true, contract: 2, product: "senhasegura Orbit (lab simulator)", hostname: app.name });
         });
 
         it("shows the vendor defaults on a fresh appliance", function () {
             const c = show();
             assert.deepEqual(c, {
-                ok: true, contract: 1, hostname: app.name,
+                ok: true, contract: 2, hostname: app.name,
                 backup: {
                     system: true, secrets: false, video: false, masterPasswordSet: false, hour: 5,
                     destination: { mode: "none", partitionId: null },
                     notifications: { email: true, siem: true, emailTo: null },
                 },
-                partitions: [], credentials: [], rsync: null, lastBackup: null,
+                partitions: [], credentials: [], rsync: null, lastBackup: null, lastFailure: null, events: [],
             });
             const st = fs.statSync(path.join(app.orbitRoot, "orbinibkp.conf"));
             assert.equal(st.mode & 0o777, 0o600);
@@ -509,28 +623,37 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
             createdBackups.push(s.id);
             assert.match(s.id, /^\d{8}T\d{6}Z-[0-9a-f]{4}$/);
             assert.equal(s.destination, `rsync://${lab.rsyncServer.backupUser}@127.0.0.1:${lab.rsyncServer.port}${lab.rsyncServer.backupPath}`);
-            checkBackupOnFarSide(lab.rsyncServer.backupPath, s, ["system", "secrets", "video"]);
-            const owner = fs.statSync(path.join(lab.rsyncServer.backupPath, s.files[0])).uid;
-            assert.equal(owner, fs.statSync(lab.rsyncServer.backupPath).uid, "the files belong to the rsync user");
+            const last = checkBackupOnFarSide(lab.rsyncServer.backupPath, s, ["system", "secrets", "video"], { encrypted: true });
+            for (const f of s.files) {
+                const owner = fs.statSync(path.join(lab.rsyncServer.backupPath, f)).uid;
+                assert.equal(owner, fs.statSync(lab.rsyncServer.backupPath).uid, `${f} belongs to the rsync user`);
+            }
             const lines = backupLogLines();
             assert.ok(lines.length > logBefore);
             assert.equal(lines.filter((l) => l.includes(`backup ${s.id} `)).length, 1, "one backup log line per run");
             assert.match(lines[lines.length - 1], new RegExp(`backup ${s.id} status=ok`));
-            const { ok, ...summary } = s;
-            assert.equal(ok, true);
-            assert.deepEqual(show().lastBackup, summary);
+            const c = show();
+            assert.deepEqual(c.lastBackup, last, "lastBackup: the report without ok and without the manifest's file list");
+            assert.equal(c.lastFailure, null);
+        });
+
+        it("lab/age-backup makes the last backup look older, in orbit's configuration and in the manifest on the rsync server", function () {
+            checkAged(30, (rel) => fs.readFileSync(path.join(lab.rsyncServer.backupPath, rel)));
+            const st = fs.statSync(path.join(lab.rsyncServer.backupPath, show().lastBackup.manifest.path));
+            assert.equal(st.uid, fs.statSync(lab.rsyncServer.backupPath).uid, "the rewritten manifest keeps its owner");
         });
 
         it("prints a readable summary with the transfer duration without --json", function () {
             const r = withAuthorizedKey(() => pinnedSsh(app, "sudo -n orbit backup create"), (x) => x.code === 0);
             outputs.push(r.stdout, r.stderr);
             assert.equal(r.code, 0, r.stderr);
-            assert.match(r.stdout, /Rsync transfer completed: 3 files/);
+            assert.match(r.stdout, /Rsync transfer completed: 5 files/);
             assert.match(r.stdout, /Transfer duration: \d+\.\d\d s/);
             const id = /Backup (\S+) started/.exec(r.stdout)?.[1];
             assert.ok(id);
             createdBackups.push(id);
-            assert.ok(fs.existsSync(path.join(lab.rsyncServer.backupPath, "backup", "system", id, "system.tar.gz")));
+            assert.match(r.stdout, new RegExp(`backup/secrets/${id}\\.secrets\\.enc \\(\\d+ bytes, encrypted, 2 entries, sha256 [0-9a-f]{64}\\)`));
+            assert.ok(fs.existsSync(path.join(lab.rsyncServer.backupPath, "backup", "manifests", `${id}.json`)));
         });
 
         it("refuses to clear the rsync target while it is the active destination", function () {
@@ -562,28 +685,44 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
             expectOk(runs[1]);
             assert.equal(expectOk(runs[2]).reachable, true);
             assert.equal(s.destination, `cifs://127.0.0.1:${lab.cifs.port}${lab.cifs.remotePath}`);
-            checkBackupOnFarSide(lab.cifs.localPath, s, ["system", "secrets", "video"]);
+            checkBackupOnFarSide(lab.cifs.localPath, s, ["system", "secrets", "video"], { encrypted: true });
+            checkAged(2, (rel) => fs.readFileSync(path.join(lab.cifs.localPath, rel)));
             assert.ok(scans > 5 && sawOrbit, `the process list was watched while orbit ran (${scans} scans)`);
             assert.deepEqual(leaks, [], "the CIFS password appeared in a process's argv");
         });
 
-        it("completes orbit backup create to CIFS through the registered lab-cifs credential", function () {
+        it("completes orbit backup create to CIFS through the registered lab-cifs credential; without a master key db and arz are plain .tar.gz", function () {
             assert.equal(expectOk(orbit(["backup", "kind", "disable", "secrets"])).changed, true);
             assert.equal(show().backup.masterPasswordSet, false, "disabling secrets forgets the master password");
             expectOk(orbit(["backup", "destination", "partition", "--partition", "cifs-cred"]));
             const s = expectOk(orbit(["backup", "create"]));
             createdBackups.push(s.id);
-            checkBackupOnFarSide(lab.cifs.localPath, s, ["system", "video"]);
+            checkBackupOnFarSide(lab.cifs.localPath, s, ["system", "video"], { encrypted: false });
+            assert.ok(s.files.every((f: string) => !f.endsWith(".enc")), "no .enc file without a master key");
             expectOk(orbit(["backup", "kind", "enable", "secrets"], `${MASTER_PASSWORD}\n`));
         });
 
-        it("completes orbit backup create to NFS (nfs-cp) in the backup/<kind>/<id>/ layout", function () {
+        it("completes orbit backup create to NFS in the vendor layout, with archives of several MiB (lab/fill-recordings), and ages it through NFS", function () {
             expectOk(orbit(["backup", "destination", "partition", "--partition", "nfs-export"]));
+            // More than libnfs-utils 4.0's nfs-cp can write (about 4000 bytes): orbit's own NFSv4 writer carries it.
+            assert.match(labHelper("fill-recordings", ["--mib", "3"]), /wrote 3 MiB of random data/);
             const s = expectOk(orbit(["backup", "create"]));
             createdBackups.push(s.id);
             assert.equal(s.destination, `nfs://127.0.0.1:${lab.nfs.port}${lab.nfs.remotePath}`);
-            checkBackupOnFarSide(lab.nfs.localPath, s, ["system", "secrets", "video"]);
+            checkBackupOnFarSide(lab.nfs.localPath, s, ["system", "secrets", "video"], { encrypted: true });
+            const arz = s.manifest.files.find((f: any) => f.role === "arz");
+            assert.ok(arz.size > 3 * 1024 * 1024, `the arz archive carries the bulk recordings (${arz.size} bytes)`);
+            assert.equal(arz.entries, 4, "recordings/, the stand-in session, bulk/ and one bulk file");
+            assert.match(labHelper("fill-recordings", ["--clear"]), /removed .*recordings\/bulk \(3\.0 MiB\)/);
             assert.equal(expectOk(orbit(["backup", "check"])).reachable, true);
+            // what nfs-ganesha serves, not only what its directory holds
+            const nfsCat = (rel: string) => {
+                const r = spawnSync("nfs-cat", [`nfs://${lab.nfs.host}${lab.nfs.remotePath}/${rel}?version=4&nfsport=${lab.nfs.port}`], { maxBuffer: 16 * 1024 * 1024 });
+                assert.equal(r.status, 0, r.stderr?.toString());
+                return r.stdout;
+            };
+            checkAged(27, nfsCat);
+            assert.deepEqual(nfsCat(s.manifest.path), fs.readFileSync(path.join(lab.nfs.localPath, s.manifest.path)));
         });
 
         it("refuses to remove the partition that is the active destination", function () {
@@ -610,24 +749,66 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
             assert.equal(ev.destination, "nfs://127.0.0.1:1/senhasegura");
             assert.ok(ev.error && !Number.isNaN(Date.parse(ev.time)));
             assert.match(backupLogLines().pop()!, /status=failed .*code=unreachable/);
+            // config show: the failure, and the event whatever the channels
+            const c = show();
+            assert.deepEqual(Object.keys(c.lastFailure).sort(), ["code", "destination", "id", "message", "time"]);
+            assert.equal(c.lastFailure.code, "unreachable");
+            assert.equal(c.lastFailure.id, /backup (\S+) status=failed/.exec(backupLogLines().pop()!)![1]);
+            assert.equal(c.lastFailure.destination, "nfs://127.0.0.1:1/senhasegura");
+            assert.equal(c.lastFailure.message, r.json.error.message);
+            assert.deepEqual(c.events.at(-1), { time: ev.time, kind: "remote_directory_lost", hostname: app.name, destination: ev.destination, error: ev.error });
+            const events0 = c.events.length;
             // only SIEM when e-mail is off
             expectOk(orbit(["backup", "notify", "--email", "off"]));
             expectError(orbit(["backup", "check"]), "unreachable", 6);
             assert.equal(count(email), e0 + 1);
             assert.equal(count(siem), s0 + 2);
-            expectOk(orbit(["backup", "notify", "--email", "on"]));
+            // no channel at all: the event is still kept
+            expectOk(orbit(["backup", "notify", "--siem", "off"]));
+            expectError(orbit(["backup", "check"]), "unreachable", 6);
+            assert.equal(count(siem), s0 + 2);
+            assert.equal(show().events.length, events0 + 2, "config show lists events whether or not e-mail and SIEM are on");
+            expectOk(orbit(["backup", "notify", "--email", "on", "--siem", "on"]));
             expectError(orbit(["partition", "mount", "--id", "nfs-dead"]), "unreachable", 6);
             assert.equal(count(siem), s0 + 3, "a failed mount records a notification too");
+            assert.equal(show().events.length, events0 + 3);
+            assert.match(labHelper("notify-lost", ["--error", "lab test"]), /recorded .*"kind":"remote_directory_lost"/);
+            const last = show().events.at(-1);
+            assert.deepEqual([last.kind, last.hostname, last.destination, last.error], ["remote_directory_lost", app.name, "nfs://127.0.0.1:1/senhasegura", "lab test"]);
             expectOk(orbit(["backup", "destination", "none"]));
             assert.equal(expectOk(orbit(["partition", "remove", "--id", "nfs-dead"])).changed, true);
             assert.equal(expectOk(orbit(["partition", "remove", "--id", "nfs-dead"])).changed, false);
         });
 
-        it("fails with invalid when no backup kind is on", function () {
+        it("reports only the events of the last 7 days in config show, at most 20, oldest first", function () {
+            const file = path.join(app.orbitRoot, "notifications", "events.log");
+            const kept = fs.readFileSync(file, "utf8");
+            try {
+                const now = Date.now();
+                const event = (ageMs: number, i: number) => JSON.stringify({ time: new Date(now - ageMs).toISOString(), kind: "remote_directory_lost", hostname: app.name, destination: "nfs://127.0.0.1:1/x", error: `e${i}` });
+                const lines = [event(8 * DAY_MS, 0), "not json", ...Array.from({ length: 25 }, (_, i) => event((25 - i) * 3600 * 1000, i + 1))];
+                writeAtomic(file, lines.join("\n") + "\n", 0o640);
+                const events = show().events;
+                assert.equal(events.length, 20);
+                assert.deepEqual(events.map((e: any) => e.error), Array.from({ length: 20 }, (_, i) => `e${i + 6}`), "the newest 20, oldest first");
+            } finally {
+                writeAtomic(file, kept, 0o640);
+            }
+        });
+
+        it("fails with invalid when no backup kind is on, and a successful backup clears lastFailure", function () {
             expectOk(orbit(["backup", "destination", "rsync"]));
             for (const k of ["system", "secrets", "video"]) expectOk(orbit(["backup", "kind", "disable", k]));
             expectError(orbit(["backup", "create"]), "invalid", 3, "kinds");
+            const failure = show().lastFailure;
+            assert.equal(failure.code, "invalid");
+            assert.match(failure.message, /no backup kind is enabled/);
             expectOk(orbit(["backup", "kind", "enable", "system"]));
+            const s = expectOk(withAuthorizedKey(() => orbit(["backup", "create"]), (x) => x.code === 0));
+            createdBackups.push(s.id);
+            const c = show();
+            assert.equal(c.lastFailure, null, "a successful backup clears the last failure");
+            assert.equal(c.lastBackup.id, s.id);
             expectOk(orbit(["backup", "destination", "none"]));
             assert.equal(expectOk(orbit(["rsync", "clear"])).changed, true);
             assert.equal(expectOk(orbit(["rsync", "clear"])).changed, false);
