@@ -867,7 +867,7 @@ async function nfsWriteFile(p, local, rel, timeoutMs = TRANSFER_TIMEOUT_MS) {
     created = false;
     return { ok: true };
   } catch (e) {
-    return { ok: false, error: e.message, created };
+    return { ok: false, error: e.message };
   } finally {
     fs.closeSync(fd);
     c.close();
