@@ -102,17 +102,36 @@ export function directoriesToList(manifest: Manifest, manifests: string = BACKUP
 
 export interface Digest { size: number; sha256: string }
 
+/**
+ * The manifest against the digest orbit reported for it when `pulumi up` ran the
+ * verification backup, so a manifest rewritten since (with files to match) is caught for
+ * that backup. `matches` is null when the newest backup is not the one the state knows
+ * (a scheduled backup ran since) or the report had no manifest: nothing to compare with.
+ */
+export function checkManifestDigest(file: string, id: string, found: Digest, reported: { backupId: string; manifest?: Digest } | undefined): { matches: boolean | null; problem?: Problem } {
+    if (reported?.manifest === undefined || reported.backupId !== id) return { matches: null };
+    if (found.sha256 === reported.manifest.sha256 && found.size === reported.manifest.size) return { matches: true };
+    return {
+        matches: false,
+        problem: {
+            file,
+            reason: `is not the manifest orbit reported when pulumi up verified backup ${id}: it is ${exactBytes(found.size)} with SHA-256 ${found.sha256}, `
+                + `the report said ${exactBytes(reported.manifest.size)} with ${reported.manifest.sha256}: the manifest was rewritten`,
+        },
+    };
+}
+
 /** Each manifest file against what the destination holds: missing, truncated, grown or changed. */
 export function checkDigests(manifest: Manifest, found: ReadonlyMap<string, Digest | undefined>): Problem[] {
     const problems: Problem[] = [];
     for (const f of manifest.files) {
         const d = found.get(f.path);
         if (d === undefined) {
-            problems.push({ file: f.path, reason: `is missing: the manifest lists it (${bytes(f.size)}), the destination has no such file` });
+            problems.push({ file: f.path, reason: `is missing: the manifest lists it (${exactBytes(f.size)}), the destination has no such file` });
         } else if (d.size < f.size) {
-            problems.push({ file: f.path, reason: `is truncated: ${bytes(d.size)}, the manifest says ${bytes(f.size)}` });
+            problems.push({ file: f.path, reason: `is truncated: ${exactBytes(d.size)}, the manifest says ${exactBytes(f.size)}` });
         } else if (d.size > f.size) {
-            problems.push({ file: f.path, reason: `is ${bytes(d.size)}, longer than the ${bytes(f.size)} the manifest says` });
+            problems.push({ file: f.path, reason: `is ${exactBytes(d.size)}, longer than the ${exactBytes(f.size)} the manifest says` });
         } else if (d.sha256 !== f.sha256) {
             problems.push({ file: f.path, reason: `is changed: its SHA-256 is ${d.sha256}, the manifest says ${f.sha256} (same size, other bytes)` });
         }
@@ -196,18 +215,31 @@ export interface ApplianceResult {
     name: string;
     /** user@host:port of the appliance. */
     appliance?: string;
-    /** Where the backup was read, e.g. rsync://bkpadmin@backup.example.com:22/files/backup/senhasegura. */
+    /** Where the backup was read, e.g. bkpadmin@backup.example.com:22:/files/backup/senhasegura. */
     destination?: string;
     backupId?: string;
     createdAt?: string;
     hostname?: string;
     verdict: Verdict;
-    files: FileResult[];
-    /** Files that are not as the manifest says, and files the manifest does not list. */
-    problems: Problem[];
     /** Why the drill could not be run (verdict error). */
     error?: string;
+    /**
+     * The manifest's digest against the one orbit reported at the last `pulumi up`: true
+     * when they match, false when not (a problem), null when the newest backup came later.
+     */
+    manifestMatchesReport?: boolean | null;
+    /** Files that are not as the manifest says, and files the manifest does not list. */
+    problems: Problem[];
+    files: FileResult[];
     durationMs: number;
+}
+
+/** An ApplianceResult with its fields in the order the JSON report shows them. */
+export function applianceResult(r: Omit<ApplianceResult, "problems" | "files"> & Partial<Pick<ApplianceResult, "problems" | "files">>): ApplianceResult {
+    return {
+        name: r.name, appliance: r.appliance, destination: r.destination, backupId: r.backupId, createdAt: r.createdAt, hostname: r.hostname,
+        verdict: r.verdict, error: r.error, manifestMatchesReport: r.manifestMatchesReport, problems: r.problems ?? [], files: r.files ?? [], durationMs: r.durationMs,
+    };
 }
 
 export interface DrillReport {
@@ -271,13 +303,19 @@ export function whatToDo(result: ApplianceResult): string[] {
     return out;
 }
 
+/** A size for people: bytes up to 10 KiB, then KiB, MiB, GiB. */
 export function bytes(n: number): string {
-    if (n < 1024) return `${n} byte${n === 1 ? "" : "s"}`;
+    if (n < 10 * 1024) return exactBytes(n);
     const units = ["KiB", "MiB", "GiB", "TiB"];
     let v = n / 1024;
     let u = 0;
     while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-    return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]} (${n} bytes)`;
+    return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+/** A size to the byte, for sizes compared with the manifest's. */
+export function exactBytes(n: number): string {
+    return `${n} byte${n === 1 ? "" : "s"}`;
 }
 
 function seconds(ms: number): string {
@@ -303,7 +341,8 @@ export function formatText(report: DrillReport): string {
         const where = r.destination ? ` at ${r.destination}` : "";
         const total = r.files.reduce((s, f) => s + f.size, 0);
         if (r.verdict === "restorable") {
-            lines.push(`${who}: ${backup}${where} is restorable: ${r.files.length} files, ${bytes(total)}, each with its size and SHA-256, nothing extra; checked in ${seconds(r.durationMs)}.`);
+            const manifest = r.manifestMatchesReport ? "; the manifest is the one orbit reported to pulumi up" : "";
+            lines.push(`${who}: ${backup}${where} is restorable: ${r.files.length} files, ${bytes(total)}, each with its size and SHA-256, nothing extra${manifest}; checked in ${seconds(r.durationMs)}.`);
             for (const f of r.files) lines.push(`  ok  ${f.path}: ${f.detail}`);
         } else {
             lines.push(`${who}: ${backup}${where} is NOT restorable (${r.problems.length} problem${r.problems.length === 1 ? "" : "s"}):`);

@@ -8,6 +8,7 @@
 // on any host. The master password stays in this process: no child gets it on argv,
 // on stdin or in its environment, and everything printed is scrubbed of it.
 // Exit codes: 0 restorable, 2 not restorable, 1 error.
+import { createHash } from "crypto";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { BACKUP_LAYOUT, manifestPath, newestBackupId } from "../providers/backup-format";
@@ -15,7 +16,7 @@ import { redact } from "../providers/errors";
 import { type FarSide, describeSide, digestFiles, listFiles, readFile, streamFile } from "../providers/far-side";
 import { sshPool } from "../providers/ssh";
 import {
-    type ApplianceResult, EXIT, type Problem, USAGE, buildReport, bytes, checkDigests, checkOpened,
+    type ApplianceResult, EXIT, type Problem, USAGE, applianceResult, buildReport, bytes, checkDigests, checkManifestDigest, checkOpened,
     directoriesToList, extraFiles, fileResults, formatJson, formatText, openedDetail, parseArgs, parseManifest, verdictOf,
 } from "./restore-check";
 import { ArchiveOpener, openSecrets } from "./restore-open";
@@ -24,6 +25,8 @@ import { stripAnsi } from "./drift-report";
 
 /** A manifest lists a few files; one this large is not the appliance's. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+const PROGRESS_EVERY_MS = 5000;
 
 /** Progress goes to stderr, scrubbed like everything else; stdout holds only the report. */
 type Say = (line: string) => void;
@@ -39,7 +42,7 @@ export async function drillOne(t: DrillTarget, say: Say): Promise<ApplianceResul
     const where = describeSide(side);
     const base = { name: t.name, appliance: t.appliance, destination: where };
     const done = (rest: Partial<ApplianceResult> & Pick<ApplianceResult, "verdict">): ApplianceResult =>
-        ({ ...base, files: [], problems: [], ...rest, durationMs: Date.now() - started });
+        applianceResult({ ...base, ...rest, durationMs: Date.now() - started });
     try {
         say(`${t.name}: looking for the newest backup in ${BACKUP_LAYOUT.manifests} at ${where}`);
         const id = newestBackupId(await listFiles(side, BACKUP_LAYOUT.manifests));
@@ -52,27 +55,35 @@ export async function drillOne(t: DrillTarget, say: Say): Promise<ApplianceResul
         }
         const file = manifestPath(id);
         say(`${t.name}: reading ${file}`);
-        const manifest = parseManifest((await readFile(side, file, MAX_MANIFEST_BYTES)).toString("utf8"), id, file);
-        if ("reason" in manifest) return done({ verdict: "not-restorable", backupId: id, problems: [manifest] });
-        const about = { backupId: id, createdAt: manifest.createdAt, hostname: manifest.hostname };
+        const text = await readFile(side, file, MAX_MANIFEST_BYTES);
+        const crossCheck = checkManifestDigest(file, id, { size: text.length, sha256: createHash("sha256").update(text).digest("hex") }, t.reported);
+        const manifest = parseManifest(text.toString("utf8"), id, file);
+        if ("reason" in manifest) {
+            return done({ verdict: "not-restorable", backupId: id, manifestMatchesReport: crossCheck.matches, problems: [...(crossCheck.problem ? [crossCheck.problem] : []), manifest] });
+        }
+        const about = { backupId: id, createdAt: manifest.createdAt, hostname: manifest.hostname, manifestMatchesReport: crossCheck.matches };
 
         const total = manifest.files.reduce((s, f) => s + f.size, 0);
         say(`${t.name}: backup ${id}: checking the size and SHA-256 of ${manifest.files.length} files (${bytes(total)})`);
-        const digests = await digestFiles(side, manifest.files.map((f) => f.path),
-            (n, of) => say(`${t.name}: ${n}/${of} digests`), { expectedBytes: total });
+        let told = Date.now();
+        const digests = await digestFiles(side, manifest.files.map((f) => f.path), (n, of) => {
+            // A line every few seconds for a large backup; none for a small one.
+            if (n < of && Date.now() - told > PROGRESS_EVERY_MS) { told = Date.now(); say(`${t.name}: ${n} of ${of} files checked`); }
+        }, { expectedBytes: total });
         const listed: string[] = [];
         for (const dir of directoriesToList(manifest)) listed.push(...await listFiles(side, dir));
-        const problems: Problem[] = [...checkDigests(manifest, digests), ...extraFiles(manifest, listed)];
+        const problems: Problem[] = [...(crossCheck.problem ? [crossCheck.problem] : []), ...checkDigests(manifest, digests), ...extraFiles(manifest, listed)];
 
         const proved = new Map<string, string>();
+        const trusted = crossCheck.matches !== false;
         for (const f of manifest.files) {
             if (problems.some((p) => p.file === f.path)) continue;
             say(`${t.name}: opening ${f.path} (${bytes(f.size)}${f.encrypted ? ", encrypted" : ""})`);
             let opened;
             if (f.role === "secrets") {
-                opened = openSecrets(f, await readFile(side, f.path, f.size), t.masterPassword);
+                opened = openSecrets(f, await readFile(side, f.path, f.size), t.masterPassword, trusted);
             } else {
-                const opener = new ArchiveOpener(f, f.encrypted ? t.masterPassword : undefined);
+                const opener = new ArchiveOpener(f, f.encrypted ? t.masterPassword : undefined, trusted);
                 await streamFile(side, f.path, (chunk) => opener.push(chunk));
                 opened = await opener.finish();
             }
@@ -137,7 +148,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         for (const t of targets) {
             if (isProblem(t)) {
                 say(`${t.name}: ${t.error}`);
-                results.push({ name: t.name, appliance: t.appliance, verdict: "error", files: [], problems: [], error: t.error, durationMs: 0 });
+                results.push(applianceResult({ name: t.name, appliance: t.appliance, verdict: "error", error: t.error, durationMs: 0 }));
                 continue;
             }
             const result = await drillOne(t, say);

@@ -114,8 +114,12 @@ export class ArchiveOpener {
     private failure?: string;
     private readonly inflated: Promise<void>;
 
-    /** `masterPassword` only for an encrypted file; it stays in this process's memory. */
-    constructor(private readonly file: ManifestFile, private readonly masterPassword?: string) {
+    /**
+     * `masterPassword` only for an encrypted file; it stays in this process's memory.
+     * `manifestTrusted`: the manifest is the one orbit reported, or nothing says otherwise,
+     * so a file matching it is as the appliance wrote it.
+     */
+    constructor(private readonly file: ManifestFile, private readonly masterPassword?: string, private readonly manifestTrusted = true) {
         this.inflated = new Promise((resolve) => {
             this.gunzip.on("data", (data: Buffer) => {
                 if (this.failure) return;
@@ -182,7 +186,7 @@ export class ArchiveOpener {
                 } catch {
                     // Only files whose size and SHA-256 matched the manifest are opened.
                     this.gunzip.destroy();
-                    return { failure: wrongKeyReason(true) };
+                    return { failure: wrongKeyReason(this.manifestTrusted) };
                 }
                 this.inflate(tail);
             }
@@ -205,7 +209,7 @@ const DISCARD = {} as DecipherGCM;
  * Opens the secrets archive held in memory and counts its entries. The plaintext is
  * overwritten before this returns; only the count leaves.
  */
-export function openSecrets(file: ManifestFile, sealed: Buffer, masterPassword: string): Opened {
+export function openSecrets(file: ManifestFile, sealed: Buffer, masterPassword: string, manifestTrusted = true): Opened {
     if (!file.encrypted) return countSecrets(sealed);
     const header = parseEnvelopeHeader(sealed);
     if (typeof header === "string") return { failure: `is not an encrypted envelope: it ${header}` };
@@ -214,7 +218,7 @@ export function openSecrets(file: ManifestFile, sealed: Buffer, masterPassword: 
     try {
         plain = Buffer.concat([decipher.update(sealed.subarray(ENVELOPE_HEADER_BYTES)), decipher.final()]);
     } catch {
-        return { failure: wrongKeyReason(true) };
+        return { failure: wrongKeyReason(manifestTrusted) };
     }
     try {
         const counted = countSecrets(plain);

@@ -7,6 +7,8 @@
 // their parent URN, so a program that declares BackupVerification and BackupPolicy
 // itself, without the component, is found too. Pure: tests/unit/restore-targets.test.ts.
 import { runtime } from "@pulumi/pulumi";
+import { z } from "zod";
+import { BackupId, ReportedManifest } from "../providers/backup-format";
 import { FarSide } from "../providers/far-side";
 
 export const TYPES = {
@@ -25,6 +27,27 @@ export interface DrillTarget {
     destination: FarSide;
     /** Kept in memory only: never logged, printed or passed to a child process. */
     masterPassword: string;
+    /**
+     * The backup the verification ran at the last `pulumi up`, and its manifest's digest as
+     * orbit reported it then (contract 2), when the state holds the report.
+     */
+    reported?: Reported;
+}
+
+/** What orbit reported of the verification backup: its id, and its manifest's digest (contract 2). */
+export interface Reported { backupId: string; manifest?: { path: string; size: number; sha256: string } }
+
+const ReportText = z.object({ id: BackupId, manifest: ReportedManifest.optional() });
+
+/** The id and manifest digest of the verification's report (the remote.Command's stdout), or undefined when it is not one. */
+export function reportedBackup(report: unknown): Reported | undefined {
+    if (typeof report !== "string") return undefined;
+    let body: unknown;
+    try { body = JSON.parse(report); } catch { return undefined; }
+    const parsed = ReportText.safeParse(body);
+    if (!parsed.success) return undefined;
+    const m = parsed.data.manifest;
+    return { backupId: parsed.data.id, ...(m ? { manifest: { path: m.path, size: m.size, sha256: m.sha256 } } : {}) };
 }
 
 /** An appliance the drill cannot check, and why. */
@@ -167,7 +190,8 @@ function target(name: string, v: StateResource, policy: StateResource | undefine
             error: `${what}: its BackupPolicy ${nameOf(policy.urn)} has no masterPassword, so the secrets backup is off and the encrypted files cannot be opened: set policy.masterPassword (a secret, e.g. pulumi config set --secret masterPassword) and pulumi up`,
         };
     }
-    return { ...base, destination: side.data, masterPassword };
+    const reported = reportedBackup(revealed.report);
+    return { ...base, destination: side.data, masterPassword, ...(reported ? { reported } : {}) };
 }
 
 /** The targets named `only` (a --appliance), or all; throws naming the known names when none matches. */

@@ -5,7 +5,7 @@
 import { strict as assert } from "assert";
 import type { Manifest, ManifestFile } from "../../providers/backup-format";
 import {
-    type ApplianceResult, EXIT, UsageError, buildReport, checkDigests, checkOpened, countSecrets, directoriesToList, exitCodeOf,
+    type ApplianceResult, EXIT, UsageError, applianceResult, buildReport, bytes, checkDigests, checkManifestDigest, checkOpened, countSecrets, directoriesToList, exitCodeOf,
     extraFiles, fileResults, formatJson, formatText, openedDetail, parseArgs, parseManifest, whatToDo, wrongKeyReason,
 } from "../../scripts/restore-check";
 
@@ -112,6 +112,27 @@ describe("restore drill: what the destination holds", () => {
     });
 });
 
+describe("restore drill: the manifest against orbit's report at pulumi up", () => {
+    const digest = { size: 900, sha256: sha("c") };
+
+    it("matches when the newest backup is the verified one and its manifest is the reported one", () => {
+        assert.deepEqual(checkManifestDigest(MANIFEST_FILE, ID, digest, { backupId: ID, manifest: digest }), { matches: true });
+    });
+
+    it("names a manifest rewritten since, with both digests", () => {
+        const r = checkManifestDigest(MANIFEST_FILE, ID, digest, { backupId: ID, manifest: { size: 901, sha256: sha("d") } });
+        assert.equal(r.matches, false);
+        assert.equal(r.problem?.file, MANIFEST_FILE);
+        assert.equal(r.problem?.reason, `is not the manifest orbit reported when pulumi up verified backup ${ID}: it is 900 bytes with SHA-256 ${sha("c")}, the report said 901 bytes with ${sha("d")}: the manifest was rewritten`);
+    });
+
+    it("has nothing to compare with when a later backup is the newest, or the report had no manifest", () => {
+        assert.deepEqual(checkManifestDigest(MANIFEST_FILE, ID, digest, { backupId: "20261125T080000Z-0000", manifest: digest }), { matches: null });
+        assert.deepEqual(checkManifestDigest(MANIFEST_FILE, ID, digest, { backupId: ID }), { matches: null });
+        assert.deepEqual(checkManifestDigest(MANIFEST_FILE, ID, digest, undefined), { matches: null });
+    });
+});
+
 describe("restore drill: what the files hold", () => {
     it("counts the entries of the secrets document, and says when it is not one", () => {
         assert.deepEqual(countSecrets(Buffer.from('{"secrets":[{"a":1},{"b":2}]}')), { entries: 2 });
@@ -173,7 +194,9 @@ describe("restore drill: verdicts, exit codes and the report", () => {
         const proved = new Map(manifest.files.map((f) => [f.path, openedDetail(f, f.entries)]));
         const text = formatText(buildReport("dev", [result("restorable", { files: fileResults(manifest, [], proved) })]));
         assert.equal(text.split("\n")[0], "Restore drill of stack dev: 1 appliance, 1 restorable.");
-        assert.match(text, /^appliance-0 \(mt4adm@127\.0\.0\.1:59022\): the newest backup 20261126T080000Z-1a2b \(made 2026-11-26T08:00:00\.000Z by appliance-0\) at bkpadmin@127\.0\.0\.1:2222:\/files\/backup\/senhasegura is restorable: 4 files, 3\.4 KiB \(3500 bytes\), each with its size and SHA-256, nothing extra; checked in 1\.2 s\.$/m);
+        assert.match(text, /^appliance-0 \(mt4adm@127\.0\.0\.1:59022\): the newest backup 20261126T080000Z-1a2b \(made 2026-11-26T08:00:00\.000Z by appliance-0\) at bkpadmin@127\.0\.0\.1:2222:\/files\/backup\/senhasegura is restorable: 4 files, 3500 bytes, each with its size and SHA-256, nothing extra; checked in 1\.2 s\.$/m);
+        const crossChecked = formatText(buildReport("dev", [result("restorable", { manifestMatchesReport: true, files: fileResults(manifest, [], proved) })]));
+        assert.match(crossChecked, /nothing extra; the manifest is the one orbit reported to pulumi up; checked in/);
         assert.match(text, new RegExp(`^  ok  ${SECRETS}: decrypts with the master password, 5 secrets as the manifest counts$`, "m"));
     });
 
@@ -192,6 +215,15 @@ describe("restore drill: verdicts, exit codes and the report", () => {
         assert.match(lines[6], /^ {2}What to do: Files at the destination differ from what the appliance wrote/);
         assert.equal(lines[7], "appliance-1 (mt4adm@127.0.0.1:59022): the drill could not run: list backup/manifests on bkpadmin@10.0.0.9:22 failed: connection refused");
         assert.deepEqual(whatToDo(result("error")), []);
+    });
+
+    it("shows sizes to the byte up to 10 KiB, then in KiB, MiB and GiB", () => {
+        assert.deepEqual([bytes(1), bytes(10239), bytes(10240), bytes(5 * 1024 * 1024), bytes(1024 ** 3)], ["1 byte", "10239 bytes", "10 KiB", "5.0 MiB", "1.0 GiB"]);
+    });
+
+    it("puts the JSON fields in a readable order: who, which backup, the verdict, the problems, then the files", () => {
+        const r = applianceResult({ durationMs: 5, verdict: "restorable", name: "a", backupId: ID, files: [] });
+        assert.deepEqual(Object.keys(r), ["name", "appliance", "destination", "backupId", "createdAt", "hostname", "verdict", "error", "manifestMatchesReport", "problems", "files", "durationMs"]);
     });
 
     it("prints the same as JSON, with the exit code and the verdict per appliance", () => {

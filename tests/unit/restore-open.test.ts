@@ -136,6 +136,9 @@ describe("restore drill: opening an archive as it streams", () => {
         assert.ok("failure" in r);
         assert.match(r.failure, /does not decrypt with the stack's master password \(AES-256-GCM authentication failed\).*another master password/);
         assert.ok(!r.failure.includes(WRONG) && !r.failure.includes(PASSWORD));
+        const untrusted = await new ArchiveOpener(file("db", true), WRONG, false);
+        untrusted.push(seal(tgz, PASSWORD));
+        assert.match((await untrusted.finish() as any).failure, /the password is wrong, or the file was changed$/, "a rewritten manifest vouches for nothing");
     });
 
     it("says what is wrong with each layer: not an envelope, not gzip, not tar, cut short", async () => {

@@ -5,7 +5,7 @@
 import { strict as assert } from "assert";
 import { runtime } from "@pulumi/pulumi";
 import { ed25519PublicKey, sshKeyPair } from "../support/keys";
-import { type DrillTarget, type TargetProblem, TYPES, isProblem, revealSecrets, selectTargets, stackTargets } from "../../scripts/stack-targets";
+import { type DrillTarget, type TargetProblem, TYPES, isProblem, reportedBackup, revealSecrets, selectTargets, stackTargets } from "../../scripts/stack-targets";
 
 const MASTER = "the lab master password 1";
 const CIFS_PASSWORD = "cifs-Pa55word";
@@ -14,6 +14,9 @@ const HOST_KEY = ed25519PublicKey();
 
 const shown = (v: unknown) => ({ [runtime.specialSigKey]: runtime.specialSecretSig, plaintext: JSON.stringify(v) });
 const hidden = () => ({ [runtime.specialSigKey]: runtime.specialSecretSig, ciphertext: "AAAAEKkJ…" });
+
+const MANIFEST = { path: "backup/manifests/20261126T080000Z-1a2b.json", size: 812, sha256: "e".repeat(64) };
+const REPORT = JSON.stringify({ ok: true, contract: 2, id: "20261126T080000Z-1a2b", destination: "rsync://…", kinds: ["system"], files: [], bytes: 1, durationMs: 1, startedAt: "2026-11-26T08:00:00.000Z", manifest: { ...MANIFEST, files: [] } });
 
 const PREFIX = "urn:pulumi:prod::backups::";
 const STACK = `${PREFIX}pulumi:pulumi:Stack::backups-prod`;
@@ -35,7 +38,7 @@ function applianceBackup(name: string, opts: { verification?: boolean; masterPas
     if (opts.verification !== false) {
         out.push({
             urn: childUrn(TYPES.verification, `${name}-verification`), type: TYPES.verification, parent: urn, custom: true,
-            inputs: { __provider: "exports.handler = …", report: "{}", appliance: `mt4adm@10.0.0.5:${opts.port ?? 59022}`, destination: opts.destination ?? rsyncSide },
+            inputs: { __provider: "exports.handler = …", report: REPORT, appliance: `mt4adm@10.0.0.5:${opts.port ?? 59022}`, destination: opts.destination ?? rsyncSide },
             outputs: {},
         });
     }
@@ -58,6 +61,7 @@ describe("restore drill: what to check, from the stack's state", () => {
         assert.equal(t.destination.type, "rsync");
         assert.equal((t.destination as any).server.privateKey, ADMIN_KEY, "the secret key of the backup server is revealed for the connection");
         assert.equal(ok(found.targets[1]).masterPassword, "second master pass");
+        assert.deepEqual(t.reported, { backupId: "20261126T080000Z-1a2b", manifest: MANIFEST }, "the manifest digest orbit reported at pulumi up");
         for (const s of [MASTER, ADMIN_KEY, "appliance key", "second master pass"]) assert.ok(found.secrets.includes(s), `${s} is collected for scrubbing`);
     });
 
@@ -118,6 +122,13 @@ describe("restore drill: what to check, from the stack's state", () => {
         assert.deepEqual(selectTargets(targets, "appliance-1").map((t) => t.name), ["appliance-1"]);
         assert.equal(selectTargets(targets, undefined).length, 2);
         assert.throws(() => selectTargets(targets, "appliance-9"), /^Error: the stack has no appliance named "appliance-9": its ApplianceBackups are appliance-0, appliance-1$/);
+    });
+
+    it("reads the verified backup's id and manifest digest from orbit's report, and nothing from what is not one", () => {
+        assert.deepEqual(reportedBackup(JSON.stringify({ ok: true, id: "20261126T080000Z-1a2b", files: [] })), { backupId: "20261126T080000Z-1a2b" });
+        assert.equal(reportedBackup("not json"), undefined);
+        assert.equal(reportedBackup(JSON.stringify({ id: "../etc" })), undefined);
+        assert.equal(reportedBackup(undefined), undefined);
     });
 
     it("reveals nested secrets, and collects a whole secret object's password and key fields but not its host or user", () => {
