@@ -39,8 +39,8 @@ const workflowFiles = () => fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.t
 const read = (f: string) => fs.readFileSync(path.join(WORKFLOWS, f), "utf8");
 
 describe("GitHub Actions workflows", () => {
-    it("are the three the project documents: preview, deploy, drift", () => {
-        assert.deepEqual(workflowFiles(), ["deploy.yml", "drift.yml", "preview.yml"]);
+    it("are the four the project documents: preview, deploy, drift, restore-drill", () => {
+        assert.deepEqual(workflowFiles(), ["deploy.yml", "drift.yml", "preview.yml", "restore-drill.yml"]);
     });
 
     it(`pass actionlint ${ACTIONLINT_VERSION}, with shellcheck on every run: script`, () => {
@@ -102,6 +102,21 @@ describe("GitHub Actions workflows", () => {
         for (const call of ["issues.create(", "issues.update(", "issues.createComment(", 'state: "closed"']) assert.ok(w.includes(call), call);
         assert.match(w, /exit-code == '2'/);
         assert.equal(read("deploy.yml").match(/group: (.*)/)![1], w.match(/group: (.*)/)![1], "drift and deploy share one concurrency group");
+    });
+
+    it("restore-drill.yml runs scripts/restore-drill weekly and opens or updates an issue when a backup is not restorable or the drill errors", () => {
+        const w = read("restore-drill.yml");
+        const cron = w.match(/^on:\n {2}schedule:\n(?: {4}#.*\n)* {4}- cron: "([^"]+)"/m);
+        assert.ok(cron, "a schedule");
+        assert.match(cron[1], /^\d+ \d+ \* \* [0-6]$/, "once a week");
+        assert.match(w, /^ {2}workflow_dispatch:$/m);
+        assert.match(w, /bash scripts\/restore-drill --stack "\$STACK" --json/);
+        assert.match(w, /issues: write/);
+        for (const call of ["issues.create(", "issues.update(", "issues.createComment(", 'state: "closed"', 'labels: [label]']) assert.ok(w.includes(call), call);
+        assert.match(w, /if \(code === "0"\)/, "only a passing drill closes the issue: exit 1 and 2 open or update it");
+        assert.match(w, /if: steps\.drill\.outputs\.exit-code != '0'\n[\s\S]*exit 1/, "a failed drill fails the run too");
+        assert.ok(!/MASTER_PASSWORD|masterPassword/.test(w), "the master password comes from the stack's state, not from a workflow secret");
+        assert.equal(read("deploy.yml").match(/group: (.*)/)![1], w.match(/group: (.*)/)![1], "the drill and deploy share one concurrency group");
     });
 
     it("deploy.yml and preview.yml type-check with tsc before pulumi runs, which only transpiles (scripts/env.sh)", () => {
