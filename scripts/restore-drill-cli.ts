@@ -85,7 +85,7 @@ export async function drillOne(t: DrillTarget, say: Say): Promise<ApplianceResul
             } else {
                 const opener = new ArchiveOpener(f, f.encrypted ? t.masterPassword : undefined, trusted);
                 await streamFile(side, f.path, (chunk) => opener.push(chunk));
-                opened = await opener.finish();
+                opened = opener.finish();
             }
             const problem = checkOpened(f, opened);
             if (problem) problems.push(problem);

@@ -71,7 +71,7 @@ function count(bytes: Buffer, chunk = bytes.length): number {
 const file = (role: ManifestFile["role"], encrypted: boolean, entries = 5): ManifestFile =>
     ({ path: `backup/system/db/20261126T080000Z-1a2b/x.tar.gz${encrypted ? ".enc" : ""}`, kind: "system", role, size: 0, sha256: "0".repeat(64), encrypted, entries });
 
-async function open(bytes: Buffer, f: ManifestFile, password?: string, chunk = 4096) {
+function open(bytes: Buffer, f: ManifestFile, password?: string, chunk = 4096) {
     const o = new ArchiveOpener(f, password);
     for (let i = 0; i < bytes.length; i += chunk) o.push(bytes.subarray(i, i + chunk));
     return o.finish();
@@ -136,9 +136,9 @@ describe("restore drill: opening an archive as it streams", () => {
         assert.ok("failure" in r);
         assert.match(r.failure, /does not decrypt with the stack's master password \(AES-256-GCM authentication failed\).*another master password/);
         assert.ok(!r.failure.includes(WRONG) && !r.failure.includes(PASSWORD));
-        const untrusted = await new ArchiveOpener(file("db", true), WRONG, false);
+        const untrusted = new ArchiveOpener(file("db", true), WRONG, false);
         untrusted.push(seal(tgz, PASSWORD));
-        assert.match((await untrusted.finish() as any).failure, /the password is wrong, or the file was changed$/, "a rewritten manifest vouches for nothing");
+        assert.match((untrusted.finish() as any).failure, /the password is wrong, or the file was changed$/, "a rewritten manifest vouches for nothing");
     });
 
     it("says what is wrong with each layer: not an envelope, not gzip, not tar, cut short", async () => {
