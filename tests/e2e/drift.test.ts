@@ -118,10 +118,19 @@ describe("drift: changes made outside Pulumi, named by scripts/drift and repaire
         }
     });
 
-    it("sets up the appliance's backups with pulumi up", async () => {
+    /** A lab helper (lab/age-backup, lab/notify-lost), run as root on this machine. */
+    function labHelper(name: string, ...args: string[]): string {
+        const r = spawnSync("bash", [path.join(REPO, "lab", name), ...args], { encoding: "utf8", timeout: 60_000 });
+        assert.equal(r.status, 0, `lab/${name} ${args.join(" ")}: ${r.stderr}`);
+        return r.stdout;
+    }
+
+    it("sets up the appliance's backups with pulumi up, and the appliance makes its daily backup", async () => {
         const result = await t!.stack.up(recorded(t!));
         assert.equal(result.summary.result, "succeeded");
         assertConverged("after up");
+        // The program has no verification backup: this is the backup the appliance makes at its hour.
+        orbitOk(app, ["backup", "create"]);
     });
 
     it("round 1: names seven changes made on the hosts at once, each resource and field, and exits 2 (--json)", () => {
@@ -188,6 +197,41 @@ describe("drift: changes made outside Pulumi, named by scripts/drift and repaire
         assertConverged("after round 2");
         const r = drift();
         assert.equal(r.code, EXIT.noDrift, `exit code; output:\n${r.stdout}\n${r.stderr}`);
+    });
+
+    it("round 3: a backup older than maxBackupAgeHours is drift (exit 2), and a fresh backup clears it", () => {
+        const before = show().backup;
+        labHelper("age-backup", "--appliance", "0", "--hours", "30");
+        const r = drift("--json");
+        assert.equal(r.code, EXIT.drift, `exit code; output:\n${r.stdout}\n${r.stderr}`);
+        const report = JSON.parse(r.stdout);
+        // Lost-directory notifications other suites caused in the last 30 h now count as
+        // after the (aged) last backup: only the age finding is this round's.
+        const aged = report.findings.filter((f: any) => f.type === "BackupAge");
+        assert.deepEqual(aged.map((f: any) => [f.type, f.name, f.field, f.cause]), [["BackupAge", `${app.name}-policy`, "lastBackup", "outside-pulumi"]]);
+        assert.deepEqual(report.findings.filter((f: any) => f.type !== "BackupAge").map((f: any) => f.type), report.findings.filter((f: any) => f.type === "Notification").map(() => "Notification"));
+        assert.match(aged[0].message, new RegExp(`^Backups of ${app.name}-policy on ${app.user}@${app.host.replace(/\./g, "\\.")}:${app.port}: the last successful backup is 30\\.\\d h old \\(\\d{8}T\\d{6}Z-[0-9a-f]+\\), older than 26 h; check the appliance's backup log`));
+        assert.equal(report.resourcesDrifted, 1, "the findings are tied to the BackupPolicy");
+        // The allowed age is the stack's to set: 48 h lets this one pass.
+        const lenient = JSON.parse(drift("--json", "--max-backup-age-hours", "48").stdout);
+        assert.deepEqual(lenient.findings.filter((f: any) => f.type === "BackupAge"), []);
+        orbitOk(app, ["backup", "create"]);
+        const fresh = drift();
+        assert.equal(fresh.code, EXIT.noDrift, `exit code after a fresh backup; output:\n${fresh.stdout}\n${fresh.stderr}`);
+        assert.equal(show().backup.hour, before.hour, "the check changed nothing on the appliance");
+    });
+
+    it("round 3: a lost remote directory since the last backup is drift, and the next good backup turns it into a warning", () => {
+        labHelper("notify-lost", "--appliance", "0");
+        const r = drift("--json");
+        assert.equal(r.code, EXIT.drift, `exit code; output:\n${r.stdout}\n${r.stderr}`);
+        const report = JSON.parse(r.stdout);
+        assert.deepEqual(report.findings.map((f: any) => [f.type, f.field]), [["Notification", "events"]]);
+        assert.match(report.findings[0].message, /lost its remote directory 1 time since its last successful backup/);
+        orbitOk(app, ["backup", "create"]);
+        const after = drift("--json");
+        assert.equal(after.code, EXIT.noDrift, `exit code; output:\n${after.stdout}\n${after.stderr}`);
+        assert.ok(JSON.parse(after.stdout).warnings.some((w: any) => /remote_directory_lost notification.*followed by a successful backup/.test(w.message)));
     });
 
     it("exits 1 when the preview cannot run, and on a bad argument", () => {

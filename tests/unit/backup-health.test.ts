@@ -74,3 +74,33 @@ describe("backup age: stale backups are drift", () => {
         assert.equal(withBackupFindings(clean, [facts()], [], NOW, 26).drift, false);
     });
 });
+
+describe("backup age: what to read, from the stack's state", () => {
+    const { runtime } = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+    const { backupSources } = require("../../scripts/backup-status") as typeof import("../../scripts/backup-status");
+    const secret = (v: unknown) => ({ [runtime.specialSigKey]: runtime.specialSecretSig, plaintext: JSON.stringify(v) });
+    const component = (n: string) => `urn:pulumi:dev::p::senhasegura:backup:ApplianceBackup::${n}`;
+    const child = (type: string, n: string, parentName: string) => `urn:pulumi:dev::p::senhasegura:backup:ApplianceBackup$pulumi-nodejs:dynamic/senhasegura:${type}::${n}-${parentName}`;
+    const connection = (port: number) => ({ host: "127.0.0.1", port, user: "mt4adm", hostKey: "SHA256:x", privateKey: secret("-----BEGIN KEY-----\nkey material\n-----END KEY-----") });
+    const side = { type: "nfs", host: "127.0.0.1", port: 20490, path: "/senhasegura" };
+    const deployment = {
+        deployment: {
+            resources: [
+                { urn: component("a"), type: "senhasegura:backup:ApplianceBackup" },
+                { urn: child("BackupPolicy", "a", "policy"), type: "pulumi-nodejs:dynamic/senhasegura:BackupPolicy", parent: component("a"), inputs: { connection: connection(59022), masterPassword: secret("master password 1") } },
+                { urn: child("BackupVerification", "a", "verification"), type: "pulumi-nodejs:dynamic/senhasegura:BackupVerification", parent: component("a"), inputs: { appliance: "mt4adm@127.0.0.1:59022", destination: side } },
+                { urn: component("b"), type: "senhasegura:backup:ApplianceBackup" },
+                { urn: child("BackupPolicy", "b", "policy"), type: "pulumi-nodejs:dynamic/senhasegura:BackupPolicy", parent: component("b"), inputs: { connection: connection(59023) } },
+                { urn: child("BackupPolicy", "c", "policy"), type: "pulumi-nodejs:dynamic/senhasegura:BackupPolicy", parent: component("b"), delete: true, inputs: {} },
+            ],
+        },
+    };
+
+    it("finds each BackupPolicy with its appliance's connection, and its destination when a verification says how to read it", () => {
+        const secrets = new Set<string>();
+        const sources = backupSources(deployment, secrets);
+        assert.deepEqual(sources.map((s) => [s.appliance, (s.connection as { port: number }).port, s.destination]), [["a", 59022, side], ["b", 59023, undefined]]);
+        assert.equal((sources[0].connection as { privateKey: string }).privateKey.includes("key material"), true, "the key is revealed in memory to log in");
+        assert.ok(secrets.has("master password 1"), "every revealed secret is known, to scrub from messages");
+    });
+});

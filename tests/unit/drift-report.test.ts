@@ -7,7 +7,7 @@ import type { EngineEvent, OpType, StepEventMetadata, StepEventStateMetadata } f
 import {
     EXIT, buildDriftReport, changedPaths, formatJson, formatText, hostOf, redact, show, valueAt,
 } from "../../scripts/drift-report";
-import { UsageError, parseArgs } from "../../scripts/drift-cli";
+import { UsageError, parseArgs, parseMaxAge } from "../../scripts/drift-cli";
 
 const blinded = () => ({ [runtime.specialSigKey]: runtime.specialSecretSig, ciphertext: "[secret]" });
 const STACK = "urn:pulumi:dev::senhasegura-backup::pulumi:pulumi:Stack::senhasegura-backup-dev";
@@ -185,13 +185,22 @@ describe("drift report: helpers", () => {
 
 describe("drift command: arguments", () => {
     it("defaults to the dev stack in the repository, text output", () => {
-        assert.deepEqual(parseArgs([], "/repo"), { stack: "dev", cwd: "/repo", json: false });
+        assert.deepEqual(parseArgs([], "/repo"), { stack: "dev", cwd: "/repo", json: false, backupAge: true });
     });
 
     it("takes --stack, --cwd and --json in either form", () => {
-        assert.deepEqual(parseArgs(["--stack", "prod", "--json", "--cwd=/tmp/p"], "/repo"), { stack: "prod", cwd: "/tmp/p", json: true });
-        assert.deepEqual(parseArgs(["-s", "x", "-C", "/a"], "/repo"), { stack: "x", cwd: "/a", json: false });
+        assert.deepEqual(parseArgs(["--stack", "prod", "--json", "--cwd=/tmp/p"], "/repo"), { stack: "prod", cwd: "/tmp/p", json: true, backupAge: true });
+        assert.deepEqual(parseArgs(["-s", "x", "-C", "/a"], "/repo"), { stack: "x", cwd: "/a", json: false, backupAge: true });
         assert.equal(parseArgs(["--help"], "/repo"), "help");
+    });
+
+    it("takes the allowed backup age, or skips the check, and refuses an age out of 1-8760 hours", () => {
+        assert.deepEqual(parseArgs(["--max-backup-age-hours", "50"], "/repo"), { stack: "dev", cwd: "/repo", json: false, backupAge: true, maxBackupAgeHours: 50 });
+        assert.equal((parseArgs(["--no-backup-age"], "/repo") as { backupAge: boolean }).backupAge, false);
+        for (const bad of ["0", "8761", "1.5", "x"]) {
+            assert.throws(() => parseArgs([`--max-backup-age-hours=${bad}`], "/repo"), (e: Error) => e instanceof UsageError && e.message.includes(`--max-backup-age-hours must be a whole number of hours from 1 to 8760, but "${bad}" was provided`));
+        }
+        assert.equal(parseMaxAge(" 26 ", "x"), 26);
     });
 
     it("refuses unknown arguments and missing values, naming them", () => {
