@@ -113,6 +113,9 @@ export class ApplianceBackup extends pulumi.ComponentResource {
         const parent: pulumi.CustomResourceOptions = retain ? { parent: this, retainOnDelete: true } : { parent: this };
         // Only adopted children carry the input, so the state of every other stack stays as it was.
         const adopt = args.adopted === true ? { adopt: true as const } : {};
+        // adopt only decides how a create starts. An update keeps the stored value (none once
+        // refreshed), so neither a diff nor the drift report ever shows it changing.
+        const writer: pulumi.CustomResourceOptions = { ...parent, ignoreChanges: ["adopt"] };
         if (args.adopted === true) {
             pulumi.log.info(`${name}: adopted (docs/adopt.md): a create records what the appliance and the backup server hold and writes nothing; where they differ from the program, the create warns and the next preview shows the update`, this);
         }
@@ -148,12 +151,12 @@ export class ApplianceBackup extends pulumi.ComponentResource {
                 publicKey: rootKey.publicKey,
                 restrictTo: d.path,
                 ...adopt,
-            }, parent);
+            }, writer);
             const host = d.host ?? d.server.host;
             const port = d.port ?? d.server.port ?? DEFAULT_PORTS.ssh;
             const target = new RsyncTarget(`${name}-rsync`, {
                 connection: appliance, user: d.backupUser, host, port, path: d.path, testOnRefresh: d.testOnRefresh, ...adopt,
-            }, { ...parent, dependsOn: [authorizedKey] });
+            }, { ...writer, dependsOn: [authorizedKey] });
             Object.assign(this, { rootKey, authorizedKey, rsyncTarget: target });
             destinationDependency = target;
             destination = { type: "rsync" };
@@ -163,7 +166,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             const partition = new RemotePartition(`${name}-partition`, {
                 connection: appliance, partitionId: d.partitionId, protocol: d.type, host: d.host, port: d.port, path: d.path,
                 user: d.user, password: d.password, domain: d.domain, credentialId: d.credentialId, ...adopt,
-            }, parent);
+            }, writer);
             Object.assign(this, { partition });
             destinationDependency = partition;
             destination = { type: "partition", partitionId: d.partitionId };
@@ -182,7 +185,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             connection: appliance,
             destination,
             ...adopt,
-        }, { ...parent, dependsOn: [destinationDependency] });
+        }, { ...writer, dependsOn: [destinationDependency] });
         let hostKey: ApplianceHostKey | undefined;
         let backupRun: command.remote.Command | undefined;
         let verification: BackupVerification | undefined;

@@ -285,8 +285,11 @@ async function convergeNow(inputs: AuthorizedKeyInputs, state: "present" | "abse
  */
 async function adopt(inputs: AuthorizedKeyInputs): Promise<AuthorizedKeyInputs | undefined> {
     const live = liveInputs(inputs, await readRemote(inputs));
-    if (live) reportAdoption(label(inputs), adoptionDifferences(live, inputs, { ignore: ["fingerprint"] }));
-    return live;
+    if (!live) return undefined;
+    reportAdoption(label(inputs), adoptionDifferences(live, inputs, { ignore: ["fingerprint"] }));
+    // State records what the host holds; adopt is how this create started, not part of it.
+    const { adopt: _, ...found } = live;
+    return found;
 }
 
 export const authorizedKeyProvider = {

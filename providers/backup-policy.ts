@@ -121,7 +121,7 @@ async function converge(desired: BackupPolicyInputs, previousMasterPassword: str
  */
 async function adopt(desired: BackupPolicyInputs): Promise<BackupPolicyState> {
     const orbit = new OrbitClient(desired.connection);
-    const found: BackupPolicyInputs = { ...liveInputs((await orbit.showConfig()).backup, desired.connection, desired.masterPassword), adopt: true };
+    const found = liveInputs((await orbit.showConfig()).backup, desired.connection, desired.masterPassword);
     reportAdoption(`BackupPolicy on ${orbit.target}`, adoptionDifferences(found, desired, { secret: ["masterPassword"] }));
     return found;
 }

@@ -165,7 +165,7 @@ async function adopt(desired: RemotePartitionInputs): Promise<RemotePartitionSta
     const orbit = new OrbitClient(desired.connection);
     const live = (await orbit.showConfig()).partitions.find((p) => p.id === desired.partitionId);
     if (!live) return undefined;
-    const found: RemotePartitionInputs = { ...liveInputs(live, desired.connection, desired.password), adopt: true };
+    const found = liveInputs(live, desired.connection, desired.password);
     reportAdoption(`RemotePartition ${desired.partitionId} on ${orbit.target}`, adoptionDifferences(found, desired, { secret: ["password"] }));
     return { ...found, mountedAt: live.mountedAt ?? null };
 }

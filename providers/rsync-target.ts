@@ -79,7 +79,7 @@ async function adopt(inputs: RsyncTargetInputs): Promise<RsyncTargetState | unde
     const orbit = new OrbitClient(inputs.connection);
     const live = (await orbit.showConfig()).rsync;
     if (live === null) return undefined;
-    const found: RsyncTargetInputs = { connection: inputs.connection, user: live.user, host: live.host, port: live.port, path: live.path, testOnRefresh: inputs.testOnRefresh, adopt: true };
+    const found: RsyncTargetInputs = { connection: inputs.connection, user: live.user, host: live.host, port: live.port, path: live.path, testOnRefresh: inputs.testOnRefresh };
     reportAdoption(`RsyncTarget on ${orbit.target}`, adoptionDifferences(found, inputs));
     return probe(orbit, found);
 }
