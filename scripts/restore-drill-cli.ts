@@ -105,6 +105,18 @@ function commandErrors(err: unknown): string[] {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+    // The SSH pool waits between dial attempts on timers that do not hold the event loop
+    // (so that a provider process can exit); without this, an unreachable host would let
+    // the loop drain and the process end before the drill had an answer.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    try {
+        return await drill(argv);
+    } finally {
+        clearInterval(keepAlive);
+    }
+}
+
+async function drill(argv: readonly string[]): Promise<number> {
     const repo = path.resolve(__dirname, "..");
     let secrets: string[] = [];
     const scrub = (text: string) => redact(text, secrets);
@@ -164,8 +176,15 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module) {
+    let settled = false;
+    process.on("exit", () => {
+        if (!settled) {
+            process.stderr.write("restore-drill: stopped before the drill finished, so nothing is proven\n");
+            process.exitCode = EXIT.error;
+        }
+    });
     main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err) => {
         process.stderr.write(`restore-drill: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exitCode = EXIT.error;
-    });
+    }).finally(() => { settled = true; });
 }

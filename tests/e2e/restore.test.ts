@@ -18,6 +18,9 @@ import { spawn } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { FarSide } from "../../providers/far-side";
+import { buildReport } from "../../scripts/restore-check";
+import { drillOne } from "../../scripts/restore-drill-cli";
 import { REPO, TEST_BACKEND_DIR, TEST_PASSPHRASE, type TestStack, createTestStack, recorded } from "../support/engine";
 import {
     type FileSnapshot, type LabDescription, type LabSnapshot, labCredentials, loadLab, resourceProgramConfig, restoreLab, snapshotFile, snapshotLab,
@@ -301,6 +304,38 @@ describe("restore drill: scripts/restore-drill against the lab", function () {
         assert.deepEqual(a.problems.map((p: any) => p.file), [manifestFile, secrets]);
         assert.match(a.problems[0].reason, /^is not the manifest orbit reported when pulumi up verified backup .*: the manifest was rewritten$/);
         assert.match(a.problems[1].reason, /AES-256-GCM authentication failed\): the password is wrong, or the file was changed$/);
+    });
+
+    it("exits 1, no backup found, when the destination holds no manifest", async () => {
+        const manifests = path.join(rsyncRoot, "backup", "manifests");
+        const aside = `${manifests}.aside-${process.pid}`;
+        fs.renameSync(manifests, aside);
+        let run: DrillRun;
+        try {
+            run = await drill(t!.name, ["--json"], needles);
+        } finally {
+            fs.renameSync(aside, manifests);
+        }
+        assert.equal(run.code, 1, explain(run));
+        assertNoLeak(run, needles);
+        assert.equal(run.json.appliances[0].verdict, "error");
+        assert.match(run.json.appliances[0].error, /^no backup found: bkpadmin@127\.0\.0\.1:\d+:\/files\/backup\/senhasegura holds no manifest in backup\/manifests /);
+    });
+
+    it("exits 1 on a bad argument, before reading anything", async () => {
+        const run = await drill(t!.name, ["--stakc", "x"], needles);
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, /^restore-drill: unknown argument "--stakc"\nusage: scripts\/restore-drill /);
+        assert.ok(!run.sampled.has("pulumi"), "nothing was read");
+    });
+
+    it("reports an unreachable backup server as an error naming the host and what to do, without the password", async () => {
+        const server = { host: "127.0.0.1", port: 1, user: "bkpadmin", hostKey: lab.rsyncServer.hostKey, privateKeyPath: lab.rsyncServer.adminPrivateKeyPath, dialAttempts: 2 };
+        const r = await drillOne({ name: "down", urn: "urn:x", masterPassword: MASTER, destination: FarSide.parse({ type: "rsync", server, path: rsyncRoot }) }, () => undefined);
+        assert.equal(r.verdict, "error");
+        assert.match(r.error!, /bkpadmin@127\.0\.0\.1:1 failed: .*ECONNREFUSED[\s\S]*what to do: check that sshd listens on 127\.0\.0\.1:1/);
+        assert.ok(!r.error!.includes(MASTER));
+        assert.equal(buildReport("s", [r]).exitCode, 1);
     });
 
     it("is restorable again once the files are back", async () => {
