@@ -3,6 +3,7 @@
 //   npm run bench                        # N = 1, 5, 20
 //   npm run bench -- --n 1,5 --repeat 5  # other fleet sizes, more refresh rounds
 //   npm run bench -- --report FILE       # print the tables of an earlier run again
+//   npm run bench -- --checksums-only    # only the checksum figure (digestFiles over 1 GiB on rsync, CIFS, NFS)
 //
 // Every fleet size runs in its own locked section (bench/section.ts under
 // `flock /run/ssb-lab.lock`), which leaves the lab as it found it. Results go to
@@ -13,15 +14,20 @@ import * as os from "os";
 import * as path from "path";
 import { REPO, RESULTS, STATE_DIR, pulumi } from "./lib/pulumi";
 import { type Report, buildReport, renderReport } from "./lib/report";
+import { type ChecksumResult, renderChecksums } from "./checksums";
 import type { SectionResult } from "./section";
 
 const USAGE = `usage: npm run bench -- [--n 1,5,20] [--repeat 3] [--parallel P] [--no-verify] [--no-raw]
+                      [--no-checksums | --checksums-only] [--checksum-gib 1]
                       [--lock /run/ssb-lab.lock] [--out FILE] [--report FILE]
   --n         fleet sizes (lab appliances), comma-separated           (default 1,5,20)
   --repeat    rounds of ours' no-op refresh and the baseline's re-read, and of the engine-free reads (default 3)
   --parallel  passed to every pulumi up/preview/destroy            (default: the CLI's own)
   --no-verify skip the verification-backup measurement
   --no-raw    skip the engine-free reads
+  --no-checksums    skip the checksum figure (digestFiles over a 1 GiB set on rsync, CIFS and NFS)
+  --checksums-only  measure only the checksum figure
+  --checksum-gib    the size of the checksum figure's set, in GiB     (default 1)
   --lock      the shared lab's lock file (default $SSB_LAB_LOCK or /run/ssb-lab.lock)
   --out       the JSON file of figures                  (default bench/results/bench-<time>.json)
   --report    print the tables of an earlier JSON file and exit`;
@@ -103,12 +109,17 @@ function lockUsers(lock: string): string[] {
 }
 
 function runSection(lock: string, n: number, out: string, extra: string[]): Promise<number> {
+    return runLocked(lock, `N=${n}`, "section.ts", ["--n", String(n), "--out", out, ...extra], out);
+}
+
+/** Runs one bench/<script> under the lab's lock; `out` is the file it writes, and `${out}.started` says it holds the lock. */
+function runLocked(lock: string, what: string, script: string, scriptArgs: string[], out: string): Promise<number> {
     return new Promise((resolve) => {
         // -o: flock holds the lock itself and does not pass its descriptor on. Otherwise a
         // daemon that lab/start (re)starts (smbd, ganesha) would inherit it and hold the
         // lab's lock for as long as it runs.
-        const args = ["-o", lock, process.execPath, "-r", "ts-node/register/transpile-only", path.join(REPO, "bench", "section.ts"), "--n", String(n), "--out", out, ...extra];
-        say(`N=${n}: waiting for the lab lock ${lock} (other engineers share the lab)`);
+        const args = ["-o", lock, process.execPath, "-r", "ts-node/register/transpile-only", path.join(REPO, "bench", script), ...scriptArgs];
+        say(`${what}: waiting for the lab lock ${lock} (other engineers share the lab)`);
         const child = spawn("flock", args, { cwd: REPO, stdio: "inherit", env: process.env });
         const started = Date.now();
         let printed = false;
@@ -116,19 +127,51 @@ function runSection(lock: string, n: number, out: string, extra: string[]): Prom
             if (printed || fs.existsSync(`${out}.started`)) return;
             if (Date.now() - started > 10 * 60_000) {
                 printed = true;
-                say(`N=${n}: still waiting for ${lock} after 10 minutes; processes that have it open:\n  ${lockUsers(lock).join("\n  ")}`);
+                say(`${what}: still waiting for ${lock} after 10 minutes; processes that have it open:\n  ${lockUsers(lock).join("\n  ")}`);
             }
         }, 30_000);
         child.on("close", (code) => { clearInterval(timer); fs.rmSync(`${out}.started`, { force: true }); resolve(code ?? 1); });
     });
 }
 
+/** The checksum figure, in its own locked section. */
+async function measureChecksums(lock: string, stamp: string): Promise<ChecksumResult | undefined> {
+    const out = path.join(RESULTS, `section-checksums-${stamp}.json`);
+    const gib = option("checksum-gib") ?? "1";
+    const code = await runLocked(lock, "checksums", "checksums.ts", ["--out", out, "--gib", gib], out);
+    if (!fs.existsSync(out)) {
+        say(`checksums: the section wrote no results (exit ${code})`);
+        return undefined;
+    }
+    const result = JSON.parse(fs.readFileSync(out, "utf8")) as ChecksumResult;
+    fs.rmSync(out);
+    return result;
+}
+
 async function main(): Promise<void> {
     if (flag("help") || flag("h")) { console.log(USAGE); return; }
     const reportFile = option("report");
     if (reportFile) {
-        const report = JSON.parse(fs.readFileSync(reportFile, "utf8")) as Report & { sections: SectionResult[] };
-        console.log(renderReport(buildReport(report.meta, report.sections)));
+        const report = JSON.parse(fs.readFileSync(reportFile, "utf8")) as Report & { sections?: SectionResult[]; checksums?: ChecksumResult };
+        if (report.sections?.length) console.log(renderReport(buildReport(report.meta, report.sections)));
+        if (report.checksums) console.log(`\n${renderChecksums(report.checksums)}`);
+        return;
+    }
+    const lock = option("lock") ?? process.env.SSB_LAB_LOCK ?? "/run/ssb-lab.lock";
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    fs.mkdirSync(RESULTS, { recursive: true });
+    if (flag("checksums-only") && flag("no-checksums")) throw new Error(`--checksums-only and --no-checksums exclude each other\n${USAGE}`);
+    if (flag("checksums-only")) {
+        const checksums = await measureChecksums(lock, stamp);
+        if (!checksums) { process.exitCode = 1; return; }
+        const outFile = path.resolve(option("out") ?? path.join(RESULTS, `bench-checksums-${stamp}.json`));
+        const meta = { date: new Date().toISOString(), nodeVersion: process.version, cpus: os.cpus().length, memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10 };
+        fs.writeFileSync(outFile, JSON.stringify({ meta, checksums }, null, 2));
+        console.log("");
+        console.log(renderChecksums(checksums));
+        console.log("");
+        say(`figures: ${outFile}`);
+        if (checksums.errors.length > 0) process.exitCode = 1;
         return;
     }
     const ns = (option("n") ?? "1,5,20").split(",").map((x) => Number(x.trim()));
@@ -136,10 +179,7 @@ async function main(): Promise<void> {
     const repeat = Number(option("repeat") ?? 3);
     if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer\n${USAGE}`);
     const parallel = option("parallel");
-    const lock = option("lock") ?? process.env.SSB_LAB_LOCK ?? "/run/ssb-lab.lock";
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const outFile = path.resolve(option("out") ?? path.join(RESULTS, `bench-${stamp}.json`));
-    fs.mkdirSync(RESULTS, { recursive: true });
 
     let pulumiVersion = "unknown";
     try { pulumiVersion = execFileSync("pulumi", ["version"]).toString().trim(); } catch {
@@ -167,6 +207,8 @@ async function main(): Promise<void> {
             say(`N=${n}: the section wrote no results (exit ${code})`);
         }
     }
+    const checksums = flag("no-checksums") ? undefined : await measureChecksums(lock, stamp);
+    if (checksums && checksums.errors.length > 0) failed++;
 
     const meta = {
         date: new Date().toISOString(), pulumiVersion, nodeVersion: process.version, cpus: os.cpus().length,
@@ -177,11 +219,12 @@ async function main(): Promise<void> {
         unitCosts: sections.find((s) => s.unitCosts)?.unitCosts,
     };
     const report = buildReport(meta, sections);
-    const json = { ...report, sections };
+    const json = { ...report, sections, checksums };
     fs.writeFileSync(outFile, JSON.stringify(json, null, 2));
     fs.writeFileSync(path.join(RESULTS, "latest.json"), JSON.stringify(json, null, 2));
     console.log("");
     console.log(renderReport(report));
+    if (checksums) console.log(`\n${renderChecksums(checksums)}`);
     console.log("");
     say(`figures: ${outFile} (and bench/results/latest.json); logs and provider traces: bench/results/logs/`);
     if (failed > 0) process.exitCode = 1;
