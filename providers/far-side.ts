@@ -120,7 +120,8 @@ export async function listFiles(side: FarSide, dir: string): Promise<string[]> {
     const checked = relativeFile(dir, side);
     if (side.type === "rsync") {
         // NUL-separated: a name is whatever the server holds, and a newline must not split one in two.
-        const script = 'cd -- "$1" 2>/dev/null || exit 0; for f in * .[!.]* ..?*; do if [ -f "$f" ] && [ ! -L "$f" ]; then printf "%s\\0" "$f"; fi; done';
+        // A directory that is there but cannot be entered is an error, not an empty listing.
+        const script = '[ -d "$1" ] || exit 0; cd -- "$1" || exit 3; for f in * .[!.]* ..?*; do if [ -f "$f" ] && [ ! -L "$f" ]; then printf "%s\\0" "$f"; fi; done';
         const result = await sshPool.run(side.server, {
             argv: ["sh", "-c", script, "ssb-list", `${side.path}/${checked}`], sudo: side.useSudo,
             operation: `list ${checked} in ${side.path}`,
