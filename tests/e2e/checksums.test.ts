@@ -9,12 +9,16 @@
 // verification reading them, where the test corrupts the second backup of each
 // destination: one dump truncated, one byte flipped in another, the secrets archive
 // deleted, a stray file of the backup added. Three engine runs: a clean up, a no-op up,
-// an up that fails naming every corruption on every destination.
+// an up that fails naming every corruption on every destination. Between them, the
+// far side's reads (providers/far-side.ts, which the restore drill uses too) are called
+// directly on each destination and compared with the bytes on disk.
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { FarSide, digestFiles, listFiles, readFile, streamFile } from "../../providers/far-side";
+import { sshPool } from "../../providers/ssh";
 import { REPO, type TestStack, createTestStack, exportState, recorded } from "../support/engine";
 import {
     type LabAppliance, type LabDescription, type LabSnapshot, labCredentials, loadLab, orbitOk, restoreLab, snapshotLab,
@@ -55,6 +59,14 @@ describe("checksums at the far side: BackupVerification hashes what landed on rs
 
     const nfsTarget = (): NfsTarget => ({ host: lab.nfs.host, port: lab.nfs.port, path: lab.nfs.remotePath });
     const localRoot = (side: Side) => side === "rsync" ? lab.rsyncServer.backupPath : side === "cifs" ? lab.cifs.localPath : lab.nfs.localPath;
+
+    /** The far side as the program gives it to BackupVerification. */
+    const farSide = (side: Side): unknown => {
+        const r = lab.rsyncServer;
+        if (side === "rsync") return { type: "rsync", server: { host: r.host, port: r.port, user: r.adminUser, hostKey: r.hostKey, privateKeyPath: r.adminPrivateKeyPath }, path: r.backupPath };
+        if (side === "cifs") return { type: "cifs", host: lab.cifs.host, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user, password: cifsPassword };
+        return { type: "nfs", host: lab.nfs.host, port: lab.nfs.port, path: lab.nfs.remotePath };
+    };
 
     /** Writes `bytes` as a new file at `rel`, replacing what is there, the way the destination's server keeps serving it. */
     async function writeAt(side: Side, rel: string, bytes: Buffer): Promise<void> {
@@ -124,6 +136,7 @@ describe("checksums at the far side: BackupVerification hashes what landed on rs
     });
 
     after(async () => {
+        await sshPool.closeAll();
         if (t) await t.destroyAndRemove().catch(() => undefined);
         if (snapshot) restoreLab(snapshot);
         // The backups this test made, and what it added to them.
@@ -152,6 +165,25 @@ describe("checksums at the far side: BackupVerification hashes what landed on rs
         const result = await t!.stack.up(recorded(t!));
         assert.deepEqual(Object.keys(result.summary.resourceChanges ?? {}), ["same"]);
         assert.ok(!t!.events.slice(before).some((e) => /BackupVerification: hashing/.test(e.diagnosticEvent?.message ?? "")));
+    });
+
+    it("the far side reads a landed file the same on each destination: streamFile, readFile, listFiles, digestFiles", async () => {
+        for (const name of SIDES) {
+            const side = FarSide.parse(farSide(name));
+            const { report } = reports[name][0];
+            const onDisk = fs.readFileSync(path.join(localRoot(name), report.manifest.path));
+            const chunks: Buffer[] = [];
+            await streamFile(side, report.manifest.path, (c) => chunks.push(c));
+            assert.ok(Buffer.concat(chunks).equals(onDisk), `${name}: streamFile`);
+            assert.ok((await readFile(side, report.manifest.path, onDisk.length)).equals(onDisk), `${name}: readFile`);
+            await assert.rejects(readFile(side, report.manifest.path, onDisk.length - 1), /larger than the \d+ bytes it may be read into memory/);
+            await assert.rejects(streamFile(side, `backup/manifests/${report.id}.missing`, () => undefined), new RegExp(`read backup/manifests/${report.id}\\.missing on .* failed: the file is not there`));
+            assert.ok((await listFiles(side, "backup/manifests")).includes(report.manifest.path), `${name}: listFiles`);
+            assert.deepEqual(await listFiles(side, "backup/no-such-dir"), [], `${name}: listFiles of a missing directory`);
+            const digests = await digestFiles(side, [report.manifest.path, "backup/no-such-file"]);
+            assert.deepEqual(digests.get(report.manifest.path), { size: onDisk.length, sha256: sha256(onDisk) });
+            assert.equal(digests.get("backup/no-such-file"), undefined);
+        }
     });
 
     it("finds each corruption between orbit writing the files and the check, naming the file, the expected and the found SHA-256", async () => {
