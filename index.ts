@@ -321,4 +321,5 @@ const backup = new ApplianceBackup(config.name ?? "appliance", {
 
 export const summary = pulumi.interpolate`appliance ${appliance.host}:${appliance.port ?? APPLIANCE_LOGIN.port} backs up to ${backup.destination} daily at ${backup.policy.hour}:00 (system ${backup.policy.system}, secrets ${backup.policy.secrets}, video ${backup.policy.video})`;
 export const destinationUrl = backup.destination;
-export const lastVerification = backup.lastVerification;
+// null rather than undefined with verify off: the engine warns on every run about an undefined output.
+export const lastVerification = backup.lastVerification.apply((v) => v ?? null);
