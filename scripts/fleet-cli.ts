@@ -1,0 +1,172 @@
+// The implementation of scripts/fleet: one command over many stacks, K at a time.
+// preview and up run in this process through the Automation API (each is its own
+// `pulumi` process anyway). drift and restore-drill run scripts/drift and
+// scripts/restore-drill as child processes with --json: each keeps its SSH pool,
+// its secrets and its stdout to itself, so two stacks at once never mix them, and
+// the fleet reads exactly the report a single-stack run prints.
+// Exit codes: 0 all fine, 2 drift or a backup not restorable (and no error), 1 an error in any stack.
+import { spawn } from "child_process";
+import * as path from "path";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { stripAnsi } from "./drift-report";
+import {
+    DEFAULT_CONCURRENCY, EXIT, type FleetArgs, type FleetCommand, type StackResult, UsageError,
+    changesResult, countAppliances, drillResult, driftResult, formatSummaryJson, formatTable, mergeExitCodes, parseFleetArgs, runLimited, seconds,
+} from "./fleet-plan";
+
+const USAGE = `usage: scripts/fleet <preview|up|drift|restore-drill> (--stacks a,b | --all) [--cwd DIR] [--concurrency K] [--json] [-- ARGS]
+
+Runs one command over several stacks of the project, K at a time, and ends with
+one summary table (stack, appliances, result, drift findings, time).
+
+  preview         pulumi preview --refresh of each stack (nothing is changed)
+  up              pulumi up --refresh of each stack
+  drift           scripts/drift of each stack
+  restore-drill   scripts/restore-drill of each stack
+
+  --stacks a,b         the stacks, comma-separated
+  --all                every stack of the project (pulumi stack ls)
+  --cwd DIR            the Pulumi project directory (default: the repository root)
+  --concurrency K      stacks at once, 1-64 (default: ${DEFAULT_CONCURRENCY}, for a 2-core machine)
+  --json               print the merged summary as JSON (each stack's own report inside)
+  -- ARGS              passed to every scripts/drift or scripts/restore-drill,
+                       e.g. -- --no-backup-age
+
+Progress goes to stderr. One stack's failure never stops the others.
+Exit codes: 0 all fine, 2 drift or a backup not restorable in some stack,
+1 an error in any stack (it outranks 2: part of the fleet is then unknown).
+The passphrase comes from PULUMI_CONFIG_PASSPHRASE (or _FILE), never from arguments.`;
+
+const say = (line: string) => process.stderr.write(`fleet: ${line}\n`);
+
+/** The last error-looking lines of a child's stderr: why it failed, in one line. */
+function tail(stderr: string): string {
+    const lines = stripAnsi(stderr).split("\n").map((l) => l.trim()).filter(Boolean);
+    return lines.slice(-3).join(" ").slice(0, 600);
+}
+
+/** Runs scripts/<script> for one stack; its stderr is forwarded line by line, prefixed with the stack. */
+function runChild(script: string, stack: string, args: FleetArgs): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const repo = path.resolve(__dirname, "..");
+    return new Promise((resolve, reject) => {
+        const child = spawn("bash", [path.join(repo, "scripts", script), "--stack", stack, "--cwd", args.cwd, "--json", ...args.passthrough], {
+            env: process.env, stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        let partial = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+        child.stderr.setEncoding("utf8").on("data", (d: string) => {
+            stderr += d;
+            const lines = (partial + d).split("\n");
+            partial = lines.pop()!;
+            for (const l of lines) process.stderr.write(`  [${stack}] ${l}\n`);
+        });
+        child.on("error", reject);
+        child.on("close", (code) => {
+            if (partial) process.stderr.write(`  [${stack}] ${partial}\n`);
+            resolve({ code, stdout, stderr });
+        });
+    });
+}
+
+/** The error lines of a failed preview or up, without colour codes. */
+function engineError(err: unknown): string {
+    const result = (err as { commandResult?: { stderr?: string; stdout?: string } }).commandResult;
+    const text = result?.stderr || result?.stdout || (err instanceof Error ? err.message : String(err));
+    return tail(text);
+}
+
+async function appliancesOf(stack: string, cwd: string): Promise<number | undefined> {
+    try {
+        const ws = await LocalWorkspace.create({ workDir: cwd });
+        return countAppliances(await ws.exportStack(stack));
+    } catch {
+        return undefined;
+    }
+}
+
+async function runStack(command: FleetCommand, stack: string, args: FleetArgs): Promise<StackResult> {
+    const started = Date.now();
+    let result: StackResult;
+    if (command === "drift" || command === "restore-drill") {
+        const r = await runChild(command, stack, args);
+        const build = command === "drift" ? driftResult : drillResult;
+        result = build(stack, r.code, r.stdout, tail(r.stderr), Date.now() - started);
+    } else {
+        try {
+            const s = await LocalWorkspace.selectStack({ stackName: stack, workDir: args.cwd });
+            if (command === "preview") {
+                const p = await s.preview({ refresh: true, color: "never" });
+                result = { stack, exitCode: EXIT.ok, result: changesResult("preview", p.changeSummary), durationMs: Date.now() - started };
+            } else {
+                const u = await s.up({ refresh: true, color: "never" });
+                result = { stack, exitCode: EXIT.ok, result: changesResult("up", u.summary.resourceChanges), durationMs: Date.now() - started };
+            }
+        } catch (err) {
+            result = { stack, exitCode: EXIT.error, result: "error", durationMs: Date.now() - started, error: `${command} failed: ${engineError(err)}` };
+        }
+    }
+    if (result.appliances === undefined) result.appliances = await appliancesOf(stack, args.cwd);
+    return result;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+    const repo = path.resolve(__dirname, "..");
+    let args: FleetArgs | "help";
+    try {
+        args = parseFleetArgs(argv, repo);
+    } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        process.stderr.write(`fleet: ${err.message}\n${USAGE}\n`);
+        return EXIT.error;
+    }
+    if (args === "help") { process.stdout.write(`${USAGE}\n`); return EXIT.ok; }
+    const a = args;
+
+    let stacks: string[];
+    if (a.all) {
+        try {
+            const ws = await LocalWorkspace.create({ workDir: a.cwd });
+            stacks = (await ws.listStacks()).map((s) => s.name).sort();
+        } catch (err) {
+            say(`cannot list the stacks of the project in ${a.cwd} (pulumi stack ls): ${engineError(err)}; check PULUMI_BACKEND_URL and that you are logged in`);
+            return EXIT.error;
+        }
+        if (stacks.length === 0) {
+            say(`the project in ${a.cwd} has no stacks in ${process.env.PULUMI_BACKEND_URL ?? "the current backend"}: nothing to run`);
+            return EXIT.error;
+        }
+    } else {
+        stacks = a.stacks!;
+    }
+
+    const k = Math.min(a.concurrency, stacks.length);
+    say(`${a.command} of ${stacks.length} stack(s), ${k} at a time: ${stacks.join(", ")}`);
+    const started = Date.now();
+    const results = await runLimited(stacks, a.concurrency, async (stack) => {
+        say(`[${stack}] started`);
+        const r = await runStack(a.command, stack, a);
+        say(`[${stack}] finished in ${seconds(r.durationMs)}: ${r.result}${r.findings ? ` (${r.findings} finding(s))` : ""}${r.error ? `: ${r.error}` : ""}`);
+        return r;
+    }, (stack, err) => {
+        const error = `scripts/fleet could not run it: ${err instanceof Error ? err.message : String(err)}`;
+        say(`[${stack}] failed: ${error}`);
+        return { stack, exitCode: EXIT.error, result: "error", durationMs: Date.now() - started, error };
+    });
+    const total = Date.now() - started;
+    if (a.json) {
+        process.stderr.write(formatTable(a.command, results, total));
+        process.stdout.write(formatSummaryJson(a.command, results, total));
+    } else {
+        process.stdout.write(formatTable(a.command, results, total));
+    }
+    return mergeExitCodes(results.map((r) => r.exitCode));
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err) => {
+        process.stderr.write(`fleet: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = EXIT.error;
+    });
+}
