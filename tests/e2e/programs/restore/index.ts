@@ -1,6 +1,6 @@
 // One appliance's backups through the ApplianceBackup component, every kind on and
-// a master password set, to the lab's rsync server or CIFS share (config
-// `destination`). tests/e2e/restore.test.ts runs scripts/restore-drill against it:
+// a master password set, to the lab's rsync server, CIFS share or NFS export
+// (config `destination`). tests/e2e/restore.test.ts runs scripts/restore-drill against it:
 // the drill finds what to check in this stack's state alone, as it would for any
 // program. Keys and passwords arrive only as secret config values; the config keys
 // are those of tests/support/lab.ts resourceProgramConfig().
@@ -36,8 +36,12 @@ if (kind === "rsync") {
         type: "cifs", partitionId: cfg.require("cifsPartitionId"), host: cfg.require("cifsHost"), port: cfg.requireNumber("cifsPort"),
         path: cfg.require("cifsPath"), user: cfg.require("cifsUser"), password: cfg.requireSecret("cifsPassword"),
     };
+} else if (kind === "nfs") {
+    destination = {
+        type: "nfs", partitionId: cfg.require("nfsPartitionId"), host: cfg.require("nfsHost"), port: cfg.requireNumber("nfsPort"), path: cfg.require("nfsPath"),
+    };
 } else {
-    throw new Error(`destination must be rsync or cifs, but "${kind}" was provided`);
+    throw new Error(`destination must be rsync, cifs or nfs, but "${kind}" was provided`);
 }
 
 const backup = new ApplianceBackup(cfg.get("name") ?? "restore-appliance", {
