@@ -39,8 +39,8 @@ const workflowFiles = () => fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.t
 const read = (f: string) => fs.readFileSync(path.join(WORKFLOWS, f), "utf8");
 
 describe("GitHub Actions workflows", () => {
-    it("are the four the project documents: preview, deploy, drift, restore-drill", () => {
-        assert.deepEqual(workflowFiles(), ["deploy.yml", "drift.yml", "preview.yml", "restore-drill.yml"]);
+    it("are the five the project documents: preview, deploy, drift, restore-drill, fleet", () => {
+        assert.deepEqual(workflowFiles(), ["deploy.yml", "drift.yml", "fleet.yml", "preview.yml", "restore-drill.yml"]);
     });
 
     it(`pass actionlint ${ACTIONLINT_VERSION}, with shellcheck on every run: script`, () => {
@@ -117,6 +117,60 @@ describe("GitHub Actions workflows", () => {
         assert.match(w, /if: steps\.drill\.outputs\.exit-code != '0'\n[\s\S]*exit 1/, "a failed drill fails the run too");
         assert.ok(!/MASTER_PASSWORD|masterPassword/.test(w), "the master password comes from the stack's state, not from a workflow secret");
         assert.equal(read("deploy.yml").match(/group: (.*)/)![1], w.match(/group: (.*)/)![1], "the drill and deploy share one concurrency group");
+    });
+
+    it("fleet.yml: one job per stack runs scripts/fleet drift and uploads its JSON; one job merges them into a summary and one issue", () => {
+        const w = read("fleet.yml");
+        assert.match(w, /^on:\n {2}schedule:\n(?: {4}#.*\n)* {4}- cron: "[^"]+"/m);
+        assert.match(w, /^ {2}workflow_dispatch:$/m);
+        assert.match(w, /matrix:\n {8}stack: \$\{\{ fromJSON\(needs\.stacks\.outputs\.stacks\) \}\}/, "a matrix over the stacks");
+        assert.match(w, /fail-fast: false/, "one stack's failure does not cancel the others");
+        assert.match(w, /bash scripts\/fleet drift --stacks "\$STACK" --json > "fleet-\$safe\.json"/);
+        assert.match(w, /STACK: \$\{\{ matrix\.stack \}\}/);
+        assert.match(w, /uses: actions\/upload-artifact@v4[\s\S]*uses: actions\/download-artifact@v4/);
+        assert.match(w, /needs: \[stacks, drift\]\n\s+# .*\n\s+if: always\(\)/, "the merge job runs after failed stacks too");
+        assert.match(w, /core\.summary/, "one job summary");
+        assert.match(w, /issues: write/);
+        for (const call of ["issues.create(", "issues.update(", "issues.createComment(", 'state: "closed"', "labels: [label]", "core.setFailed("]) assert.ok(w.includes(call), call);
+        assert.match(w, /group: pulumi-\$\{\{ matrix\.stack \}\}/, "each stack's job shares that stack's concurrency group with deploy, drift and the drill");
+        assert.equal(read("deploy.yml").match(/group: (pulumi-)/)![1], "pulumi-");
+    });
+
+    it("every workflow installs Pulumi the ecosystem's way (pulumi/actions with the pinned version, the command plugin), and the source build only behind SSB_BUILD_PULUMI_FROM_SOURCE", () => {
+        const pinned = fs.readFileSync(path.join(REPO, "scripts", "env.sh"), "utf8").match(/^SSB_PULUMI_VERSION="v([\d.]+)"$/m)![1];
+        const plugin = fs.readFileSync(path.join(REPO, "scripts", "toolchain"), "utf8").match(/^COMMAND_PLUGIN_VERSION="v([\d.]+)"$/m)![1];
+        const fromSource = "if: vars.SSB_BUILD_PULUMI_FROM_SOURCE == 'true'";
+        const fromRelease = "if: vars.SSB_BUILD_PULUMI_FROM_SOURCE != 'true'";
+        for (const f of workflowFiles()) {
+            const w = read(f);
+            const steps = w.split(/\n(?= {6}- )/);
+            const step = (pattern: RegExp) => {
+                const found = steps.filter((s) => pattern.test(s));
+                assert.ok(found.length > 0, `${f}: no step matches ${pattern}`);
+                return found;
+            };
+            for (const s of step(/uses: pulumi\/actions@v\d+\n/)) {
+                assert.ok(s.includes(fromRelease), `${f}: pulumi/actions runs only on runners that download`);
+                assert.match(s, new RegExp(`pulumi-version: ${pinned.replace(/\./g, "\\.")}\n`), `${f}: pulumi/actions pins pulumi ${pinned}`);
+            }
+            for (const s of step(/pulumi plugin install resource command /)) {
+                assert.ok(s.includes(fromRelease), `${f}: the plugin install runs with the release CLI`);
+                assert.ok(s.includes(`pulumi plugin install resource command ${plugin}\n`), `${f}: the command plugin ${plugin}`);
+                assert.ok(s.includes("source scripts/env.sh"), `${f}: into the project's PULUMI_HOME, where scripts/env.sh points the engine`);
+            }
+            for (const s of [...step(/uses: actions\/setup-go@/), ...step(/uses: actions\/cache@[\s\S]*path: \.toolchain/)]) {
+                assert.ok(s.includes(fromSource), `${f}: the Go build and its cache only when building from source`);
+            }
+            const setup = step(/run: bash scripts\/setup/);
+            assert.equal(setup.length, 1, f);
+            assert.ok(setup[0].includes("SSB_PULUMI_FROM_RELEASE: ${{ vars.SSB_BUILD_PULUMI_FROM_SOURCE != 'true' }}"), `${f}: scripts/setup skips the source build exactly when pulumi/actions ran`);
+            const order = [w.indexOf("uses: pulumi/actions@"), w.indexOf("pulumi plugin install resource command"), w.indexOf("run: bash scripts/setup")];
+            assert.deepEqual([...order].sort((a, b) => a - b), order, `${f}: the release CLI, then the plugin, then scripts/setup`);
+            // Third-party actions are pinned by version, as the others are.
+            for (const m of w.matchAll(/uses: ([^\s@]+)@(\S+)/g)) assert.match(m[2], /^v\d+$/, `${f}: ${m[1]} pinned by major version`);
+        }
+        const setupScript = fs.readFileSync(path.join(REPO, "scripts", "setup"), "utf8");
+        assert.match(setupScript, /if \[ "\$\{SSB_PULUMI_FROM_RELEASE:-\}" = "true" \]; then[\s\S]*= "\$SSB_PULUMI_VERSION" \][\s\S]*else\n\s+bash "\$SSB_REPO\/scripts\/toolchain"\nfi/, "scripts/setup checks the release's version, and builds from source otherwise");
     });
 
     it("deploy.yml and preview.yml type-check with tsc before pulumi runs, which only transpiles (scripts/env.sh)", () => {
