@@ -147,7 +147,9 @@ describe("the dev program: ApplianceBackup with its verification backup", functi
         assert.equal(backupLogLines(lab), logBefore + 1, "the next up must run the backup once");
         const v = retried.outputs.lastVerification.value;
         assert.notEqual(v.backupId, previous);
-        assert.deepEqual(v.files.map((f: string) => f.split("/")[1]), ["system"], "video is off now");
+        // contract 2: the system kind's database dumps, then the manifest; no backup/system/arz (video)
+        assert.ok(v.files.some((f: string) => f.startsWith("backup/system/db/")), `no database dump: ${v.files}`);
+        assert.ok(v.files.every((f: string) => /^backup\/(system\/db|manifests)\//.test(f)), `video is off now: ${v.files}`);
         for (const f of v.files) assert.ok(fs.statSync(path.join(dir, f)).size > 0, `${f} did not land`);
         const preview: EngineEvent[] = [];
         await t.stack.preview({ refresh: true, expectNoChanges: true, onEvent: (e) => preview.push(e) });
