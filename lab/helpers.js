@@ -206,7 +206,21 @@ async function notifyLost(argv) {
   process.stdout.write(`${name}: recorded ${JSON.stringify(last)} (channels: e-mail ${cfg.backup.notifications.email ? 'on' : 'off'}, SIEM ${cfg.backup.notifications.siem ? 'on' : 'off'})\n`);
 }
 
-const COMMANDS = { 'age-backup': ageBackup, 'fill-recordings': fillRecordings, 'notify-lost': notifyLost };
+function applianceContract(argv) {
+  const usage = 'usage: lab/appliance-contract [--appliance N] 1|2\n'
+    + '  makes the appliance answer version and config show as contract 1 (without lastFailure, events, rootKey) or 2\n';
+  const contract = argv.at(-1);
+  if (contract !== '1' && contract !== '2') die(`the contract (last argument) must be 1 or 2\n${usage}`, 2);
+  const f = parse(argv.slice(0, -1), { '--appliance': 'value' }, usage);
+  const lab = loadLab();
+  const { name, root } = applianceRoot(lab, f['--appliance'] ?? '0');
+  const marker = path.join(root, orbit.CONTRACT_1_MARKER);
+  if (contract === '1') fs.writeFileSync(marker, 'answer as contract 1 (lab/appliance-contract)\n', { mode: 0o600 });
+  else fs.rmSync(marker, { force: true });
+  process.stdout.write(`${name}: answers as contract ${contract}\n`);
+}
+
+const COMMANDS = { 'age-backup': ageBackup, 'fill-recordings': fillRecordings, 'notify-lost': notifyLost, 'appliance-contract': applianceContract };
 
 async function main() {
   const [cmd, ...rest] = process.argv.slice(2);

@@ -435,6 +435,30 @@ function partitionView(p) {
   };
 }
 
+const rootKeyPath = (root) => path.join(root, 'root', '.ssh', 'id_rsa.pub');
+
+// The root's public key and its fingerprint, or null when it has none yet. Contract 2
+// shows it in `config show` too, so a refresh reads an appliance with one orbit run.
+function rootKeyView(root) {
+  let pub;
+  try {
+    pub = fs.readFileSync(rootKeyPath(root), 'utf8').trim();
+  } catch {
+    return null;
+  }
+  const blob = Buffer.from(pub.split(/\s+/)[1] || '', 'base64');
+  const fingerprint = 'SHA256:' + crypto.createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+  return { publicKey: pub, fingerprint };
+}
+
+// The lab can play an appliance of contract 1 (`bash lab/appliance-contract 1`): a
+// fleet runs mixed versions, and state written by a release that spoke only contract
+// 1 must be producible. Only the answers of `version` and `config show` change.
+const CONTRACT_1_MARKER = 'lab-contract-1';
+function contractOf(root) {
+  return root && fs.existsSync(path.join(root, CONTRACT_1_MARKER)) ? 1 : CONTRACT;
+}
+
 function configView(cfg, root) {
   const b = cfg.backup;
   return {
@@ -456,7 +480,15 @@ function configView(cfg, root) {
     lastBackup: cfg.lastBackup || null,
     lastFailure: cfg.lastFailure || null,
     events: recentEvents(root),
+    rootKey: rootKeyView(root),
   };
+}
+
+function configViewFor(cfg, root) {
+  const v = configView(cfg, root);
+  if (contractOf(root) !== 1) return v;
+  const { lastFailure, events, rootKey, ...v1 } = v;
+  return { ...v1, contract: 1 };
 }
 
 function humanConfig(v) {
@@ -1328,12 +1360,13 @@ async function mountPartition(ctx, id) {
 
 const handlers = {
   async 'version'(ctx) {
-    return { json: { ok: true, contract: CONTRACT, product: PRODUCT, hostname: ctx.store.read().hostname }, text: `${PRODUCT}, contract ${CONTRACT}, appliance ${ctx.store.read().hostname}` };
+    const contract = contractOf(ctx.root);
+    return { json: { ok: true, contract, product: PRODUCT, hostname: ctx.store.read().hostname }, text: `${PRODUCT}, contract ${contract}, appliance ${ctx.store.read().hostname}` };
   },
 
   async 'backup config show'(ctx) {
-    const v = configView(ctx.store.read(), ctx.root);
-    return { json: v, text: humanConfig(v) };
+    const cfg = ctx.store.read();
+    return { json: configViewFor(cfg, ctx.root), text: humanConfig(configView(cfg, ctx.root)) };
   },
 
   async 'backup time'(ctx, f) {
@@ -1676,16 +1709,9 @@ const handlers = {
   },
 
   async 'root-key show'(ctx) {
-    const pubPath = path.join(ctx.root, 'root', '.ssh', 'id_rsa.pub');
-    let pub;
-    try {
-      pub = fs.readFileSync(pubPath, 'utf8').trim();
-    } catch {
-      throw new OrbitError('internal', `${pubPath} does not exist`);
-    }
-    const blob = Buffer.from(pub.split(/\s+/)[1] || '', 'base64');
-    const fingerprint = 'SHA256:' + crypto.createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
-    return { json: { ok: true, publicKey: pub, fingerprint }, text: pub };
+    const key = rootKeyView(ctx.root);
+    if (!key) throw new OrbitError('internal', `${rootKeyPath(ctx.root)} does not exist`);
+    return { json: { ok: true, ...key }, text: key.publicKey };
   },
 };
 
@@ -1748,5 +1774,5 @@ async function main() {
 if (require.main === module) {
   main();
 } else {
-  module.exports = { LAYOUT, ENVELOPE, Store, ensureRecordings, OrbitError, layoutPath, destinationOf, notify, nfsMkdirs, nfsRemove, nfsCopy, nfsWriteFile, fileDigest, recentEvents };
+  module.exports = { LAYOUT, ENVELOPE, Store, ensureRecordings, OrbitError, layoutPath, destinationOf, notify, nfsMkdirs, nfsRemove, nfsCopy, nfsWriteFile, fileDigest, recentEvents, CONTRACT_1_MARKER };
 }

@@ -40,10 +40,17 @@ describe("upgrade from the path-based __provider: old state refreshes, updates a
     after(async () => { for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined); });
 
     /** A stack created and brought up by the old code, whose checkout is then removed. */
+    /** The old code speaks only orbit contract 1: the lab's appliance answers as one while it runs. */
+    function applianceContract(version: 1 | 2): void {
+        execFileSync("bash", [path.join(REPO, "lab", "appliance-contract"), "--appliance", "0", String(version)], { stdio: "pipe" });
+    }
+
     async function oldStack(): Promise<{ t: TestStack; oldDir: string }> {
         const oldDir = oldCheckout();
         const t = await createTestStack(oldDir, { labFile: { value: labFile() }, destination: { value: "rsync" } });
-        const up = await t.stack.up(recorded(t));
+        applianceContract(1);
+        cleanups.push(() => applianceContract(2));
+        const up = await t.stack.up(recorded(t)).finally(() => applianceContract(2));
         assert.equal(up.summary.result, "succeeded");
         const sources = providerSources(t);
         assert.equal(sources.length, 5);

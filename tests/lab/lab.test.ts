@@ -436,6 +436,7 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
                     notifications: { email: true, siem: true, emailTo: null },
                 },
                 partitions: [], credentials: [], rsync: null, lastBackup: null, lastFailure: null, events: [],
+                rootKey: { publicKey: app.rootPublicKey, fingerprint: fingerprintOf(app.rootPublicKey) },
             });
             const st = fs.statSync(path.join(app.orbitRoot, "orbinibkp.conf"));
             assert.equal(st.mode & 0o777, 0o600);
@@ -482,6 +483,23 @@ describe("the lab (lab/start, the orbit simulator and the backup servers)", func
             assert.equal(k.fingerprint, fingerprintOf(app.rootPublicKey));
             const lf = spawnSync("ssh-keygen", ["-lf", path.join(app.orbitRoot, "root", ".ssh", "id_rsa.pub")], { encoding: "utf8" });
             assert.ok(lf.stdout.includes(k.fingerprint), "ssh-keygen agrees on the fingerprint");
+            // contract 2: config show carries the same key, so a refresh needs one orbit run
+            assert.deepEqual(show().rootKey, { publicKey: k.publicKey, fingerprint: k.fingerprint });
+        });
+
+        it("answers as contract 1 when lab/appliance-contract says so, and as 2 again after", function () {
+            const helper = (v: string) => spawnSync("bash", [path.join(REPO, "lab", "appliance-contract"), "--appliance", app.name.split("-")[1], v], { encoding: "utf8" });
+            try {
+                assert.equal(helper("1").status, 0);
+                assert.equal(expectOk(orbit(["version"])).contract, 1);
+                const c = show();
+                assert.equal(c.contract, 1);
+                for (const k of ["lastFailure", "events", "rootKey"]) assert.ok(!(k in c), `${k} is contract 2 only`);
+            } finally {
+                assert.equal(helper("2").status, 0);
+            }
+            assert.equal(show().contract, 2);
+            assert.equal(helper("3").status, 2, "only 1 or 2");
         });
 
         it("answers an unknown command or flag with usage (exit 2)", function () {
