@@ -24,10 +24,16 @@ export interface ApplianceRootKeyState extends ApplianceRootKeyInputs {
     hostname: string;
 }
 
-/** The host name comes from the configuration the appliance's other resources read too, so it costs no extra orbit run. */
+/**
+ * The key and host name come from the configuration the appliance's other resources
+ * read too (contract 2 shows the root key there), so a refresh costs no extra orbit
+ * run. A contract 1 appliance, or one whose key is not there yet, is asked with
+ * `root-key show`.
+ */
 async function readRootKey(inputs: ApplianceRootKeyInputs): Promise<ApplianceRootKeyState> {
     const orbit = new OrbitClient(inputs.connection);
-    const [key, config] = await Promise.all([orbit.rootKey(), orbit.showConfigShared()]);
+    const config = await orbit.showConfigShared();
+    const key = config.rootKey ?? await orbit.rootKey();
     return { connection: inputs.connection, publicKey: key.publicKey.trim(), fingerprint: key.fingerprint, hostname: config.hostname };
 }
 

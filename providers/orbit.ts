@@ -73,6 +73,8 @@ export const OrbitConfig = z.object({
     lastFailure: z.object({ time: z.string(), code: z.string(), message: z.string() }).passthrough().nullable().optional(),
     /** Contract 2: the notifications sent in the last 7 days (at most 20, oldest first). */
     events: z.array(OrbitEvent).optional(),
+    /** Contract 2: the root's public key, as `root-key show` prints it; null before it exists. */
+    rootKey: z.object({ publicKey: z.string(), fingerprint: z.string() }).nullish(),
 });
 export type OrbitConfig = z.infer<typeof OrbitConfig>;
 

@@ -91,10 +91,13 @@ describe("refresh reads over a fake transport", () => {
     let sent: string[];
     let configReads: number;
     let authorizedKeysContent: string;
+    /** The ports of appliances that speak contract 2, whose config show carries the root key. */
+    const contract2 = new Set<number>();
 
-    function config(hostname: string, hour: number) {
+    function config(hostname: string, hour: number, port: number) {
         return {
-            ok: true, contract: 1, hostname,
+            ...(contract2.has(port) ? { contract: 2, rootKey: { publicKey: rootKey, fingerprint: "SHA256:x" }, lastFailure: null, events: [] } : { contract: 1 }),
+            ok: true, hostname,
             backup: {
                 system: true, secrets: false, video: true, masterPasswordSet: false, hour,
                 destination: { mode: "rsync", partitionId: null },
@@ -111,7 +114,7 @@ describe("refresh reads over a fake transport", () => {
         const argv = command.argv.join(" ");
         sent.push(`${conn.port} ${argv.startsWith("sh -c") ? `sh ${command.argv[3]}` : argv}`);
         const ok = (body: unknown) => Promise.resolve({ code: 0, stdout: JSON.stringify(body), stderr: "" });
-        if (argv === "orbit backup config show --json") { configReads++; return ok(config(`appliance-${conn.port}`, hour)); }
+        if (argv === "orbit backup config show --json") { configReads++; return ok(config(`appliance-${conn.port}`, hour, conn.port)); }
         if (argv === "orbit root-key show --json") return ok({ ok: true, publicKey: rootKey, fingerprint: "SHA256:x" });
         if (argv === "orbit rsync test --json") return ok({ ok: true, reachable: true });
         if (argv.startsWith("orbit backup time")) { hour = Number(command.argv[4]); return ok({ ok: true, changed: true }); }
@@ -154,6 +157,15 @@ describe("refresh reads over a fake transport", () => {
         assert.equal(key.props!.hostname, `appliance-${connection.port}`);
         assert.equal(rsync.props!.path, "/files/backup/senhasegura");
         assert.equal(policy.props!.hour, 5);
+    });
+
+    it("a contract 2 appliance is read with one orbit command: its root key comes with the configuration", async () => {
+        const connection = appliance();
+        contract2.add(connection.port);
+        const [key] = await refreshAppliance(connection);
+        assert.deepEqual(sent.map((s) => s.split(" ").slice(1).join(" ")), ["orbit backup config show --json"]);
+        assert.equal(key.props!.publicKey, rootKey.trim());
+        assert.equal(key.props!.fingerprint, "SHA256:x");
     });
 
     it("RsyncTarget runs `orbit rsync test` on refresh only with testOnRefresh, and keeps the last answer otherwise", async () => {
