@@ -1,21 +1,12 @@
 // The backup format of orbit contract 2 (providers/backup-format.ts): manifests,
-// backup ownership, and the encryption envelope, checked against an envelope made
-// here the way the appliance makes it (docs/appliance-contract.md).
+// backup ownership, and the encryption envelope, checked against an envelope sealed
+// by tests/support/envelope.ts from the contract (docs/appliance-contract.md).
 import { strict as assert } from "assert";
-import { createCipheriv, randomBytes, scryptSync } from "crypto";
 import {
     BackupId, ENVELOPE_HEADER_BYTES, Manifest, RelativeFile, backupIdTime, belongsTo, envelopeDecipher, manifestPath,
     newestBackupId, openEnvelope, parseEnvelopeHeader,
 } from "../../providers/backup-format";
-
-function seal(plain: Buffer, password: string): Buffer {
-    const salt = randomBytes(16);
-    const iv = randomBytes(12);
-    const key = scryptSync(password, salt, 32, { N: 16384, r: 8, p: 1 });
-    const c = createCipheriv("aes-256-gcm", key, iv);
-    const body = Buffer.concat([c.update(plain), c.final()]);
-    return Buffer.concat([Buffer.from("OSEC"), Buffer.from([1]), salt, iv, c.getAuthTag(), body]);
-}
+import { seal } from "../support/envelope";
 
 const PASSWORD = "correct horse battery staple";
 

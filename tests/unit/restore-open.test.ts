@@ -4,25 +4,16 @@
 // master password blamed as such, never shown.
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import { createCipheriv, randomBytes, scryptSync } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { gzipSync } from "zlib";
 import type { ManifestFile } from "../../providers/backup-format";
 import { ArchiveOpener, TarMemberCounter, openSecrets } from "../../scripts/restore-open";
+import { seal } from "../support/envelope";
 
 const PASSWORD = "lab master password 0001";
 const WRONG = "another master password 02";
-
-function seal(plain: Buffer, password: string): Buffer {
-    const salt = randomBytes(16);
-    const iv = randomBytes(12);
-    const key = scryptSync(password, salt, 32, { N: 16384, r: 8, p: 1 });
-    const c = createCipheriv("aes-256-gcm", key, iv);
-    const body = Buffer.concat([c.update(plain), c.final()]);
-    return Buffer.concat([Buffer.from("OSEC"), Buffer.from([1]), salt, iv, c.getAuthTag(), body]);
-}
 
 /** A tar archive of a small tree, made by GNU tar in the given format: 2 directories and 3 files, one with a 120-character name. */
 function gnuTar(format: "gnu" | "ustar" | "pax"): Buffer {
