@@ -101,6 +101,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return report.drift ? EXIT.drift : EXIT.noDrift;
     }
     let unknown: Array<{ appliance: string; host: string; error: string }> = [];
+    // The SSH pool waits between dial attempts on timers that do not hold the event loop
+    // (so that a provider process can exit): without this, an unreachable appliance would
+    // let the loop drain, and the process end with exit 0 before the check had an answer.
+    const keepAlive = setInterval(() => undefined, 60_000);
     try {
         const maxAge = args.maxBackupAgeHours ?? await stackMaxAge(stack);
         // Loaded here: a run with --no-backup-age never loads the SSH client.
@@ -117,6 +121,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`drift: the backup-age check of stack ${args.stack} could not run: ${err instanceof Error ? err.message : String(err)}\n`);
         process.stdout.write(args.json ? formatJson(report, args.stack) : formatText(report, args.stack));
         return report.drift ? EXIT.drift : EXIT.error;
+    } finally {
+        clearInterval(keepAlive);
     }
     process.stdout.write(args.json ? formatJson(report, args.stack) : formatText(report, args.stack));
     return report.drift ? EXIT.drift : unknown.length > 0 ? EXIT.error : EXIT.noDrift;
