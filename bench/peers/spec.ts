@@ -324,3 +324,24 @@ export function isConverged(lab: PeerLab, n: number, masterPassword?: string): s
     }
     return diffs;
 }
+
+/**
+ * Which drift cases an isConverged() list still shows (so a repair left them): each
+ * case's own difference on appliance 0 or the backup server.
+ */
+export function driftCasesIn(lab: PeerLab, diffs: readonly string[]): DriftCaseId[] {
+    const a = lab.appliances[DRIFT_TARGET].name;
+    const has = (re: RegExp) => diffs.some((d) => re.test(d));
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const found: Record<DriftCaseId, boolean> = {
+        "key-options": has(new RegExp(`^backup server: ${esc(a)}'s key options are`)),
+        "key-mode": has(/^backup server: .* mode is \d+, want 600$/),
+        "nfs-removed": has(new RegExp(`^${esc(a)}: partition ${NFS_PARTITION_ID} is missing$`)),
+        "cifs-unmounted": has(new RegExp(`^${esc(a)}: partition ${CIFS_PARTITION_ID} (is missing|mounted is false)`)),
+        "rsync-path": has(new RegExp(`^${esc(a)}: rsync target is`)),
+        "video-off": has(new RegExp(`^${esc(a)}: video backup is`)),
+        "hour": has(new RegExp(`^${esc(a)}: hour is`)),
+        "key-removed": has(new RegExp(`^backup server: ${esc(a)}'s root key is not in authorized_keys$`)),
+    };
+    return DRIFT_CASES.map((c) => c.id).filter((id) => found[id]);
+}
