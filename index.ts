@@ -1,4 +1,6 @@
-// The dev stack's program: one senhasegura appliance and its backups, declared once.
+// The dev stack's program: a senhasegura appliance and its backups, declared once, or
+// a fleet of them (`appliances`) sharing one destination and one policy, which each
+// appliance may override.
 //
 // Every value comes from stack config, read through the zod schema below before
 // anything is declared: a wrong or missing key fails the run with the key named, the
@@ -56,6 +58,35 @@ const ApplianceAccess = z.strictObject({
     privateKeyPath: PrivateKeyPath,
 });
 
+/** A flag inside an object or a list, where Pulumi keeps JSON: true or false. */
+const JsonFlag = z.boolean({ error: (issue) => `must be true or false, but ${displayed(issue.input)} was provided` });
+
+/**
+ * One item of `appliances`: how to reach it, and where it departs from the shared
+ * policy. Unset overrides take the stack's key of the same name.
+ */
+const FleetAppliance = z.strictObject({
+    /** The ApplianceBackup's name, which starts every child's name: changing it replaces the appliance's resources. */
+    name: ObjectId,
+    host: Hostname,
+    port: Port.optional(),
+    user: UnixUser.optional(),
+    hostKey: HostKey,
+    privateKeyPath: PrivateKeyPath,
+    privateKey: secret(PrivateKey),
+    systemBackup: JsonFlag.optional(),
+    videoBackup: JsonFlag.optional(),
+    hour: Hour.optional(),
+    notifyEmail: JsonFlag.optional(),
+    notifySiem: JsonFlag.optional(),
+    notifyEmailTo: EmailAddress.optional(),
+    verify: JsonFlag.optional(),
+    adopted: JsonFlag.optional(),
+});
+
+/** `appliances`: a fleet in one stack, at least one appliance. */
+const Fleet = z.array(FleetAppliance).min(1, "must list at least one appliance; leave it unset ([]) to declare one appliance with appliance");
+
 /** `backupServer`: the rsync destination, and who may authorize the appliance's key there. */
 const BackupServer = z.strictObject({
     host: Hostname,
@@ -89,8 +120,11 @@ const StackKeys = z.object({
     /** Read and checked by lab/stack-config.ts, which only the dev stack loads. */
     labFile: z.string().optional(),
     labAppliance: z.string().optional(),
+    labAppliances: z.string().optional(),
     name: OneLine(100).optional(),
     appliance: ApplianceAccess.optional(),
+    /** A fleet, instead of appliance: each item names its appliance and may override the policy keys below. */
+    appliances: Fleet.optional(),
     appliancePrivateKey: secret(PrivateKey),
     destination: z.enum(["rsync", "cifs", "nfs"], {
         error: (issue) => `must be rsync, cifs or nfs, but ${displayed(issue.input)} was provided`,
@@ -121,9 +155,14 @@ const StackKeys = z.object({
 
 /** What the chosen destination needs besides each key's own rule. */
 const StackConfig = StackKeys.superRefine((c, ctx) => {
-    const need = (key: string, message: string) => ctx.addIssue({ code: "custom", path: key.split("."), message, input: undefined });
-    if (!c.appliance) {
-        need("appliance", "is required: how to reach the appliance, {host, hostKey, port?, user?, privateKeyPath?}. Set at least appliance.host and appliance.hostKey");
+    const need = (key: string | Array<string | number>, message: string) =>
+        ctx.addIssue({ code: "custom", path: typeof key === "string" ? key.split(".") : key, message, input: undefined });
+    if (Array.isArray(c.appliances)) {
+        if (c.appliance) need("appliances", "is set, and so is appliance: a stack declares one appliance (appliance) or a fleet (appliances). Move the appliance into appliances, or remove one of the two");
+        if (c.name !== undefined) need("name", "is set, but the stack declares a fleet (appliances), where each appliance has its own name: remove name (pulumi config rm name)");
+        checkFleet(c.appliances, c.appliancePrivateKey !== undefined, need);
+    } else if (!c.appliance) {
+        need("appliance", "is required: how to reach the appliance, {host, hostKey, port?, user?, privateKeyPath?}, or appliances for a fleet. Set at least appliance.host and appliance.hostKey");
     } else if (!c.appliancePrivateKey && !c.appliance.privateKeyPath) {
         need("appliancePrivateKey", `is required, or appliance.privateKeyPath: the private key of the appliance's user, ${c.appliance.user ?? APPLIANCE_LOGIN.user}`);
     }
@@ -151,11 +190,40 @@ const StackConfig = StackKeys.superRefine((c, ctx) => {
     }
 }, { when: () => true }); // also when a key broke its own rule: every problem is told at once
 
+/** What only a fleet needs: its own names and hosts, and a key for each appliance. */
+function checkFleet(
+    fleet: ReadonlyArray<z.output<typeof FleetAppliance>>, sharedKey: boolean,
+    need: (path: Array<string | number>, message: string) => void,
+): void {
+    const firstWith = new Map<string, number>();
+    const firstAt = new Map<string, number>();
+    fleet.forEach((a, i) => {
+        // Every problem is told at once, so an item may have broken its own rules: judge only what it holds.
+        if (typeof a !== "object" || a === null || typeof a.name !== "string" || typeof a.host !== "string") return;
+        const earlier = firstWith.get(a.name);
+        if (earlier !== undefined) {
+            need(["appliances", i, "name"], `is ${displayed(a.name)}, the name of appliances[${earlier}] too: each appliance needs its own name, since it starts the names of its resources`);
+        } else {
+            firstWith.set(a.name, i);
+        }
+        const address = `${a.host}:${a.port ?? APPLIANCE_LOGIN.port}`;
+        const same = firstAt.get(address);
+        if (same !== undefined) {
+            need(["appliances", i, "host"], `and port reach ${address}, as appliances[${same}] does: two items for one appliance would fight over its configuration. Remove one of them`);
+        } else {
+            firstAt.set(address, i);
+        }
+        if (!sharedKey && !a.privateKey && !a.privateKeyPath) {
+            need(["appliances", i, "privateKeyPath"], `is required, or appliances[${i}].privateKey, or appliancePrivateKey for every appliance: the private key of ${a.user ?? APPLIANCE_LOGIN.user} on ${displayed(a.name)}`);
+        }
+    });
+}
+
 type ConfigKey = keyof typeof StackKeys.shape;
 /** The keys a stack sets, as Pulumi holds them: objects parsed, everything else text. */
 export type GivenConfig = Readonly<Partial<Record<ConfigKey, unknown>>>;
 /** What lab/stack-config.ts may fill in, in the form a stack would set it. */
-export type LabConfig = Partial<Pick<z.input<typeof StackKeys>, "name" | "appliance" | "backupServer" | "cifs" | "cifsPassword" | "nfs">>;
+export type LabConfig = Partial<Pick<z.input<typeof StackKeys>, "name" | "appliance" | "appliances" | "backupServer" | "cifs" | "cifsPassword" | "nfs">>;
 
 // ------------------------------------------------------------------ reading it
 
@@ -165,10 +233,36 @@ const fullKey = (path: string) => `${cfg.name}:${path}`;
 
 interface Problem { key: string; message: string; fix: string }
 
+/** Pulumi holds objects and lists as JSON, read with getObject; everything else as text. */
 function holdsObject(schema: z.ZodType): boolean {
-    return schema instanceof z.ZodOptional ? holdsObject(schema.unwrap() as z.ZodType) : schema instanceof z.ZodObject;
+    return schema instanceof z.ZodOptional ? holdsObject(schema.unwrap() as z.ZodType) : schema instanceof z.ZodObject || schema instanceof z.ZodArray;
 }
-const isSecret = (key: ConfigKey) => StackKeys.shape[key].meta()?.secret === true;
+
+const holdsList = (key: ConfigKey) => {
+    const schema = StackKeys.shape[key];
+    return schema instanceof z.ZodOptional && schema.unwrap() instanceof z.ZodArray;
+};
+
+/** The schema at a config path (a key, then fields and list indexes), if there is one. */
+function schemaAt(path: ReadonlyArray<PropertyKey>): z.ZodType | undefined {
+    let schema: z.ZodType | undefined = StackKeys.shape[path[0] as ConfigKey];
+    for (const step of path.slice(1)) {
+        while (schema instanceof z.ZodOptional || schema instanceof z.ZodPipe) {
+            schema = (schema instanceof z.ZodOptional ? schema.unwrap() : schema.in) as z.ZodType;
+        }
+        if (schema instanceof z.ZodArray && typeof step === "number") schema = schema.element as z.ZodType;
+        else if (schema instanceof z.ZodObject && typeof step === "string") schema = schema.shape[step] as z.ZodType | undefined;
+        else return undefined;
+    }
+    return schema;
+}
+
+/** A secret key, or a secret field of a list item (appliances[i].privateKey). */
+const isSecret = (path: ReadonlyArray<PropertyKey>) => schemaAt(path)?.meta()?.secret === true;
+
+/** A config path as `pulumi config set --path` takes it: appliances[2].hostKey. */
+const configPath = (path: ReadonlyArray<PropertyKey>) =>
+    path.map((step, i) => typeof step === "number" ? `[${step}]` : i === 0 ? String(step) : `.${String(step)}`).join("");
 
 /** The closest known key to a misspelt one, if one is close. */
 function nearestKey(unknown: string): ConfigKey | undefined {
@@ -197,7 +291,12 @@ function givenConfig(problems: Problem[]): GivenConfig {
             try {
                 value = cfg.getObject(key);
             } catch {
-                problems.push({
+                problems.push(holdsList(key) ? {
+                    // Not shown: an item may hold a private key.
+                    key: fullKey(key),
+                    message: "must be a list of appliances, [{name, host, hostKey, ...}], but text that is not JSON was provided",
+                    fix: `set the items' fields one by one: pulumi config set --path '${key}[0].<field>' <value>`,
+                } : {
                     key: fullKey(key),
                     message: `must be an object, but ${displayed(cfg.get(key))} was provided`,
                     fix: `set its fields one by one: pulumi config set --path '${key}.<field>' <value>`,
@@ -207,7 +306,7 @@ function givenConfig(problems: Problem[]): GivenConfig {
         } else {
             value = cfg.get(key);
         }
-        const empty = value === "" || (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0);
+        const empty = value === "" || (typeof value === "object" && value !== null && Object.keys(value).length === 0);
         if (value !== undefined && !empty) given[key] = value;
     }
     for (const key of Object.keys(pulumi.runtime.allConfig())) {
@@ -226,22 +325,28 @@ function givenConfig(problems: Problem[]): GivenConfig {
 
 /** A zod issue as the user meets it: the key, the rule, the value (unless secret) and the fix. */
 function problemOf(issue: z.core.$ZodIssue, given: GivenConfig, fromLab: ReadonlySet<string>): Problem {
-    const path = issue.path.map(String);
+    const path = issue.path.map((step) => typeof step === "number" ? step : String(step));
     const key = path[0] as ConfigKey;
-    const secretValue = isSecret(key);
+    const secretValue = isSecret(path);
     let message = issue.message;
     if (issue.code === "unrecognized_keys") {
-        const fields = Object.keys((StackKeys.shape[key] as z.ZodOptional<z.ZodObject>).unwrap().shape);
+        let holder = schemaAt(path);
+        while (holder instanceof z.ZodOptional) holder = holder.unwrap() as z.ZodType;
+        const fields = holder instanceof z.ZodObject ? Object.keys(holder.shape) : [];
         message = `has no field ${issue.keys.map(displayed).join(", ")}: its fields are ${fields.join(", ")}`;
     } else if (issue.code === "invalid_type" && issue.input === undefined) {
         message = "is required";
     } else if (issue.code === "invalid_type") {
-        message = `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}, but ${secretValue ? `a ${typeof issue.input}` : displayed(issue.input)} was provided`;
-    } else if (!secretValue && issue.input !== undefined && !/was provided|; got /.test(message)) {
+        const hidden = secretValue || (path.length === 1 && holdsList(key));
+        const article = (noun: string) => `${/^[aeiou]/.test(noun) ? "an" : "a"} ${noun}`;
+        const expected = issue.expected === "boolean" ? "true or false" : issue.expected === "array" ? "a list of appliances, [{name, host, hostKey, ...}]" : article(issue.expected);
+        message = `must be ${expected}, but ${hidden ? article(typeof issue.input) : displayed(issue.input)} was provided`;
+    } else if (!secretValue && !(path.length === 1 && holdsList(key)) && issue.input !== undefined && !/was provided|; got /.test(message)) {
         message += `, but ${displayed(issue.input)} was provided`;
     }
-    const name = path.join(".");
-    const set = secretValue ? `pulumi config set --secret ${name}` : path.length > 1 ? `pulumi config set --path '${name}' <value>` : `pulumi config set ${name} <value>`;
+    const name = configPath(path);
+    const set = path.length > 1 ? `pulumi config set${secretValue ? " --secret" : ""} --path '${name}' <value>`
+        : secretValue ? `pulumi config set --secret ${name}` : `pulumi config set ${name} <value>`;
     let fix = set;
     if (fromLab.has(key)) {
         fix = `the value comes from the lab (labFile ${given.labFile}): restart it with bash lab/start, or set the key yourself: ${set}`;
@@ -301,25 +406,73 @@ function destinationOf(c: z.output<typeof StackConfig>): ApplianceBackupArgs["de
     return { type: "nfs", partitionId: c.partitionId ?? "nfs-backup", ...checked(c.nfs, "nfs") };
 }
 
-const config = readStackConfig();
-const appliance = checked(config.appliance, "appliance");
-const backup = new ApplianceBackup(config.name ?? "appliance", {
-    appliance: connectionOf(appliance, config.appliancePrivateKey),
-    destination: destinationOf(config),
-    policy: {
-        system: config.systemBackup,
-        video: config.videoBackup,
-        secrets: config.secretsBackup ?? config.masterPassword !== undefined,
-        masterPassword: config.masterPassword,
-        hour: config.hour,
-        notifications: { email: config.notifyEmail, siem: config.notifySiem, emailTo: config.notifyEmailTo },
-    },
-    verify: config.verify,
-    adopted: config.adopted,
-    retainOnDelete: config.retainOnDelete,
-});
+/** One appliance of the program: the single `appliance`, or an item of `appliances` over the shared keys. */
+interface Member {
+    name: string;
+    access: z.output<typeof ApplianceAccess>;
+    privateKey: pulumi.Output<string> | undefined;
+    system: boolean;
+    video: boolean;
+    hour: number;
+    notifyEmail: boolean;
+    notifySiem: boolean;
+    notifyEmailTo: string | undefined;
+    verify: boolean;
+    adopted: boolean;
+}
 
-export const summary = pulumi.interpolate`appliance ${appliance.host}:${appliance.port ?? APPLIANCE_LOGIN.port} backs up to ${backup.destination} daily at ${backup.policy.hour}:00 (system ${backup.policy.system}, secrets ${backup.policy.secrets}, video ${backup.policy.video})`;
-export const destinationUrl = backup.destination;
+function membersOf(c: z.output<typeof StackConfig>): Member[] {
+    const shared = {
+        privateKey: c.appliancePrivateKey, system: c.systemBackup, video: c.videoBackup, hour: c.hour,
+        notifyEmail: c.notifyEmail, notifySiem: c.notifySiem, notifyEmailTo: c.notifyEmailTo, verify: c.verify, adopted: c.adopted,
+    };
+    if (!c.appliances) return [{ ...shared, name: c.name ?? "appliance", access: checked(c.appliance, "appliance") }];
+    return c.appliances.map((a) => ({
+        name: a.name,
+        access: { host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKeyPath: a.privateKeyPath },
+        privateKey: a.privateKey ?? (a.privateKeyPath === undefined ? shared.privateKey : undefined),
+        system: a.systemBackup ?? shared.system,
+        video: a.videoBackup ?? shared.video,
+        hour: a.hour ?? shared.hour,
+        notifyEmail: a.notifyEmail ?? shared.notifyEmail,
+        notifySiem: a.notifySiem ?? shared.notifySiem,
+        notifyEmailTo: a.notifyEmailTo ?? shared.notifyEmailTo,
+        verify: a.verify ?? shared.verify,
+        adopted: a.adopted ?? shared.adopted,
+    }));
+}
+
+const config = readStackConfig();
+const destination = destinationOf(config);
+const fleet = membersOf(config).map((m) => ({
+    member: m,
+    backup: new ApplianceBackup(m.name, {
+        appliance: connectionOf(m.access, m.privateKey),
+        destination,
+        policy: {
+            system: m.system,
+            video: m.video,
+            secrets: config.secretsBackup ?? config.masterPassword !== undefined,
+            masterPassword: config.masterPassword,
+            hour: m.hour,
+            notifications: { email: m.notifyEmail, siem: m.notifySiem, emailTo: m.notifyEmailTo },
+        },
+        verify: m.verify,
+        adopted: m.adopted,
+        retainOnDelete: config.retainOnDelete,
+    }),
+}));
+
+const summaryOf = ({ member: { access }, backup }: typeof fleet[number]) =>
+    pulumi.interpolate`appliance ${access.host}:${access.port ?? APPLIANCE_LOGIN.port} backs up to ${backup.destination} daily at ${backup.policy.hour}:00 (system ${backup.policy.system}, secrets ${backup.policy.secrets}, video ${backup.policy.video})`;
 // null rather than undefined with verify off: the engine warns on every run about an undefined output.
-export const lastVerification = backup.lastVerification.apply((v) => v ?? null);
+const verificationOf = ({ backup }: typeof fleet[number]) => backup.lastVerification.apply((v) => v ?? null);
+/** One value per appliance, by name. */
+const byName = <T>(value: (entry: typeof fleet[number]) => pulumi.Input<T>) =>
+    pulumi.all(fleet.map(value)).apply((values) => Object.fromEntries(fleet.map((entry, i) => [entry.member.name, values[i]])));
+
+// One appliance keeps the outputs it always had; a fleet gives one line or value per appliance, by name.
+const single = config.appliances === undefined ? fleet[0] : undefined;
+export const summary = single ? summaryOf(single) : pulumi.all(fleet.map(summaryOf));
+export const destinationUrl = single ? single.backup.destination : byName((entry) => entry.backup.destination);
+export const lastVerification = single ? verificationOf(single) : byName(verificationOf);

@@ -58,18 +58,35 @@ function applianceIndex(given: unknown, count: number): number {
     return index;
 }
 
+/** `labAppliances`: how many of the lab's appliances form the fleet, 0 (unset) for one appliance. */
+function fleetSize(given: unknown, count: number): number {
+    const text = given === undefined ? "0" : String(given);
+    const size = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!(size <= count)) {
+        throw new pulumi.RunError(`${key("labAppliances")} must be how many of the lab's ${count} appliance${count === 1 ? "" : "s"} to drive as a fleet, 1 to ${count} (0 for one appliance, chosen by labAppliance), but ${shown(text)} was provided: start the lab with more, bash lab/start --appliances ${Number.isInteger(size) && size > 0 ? size : "N"}, or pulumi config set labAppliances <count>`);
+    }
+    return size;
+}
+
 /** Values from the lab for the keys `given` leaves unset. */
 export function labStackConfig(given: GivenConfig): LabConfig {
     const labFile = String(given.labFile);
     const lab = readLab(labFile);
-    const appliance = lab.appliances[applianceIndex(given.labAppliance, lab.appliances.length)];
+    const size = fleetSize(given.labAppliances, lab.appliances.length);
     const server = lab.rsyncServer;
     const values: LabConfig = {};
     const offer = <Key extends keyof LabConfig>(name: Key, value: () => LabConfig[Key]) => {
         if (given[name] === undefined) values[name] = value();
     };
-    offer("name", () => appliance.name);
-    offer("appliance", () => ({ host: appliance.host, port: appliance.port, user: appliance.user, hostKey: appliance.hostKey, privateKeyPath: appliance.privateKeyPath }));
+    const access = (a: LabDescription["appliances"][number]) => ({ host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKeyPath: a.privateKeyPath });
+    // A fleet is offered only to a stack that declares no single appliance of its own.
+    if (size > 0 && given.appliance === undefined && given.name === undefined) {
+        offer("appliances", () => lab.appliances.slice(0, size).map((a) => ({ name: a.name, ...access(a) })));
+    } else if (given.appliances === undefined) {
+        const appliance = lab.appliances[applianceIndex(given.labAppliance, lab.appliances.length)];
+        offer("name", () => appliance.name);
+        offer("appliance", () => access(appliance));
+    }
     offer("backupServer", () => ({
         host: server.host, port: server.port, user: server.adminUser, hostKey: server.hostKey,
         privateKeyPath: server.adminPrivateKeyPath, backupUser: server.backupUser, path: server.backupPath,

@@ -364,6 +364,114 @@ describe("stack config: the dev stack's lab (labFile)", function () {
     });
 });
 
+describe("stack config: a fleet in one stack (appliances)", function () {
+    this.timeout(60_000);
+
+    const hostKeys = [ed25519PublicKey(), ed25519PublicKey(), ed25519PublicKey()];
+    const ITEMS = [
+        { name: "primary", host: "10.0.0.5", hostKey: hostKeys[0], privateKeyPath: "/etc/ssb/mt4adm_ed25519" },
+        { name: "contingency", host: "10.0.0.6", hostKey: fingerprint(hostKeys[1]), privateKeyPath: "/etc/ssb/mt4adm_ed25519", hour: 6, videoBackup: false },
+        { name: "site-b", host: "10.0.1.5", port: 60022, hostKey: hostKeys[2], privateKeyPath: "/etc/ssb/mt4adm_ed25519", verify: false },
+    ];
+    /** A fleet stack: the production stack's destination, `items` instead of appliance. */
+    const fleetConfig = (items: unknown[], changes: Record<string, string | undefined> = {}) =>
+        withConfig({ appliance: undefined, appliancePrivateKey: undefined, appliances: JSON.stringify(items), ...changes });
+    /** ITEMS with one field of item `index` set (or removed, with undefined). */
+    const withItem = (index: number, field: string, value: unknown) =>
+        ITEMS.map((item, i) => i !== index ? item : Object.fromEntries(Object.entries({ ...item, [field]: value }).filter(([, v]) => v !== undefined)));
+
+    const cases: Array<{ title: string; config: Record<string, string>; key: string; rule: RegExp; value?: string; fix?: string }> = [
+        { title: "an hour past 23 on the second appliance", config: fleetConfig(withItem(1, "hour", 25)), key: "appliances[1].hour", rule: /must be a whole hour from 0 to 23/, value: "25",
+            fix: "pulumi config set --path 'appliances[1].hour' <value>" },
+        { title: "a host key that is no pin on the third", config: fleetConfig(withItem(2, "hostKey", "AAAA-not-a-key")), key: "appliances[2].hostKey", rule: /is not a valid host key pin/, value: '"AAAA-not-a-key"' },
+        { title: "a host that is no host name", config: fleetConfig(withItem(0, "host", "bad host!")), key: "appliances[0].host", rule: /must be an IPv4 address or a DNS name/, value: '"bad host!"' },
+        { title: "a flag that is not a boolean", config: fleetConfig(withItem(2, "verify", "yes")), key: "appliances[2].verify", rule: /must be true or false, but "yes" was provided/ },
+        { title: "a name with capitals", config: fleetConfig(withItem(1, "name", "Contingency")), key: "appliances[1].name", rule: /must be 1-63 lowercase letters, digits or '-'/, value: '"Contingency"' },
+        { title: "no name", config: fleetConfig(withItem(0, "name", undefined)), key: "appliances[0].name", rule: /is required/ },
+        { title: "a misspelt field", config: fleetConfig(withItem(1, "hours", 6)), key: "appliances[1]", rule: /has no field "hours": its fields are name, host, port, user, hostKey, privateKeyPath, privateKey, systemBackup/ },
+        { title: "two appliances with one name", config: fleetConfig(withItem(2, "name", "primary")), key: "appliances[2].name", rule: /is "primary", the name of appliances\[0\] too: each appliance needs its own name/ },
+        { title: "two items for one appliance", config: fleetConfig(withItem(2, "host", "10.0.0.6").map((item, i) => i === 2 ? { ...item, port: 59022 } : item)), key: "appliances[2].host",
+            rule: /and port reach 10\.0\.0\.6:59022, as appliances\[1\] does/ },
+        { title: "an appliance without a key", config: fleetConfig(withItem(1, "privateKeyPath", undefined)), key: "appliances[1].privateKeyPath",
+            rule: /is required, or appliances\[1\]\.privateKey, or appliancePrivateKey for every appliance: the private key of mt4adm on "contingency"/ },
+        { title: "appliance and appliances both", config: fleetConfig(ITEMS, { appliance: JSON.stringify(APPLIANCE) }), key: "appliances", rule: /is set, and so is appliance: a stack declares one appliance \(appliance\) or a fleet/ },
+        { title: "name beside appliances", config: fleetConfig(ITEMS, { name: "core" }), key: "name", rule: /is set, but the stack declares a fleet \(appliances\), where each appliance has its own name/ },
+        { title: "appliances that is an object, not a list", config: fleetConfig([], { appliances: JSON.stringify({ name: "primary" }) }), key: "appliances", rule: /must be a list of appliances, \[\{name, host, hostKey, \.\.\.\}\], but an object was provided/ },
+        { title: "an empty list, which is unset", config: fleetConfig([]), key: "appliance", rule: /is required: how to reach the appliance, .* or appliances for a fleet/ },
+    ];
+    for (const c of cases) {
+        it(`${c.title}: ${NS}:${c.key}`, async () => {
+            const problem = problemAbout(configError(await run(c.config)), c.key);
+            assert.match(problem, c.rule);
+            if (c.value !== undefined) assert.ok(problem.includes(`but ${c.value} was provided`) || problem.includes(`; got ${c.value}`), `the value ${c.value} is not in:\n${problem}`);
+            if (c.fix !== undefined) assert.ok(problem.includes(`To fix: ${c.fix}`), `the fix ${c.fix} is not in:\n${problem}`);
+        });
+    }
+
+    it("names every broken item at once, each by its index", async () => {
+        const items = withItem(0, "hour", 24).map((item, i) => i === 2 ? { ...item, port: 0 } : item);
+        const message = configError(await run(fleetConfig(items)));
+        assert.match(message, /has 2 problems/);
+        problemAbout(message, "appliances[0].hour");
+        problemAbout(message, "appliances[2].port");
+    });
+
+    it("never shows an item's private key, and says to set it with --secret --path", async () => {
+        const broken = "-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0LWJ1dC1icm9rZW4tZmxlZXQ=\n-----END OPENSSH PRIVATE KEY-----";
+        const message = configError(await run(fleetConfig(withItem(1, "privateKey", broken))));
+        const problem = problemAbout(message, "appliances[1].privateKey");
+        assert.match(problem, /is not an unencrypted private key/);
+        assert.ok(problem.includes("To fix: pulumi config set --secret --path 'appliances[1].privateKey' <value>"), problem);
+        assert.ok(!message.includes("c2VjcmV0LWJ1dC1icm9rZW4tZmxlZXQ="), `the key leaked:\n${message}`);
+    });
+
+    it("declares one ApplianceBackup per item, the shared policy with each item's overrides, and outputs by name", async () => {
+        // The key comes from appliancePrivateKey: the verification backup reads a privateKeyPath's file, which is not here.
+        const items = ITEMS.map(({ privateKeyPath: _, ...item }) => item);
+        const r = await run(fleetConfig(items, { hour: "4", masterPassword: "correct horse battery staple", appliancePrivateKey: applianceKey }));
+        assert.equal(r.error, undefined, r.error?.message);
+        assert.deepEqual(r.resources.filter((d) => d.type.endsWith(":ApplianceBackup")).map((d) => d.name), ["primary", "contingency", "site-b"]);
+        const policy = (name: string) => r.resources.find((d) => d.name === `${name}-policy`)?.inputs;
+        assert.deepEqual(["primary", "contingency", "site-b"].map((name) => [policy(name)?.hour, policy(name)?.video, policy(name)?.secrets]),
+            [[4, true, true], [6, false, true], [4, true, true]]);
+        assert.deepEqual(secretValue(policy("site-b")?.connection), { host: "10.0.1.5", port: 60022, hostKey: hostKeys[2], privateKey: applianceKey });
+        assert.equal(secretValue(policy("contingency")?.masterPassword), "correct horse battery staple");
+        // verify is the stack's (true) but for site-b, which turns it off.
+        const verifications = r.resources.filter((d) => d.type === "command:remote:Command").map((d) => d.name);
+        assert.equal(verifications.length, 2, verifications.join(", "));
+        assert.ok(verifications.every((name) => !name.startsWith("site-b")), verifications.join(", "));
+        // Every appliance's key goes to the one backup server, restricted to the one directory.
+        const keys = r.resources.filter((d) => d.type.endsWith(":AuthorizedKey")).map((d) => [d.name, d.inputs.connection.host, d.inputs.restrictTo]);
+        assert.deepEqual(keys, ["primary", "contingency", "site-b"].map((name) => [`${name}-appliance-key`, BACKUP_SERVER.host, BACKUP_SERVER.path]));
+        const summary = r.outputs?.summary as string[];
+        assert.equal(summary.length, 3);
+        assert.match(summary[1], /^appliance 10\.0\.0\.6:59022 backs up to rsync:\/\/senhauser@backup\.example\.com:22\/files\/backup\/senhasegura daily at 6:00 \(system true, secrets true, video false\)$/);
+        assert.deepEqual(Object.keys(r.outputs?.destinationUrl as object), ["primary", "contingency", "site-b"]);
+    });
+
+    it("takes an item's own private key as a secret, and appliancePrivateKey for the items without one", async () => {
+        const own = sshKeyPair("ed25519").private;
+        const items = [withItem(0, "privateKeyPath", undefined)[0], { ...withItem(1, "privateKeyPath", undefined)[1], privateKey: own }];
+        const r = await run(fleetConfig(items, { appliancePrivateKey: applianceKey }));
+        assert.equal(r.error, undefined, r.error?.message);
+        const connection = (name: string) => secretValue(r.resources.find((d) => d.name === `${name}-policy`)?.inputs.connection) as Record<string, unknown>;
+        assert.equal(connection("primary").privateKey, applianceKey);
+        assert.equal(connection("contingency").privateKey, own);
+    });
+
+    it("the lab supplies its first N appliances with labAppliances, keeping appliance-0's names", async () => {
+        const twoAppliances = writeLab({ ...LAB, appliances: [LAB.appliances[0], { ...LAB.appliances[0], name: "appliance-1", port: 59023, hostKey: ed25519PublicKey() }] }, "two.json");
+        const r = await run({ labFile: twoAppliances, labAppliances: "2" });
+        assert.equal(r.error, undefined, r.error?.message);
+        assert.deepEqual(r.resources.filter((d) => d.type.endsWith(":ApplianceBackup")).map((d) => d.name), ["appliance-0", "appliance-1"]);
+        assert.equal(r.resources.find((d) => d.name === "appliance-1-policy")?.inputs.connection.port, 59023);
+        const single = await run({ labFile: twoAppliances });
+        assert.deepEqual(single.resources.filter((d) => d.type.endsWith(":ApplianceBackup")).map((d) => d.name), ["appliance-0"]);
+        const tooMany = configErrorOrLab(await run({ labFile: twoAppliances, labAppliances: "3" }));
+        assert.match(tooMany, new RegExp(`^${NS}:labAppliances must be how many of the lab's 2 appliances to drive as a fleet, 1 to 2 .* but "3" was provided: start the lab with more, bash lab/start --appliances 3`));
+    });
+});
+
 /** A lab problem's message: a RunError too, with nothing declared. */
 function configErrorOrLab(r: Run): string {
     assert.ok(r.error, "the run did not fail");
@@ -388,7 +496,7 @@ describe("stack config: Pulumi.yaml and docs/configuration.md declare the progra
         assert.deepEqual(Object.keys(declared).sort(), await programKeys());
         for (const [key, d] of Object.entries(declared)) {
             // An object key has no type: `type: object` makes the CLI refuse an object stored as JSON text.
-            if (d.type === undefined) assert.match(String(d.description), /^An object, set field by field with --path or as JSON text\. /, key);
+            if (d.type === undefined) assert.match(String(d.description), /^(An object, set field by field|A list, set item field by item field) with --path .*or as JSON text\. /, key);
             else assert.ok(["string", "integer", "boolean"].includes(d.type), `${key}: type ${d.type}`);
             assert.ok(typeof d.description === "string" && d.description.length > 20, `${key}: no description`);
             // A declared key without a default is required in every stack (Pulumi's rule).
