@@ -13,6 +13,12 @@ export interface TreeMemory {
     peakTreeRssKiB: number;
     /** How many processes the tree had at that sample. */
     processesAtPeak: number;
+    /**
+     * Largest sum of Pss (proportional set size, /proc/<pid>/smaps_rollup) at one sample, in KiB:
+     * forked workers share most of their pages with their parent, which the RSS sum counts
+     * once per process; Pss splits each shared page among its sharers.
+     */
+    peakTreePssKiB: number;
     /** Largest VmHWM of any one process, in KiB, and its command name. */
     peakProcessHwmKiB: number;
     peakProcessName: string;
@@ -53,7 +59,7 @@ export function treeOf(rootPid: number, parents: Map<number, number>, marked: It
 export class ProcessTreeSampler {
     private timer?: NodeJS.Timeout;
     private readonly seen = new Set<number>();
-    private result: TreeMemory = { peakTreeRssKiB: 0, processesAtPeak: 0, peakProcessHwmKiB: 0, peakProcessName: "", processesSeen: 0, samples: 0 };
+    private result: TreeMemory = { peakTreeRssKiB: 0, processesAtPeak: 0, peakTreePssKiB: 0, peakProcessHwmKiB: 0, peakProcessName: "", processesSeen: 0, samples: 0 };
 
     /**
      * @param rootPid the process we started
@@ -86,6 +92,7 @@ export class ProcessTreeSampler {
             if (this.marker && stat.comm === "ssh" && (readText(`/proc/${pid}/cmdline`) ?? "").includes(this.marker)) marked.push(pid);
         }
         let sum = 0;
+        let pss = 0;
         let count = 0;
         for (const pid of treeOf(this.rootPid, parents, marked)) {
             const status = readText(`/proc/${pid}/status`);
@@ -95,12 +102,14 @@ export class ProcessTreeSampler {
             if (rss === 0 && hwm === 0) continue; // a zombie or a kernel thread
             this.seen.add(pid);
             sum += rss;
+            pss += Number(/^Pss:\s+(\d+) kB/m.exec(readText(`/proc/${pid}/smaps_rollup`) ?? "")?.[1] ?? 0);
             count++;
             if (hwm > this.result.peakProcessHwmKiB) {
                 this.result.peakProcessHwmKiB = hwm;
                 this.result.peakProcessName = /Name:\s+(\S+)/.exec(status)?.[1] ?? "";
             }
         }
+        if (pss > this.result.peakTreePssKiB) this.result.peakTreePssKiB = pss;
         if (sum > this.result.peakTreeRssKiB) {
             this.result.peakTreeRssKiB = sum;
             this.result.processesAtPeak = count;

@@ -42,6 +42,7 @@ interface Step {
     detected?: string[];
     handshakes: { perAppliance: number[]; backupServerAdmin: number };
     peakTreeRssMiB: number;
+    peakTreePssMiB: number;
     processesAtPeak: number;
     peakProcessHwmMiB: number;
     converged?: string[];
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
             const s: Step = {
                 name, mode, wallMs: run.wallMs, exitCode: run.exitCode, changed: changedCount(run), changedByHost: run.changedByHost, failedHosts: run.failedHosts,
                 handshakes: { perAppliance: hs.perAppliance, backupServerAdmin: hs.backupServerAdmin },
-                peakTreeRssMiB: Math.round(run.memory.peakTreeRssKiB / 1024), processesAtPeak: run.memory.processesAtPeak,
+                peakTreeRssMiB: Math.round(run.memory.peakTreeRssKiB / 1024), peakTreePssMiB: Math.round(run.memory.peakTreePssKiB / 1024), processesAtPeak: run.memory.processesAtPeak,
                 peakProcessHwmMiB: Math.round(run.memory.peakProcessHwmKiB / 1024), logFile: run.logFile,
             };
             if (mode === "check") s.detected = detectedCases(run);
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
                 + `${s.detected ? `; detected [${s.detected.join(", ")}]` : ""}`
                 + `${Object.keys(changesElsewhere(run)).length ? `; changes elsewhere ${JSON.stringify(changesElsewhere(run))}` : ""}`
                 + `; handshakes per appliance ${Math.min(...hs.perAppliance)}..${Math.max(...hs.perAppliance)}, backup server ${hs.backupServerAdmin}`
-                + `; peak tree RSS ${s.peakTreeRssMiB} MiB over ${s.processesAtPeak} processes (largest process ${s.peakProcessHwmMiB} MiB)`
+                + `; peak tree RSS ${s.peakTreeRssMiB} MiB (PSS ${s.peakTreePssMiB} MiB) over ${s.processesAtPeak} processes (largest process ${s.peakProcessHwmMiB} MiB)`
                 + `${s.converged ? `; isConverged: ${s.converged.length === 0 ? "yes" : s.converged.join("; ")}` : ""}`
                 + `${run.failedHosts.length ? `; FAILED ${run.failedHosts.join(", ")}: ${JSON.stringify(run.errors)}` : ""}`);
             return run;
