@@ -301,8 +301,12 @@ export function closeControlMasters(workDir: string): number {
     return closed;
 }
 
-/** Runs site.yml: `--check --diff` (the drift check) or a real run (converge). Never throws for a failed play; read exitCode and failedHosts. */
-export async function runAnsible(workDir: string, mode: "check" | "converge"): Promise<AnsibleRun> {
+/**
+ * Runs site.yml: `--check --diff` (the drift check) or a real run (converge). Never throws
+ * for a failed play; read exitCode and failedHosts. A run past `timeoutMs` (default 20
+ * minutes) is ended with its whole process group (it runs in its own), exit code null.
+ */
+export async function runAnsible(workDir: string, mode: "check" | "converge", options: { timeoutMs?: number } = {}): Promise<AnsibleRun> {
     const dir = path.resolve(workDir);
     const password = masterPasswords.get(dir);
     if (password === undefined) throw new Error(`runAnsible: ${dir} was not prepared in this process; call prepareAnsible(lab, n, workDir, masterPassword) first (the master password is kept in memory only)`);
@@ -316,7 +320,15 @@ export async function runAnsible(workDir: string, mode: "check" | "converge"): P
         cwd: dir,
         env: { ...process.env, ANSIBLE_CONFIG: path.join(dir, "ansible.cfg"), [MASTER_PASSWORD_ENV]: password, ANSIBLE_FORCE_COLOR: "0" },
         stdio: ["ignore", "pipe", "pipe"],
+        detached: true, // its own process group, so a timeout ends its workers and ssh clients too, and nothing else
     });
+    const timeoutMs = options.timeoutMs ?? 20 * 60_000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        try { process.kill(-child.pid!, "SIGTERM"); } catch { /* already gone */ }
+        setTimeout(() => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ } }, 5_000).unref();
+    }, timeoutMs);
     const sampler = new ProcessTreeSampler(child.pid!, path.join(dir, "cp"));
     sampler.start();
     const stdout: Buffer[] = [];
@@ -324,14 +336,20 @@ export async function runAnsible(workDir: string, mode: "check" | "converge"): P
     child.stdout.on("data", (b: Buffer) => stdout.push(b));
     child.stderr.on("data", (b: Buffer) => stderr.push(b));
     const exitCode = await new Promise<number | null>((resolve, reject) => {
-        child.once("error", (err) => reject(new Error(`ansible-playbook did not start: ${err.message}; run ensureAnsible() (apt-get install ansible-core ansible)`)));
+        child.once("error", (err) => {
+            clearTimeout(timer);
+            sampler.stop();
+            reject(new Error(`ansible-playbook did not start: ${err.message}; run ensureAnsible() (apt-get install ansible-core ansible)`));
+        });
         child.once("close", (code) => resolve(code));
     });
+    clearTimeout(timer);
     const wallMs = Date.now() - started;
     const memory = sampler.stop();
     closeControlMasters(dir);
     const out = Buffer.concat(stdout).toString("utf8");
     fs.writeFileSync(logFile, out);
+    if (timedOut) stderr.push(Buffer.from(`\nansible-playbook ${mode} did not finish within ${timeoutMs} ms and was ended (SIGTERM to its process group)`));
     fs.writeFileSync(`${logFile}.stderr`, Buffer.concat(stderr));
     let parsed: ParsedOutput;
     try {
