@@ -26,6 +26,7 @@ import { ProcessSampler } from "./lib/proc";
 import { PASSPHRASE, REPO, RESULTS, STATE_DIR, pulumi } from "./lib/pulumi";
 import { type Lab, handshakesSince, logFiles, takeOffsets } from "./lib/sshd";
 import { ProcessTreeSampler } from "./peers/proc-tree";
+import { resetFleet as resetToScratch } from "./peers/reset";
 import { type PeersSection, type RunFigure, TOOLS, type ToolId, type ToolResult, renderPeers } from "./peers/harness-report";
 import { DRIFT_CASES, DRIFT_ROUNDS, type DriftCaseId, LAB_JSON, type PeerLab, applyDriftRound, driftCasesIn, isConverged, loadPeerLab } from "./peers/spec";
 
@@ -155,7 +156,10 @@ export function casesFromFindings(findings: any[]): DriftCaseId[] {
 /** The @pulumi/command peer's check output ("[tag] message" lines) as drift cases. */
 export function casesFromCommandOutput(output: string, driftTarget: string): DriftCaseId[] {
     const out = new Set<DriftCaseId>();
-    for (const m of output.matchAll(/\[([a-z-]+)(?::([A-Za-z0-9@._-]+))?\]/g)) {
+    // Only the checks' own stderr lines count: the engine's error line repeats the script,
+    // whose text holds every tag.
+    const lines = output.split("\n").filter((l) => !l.includes("Process exited with status"));
+    for (const m of lines.flatMap((l) => [...l.matchAll(/(?:^\s*|;\s)\[([a-z-]+)(?::([A-Za-z0-9@._-]+))?\] /g)])) {
         const [, tag, arg] = m;
         const forTarget = arg === undefined || arg === driftTarget || arg.endsWith(`@${driftTarget}`);
         if (tag === "key-options" && forTarget) out.add("key-options");
@@ -284,29 +288,23 @@ function ansiblePeer(ctx: Context): Tool {
     } catch (err) {
         loadError = `bench/peers/ansible.ts cannot be loaded: ${(err as Error).message.split("\n")[0]}`;
     }
-    const workDir = path.join(ctx.logDir, `ansible-n${ctx.n}`);
+    // Short: ssh's ControlPath socket must fit in 107 bytes.
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `ssb-ans${ctx.n}-`));
+    const log = path.join(ctx.logDir, `peers-ansible-n${ctx.n}-${ctx.tag}.log`);
     const asMeasured = async (mode: "check" | "converge"): Promise<Measured & { run: any }> => {
         const offsets = takeOffsets(logFiles(ctx.lab as unknown as Lab, ctx.n));
-        const tree = new ProcessTreeSampler(process.pid);
-        tree.start();
         const started = Date.now();
-        let run: any;
-        try {
-            run = await mod.runAnsible(workDir, mode);
-        } finally {
-            tree.stop();
-        }
-        const t = tree.stop();
+        // runAnsible samples ansible-playbook's tree itself (and the ControlPersist masters that leave it).
+        const run = await mod.runAnsible(workDir, mode);
         const wallMs = run?.wallMs ?? Date.now() - started;
         await new Promise((res) => setTimeout(res, 200));
         const h = handshakesSince(ctx.lab as unknown as Lab, ctx.n, offsets);
-        // runAnsible samples its own tree when it can (peakMiB); our sampler rooted at this process
-        // also counts this process itself, so its figure is only the fallback.
-        const ownPeak = MiB(t.peakTreeRssKiB);
+        const stdout = run?.logFile && fs.existsSync(run.logFile) ? fs.readFileSync(run.logFile, "utf8") : "";
+        fs.appendFileSync(log, `\n=== ansible-playbook ${mode}: exit ${run?.exitCode} in ${wallMs} ms; changed ${JSON.stringify(run?.changedByHost)}; failed ${JSON.stringify(run?.failedHosts)} ${JSON.stringify(run?.errors)}; log ${run?.logFile}\n`);
         return {
-            run, code: run?.exitCode ?? null, output: run?.logFile && fs.existsSync(run.logFile) ? fs.readFileSync(run.logFile, "utf8") : "", wallMs,
+            run, code: run?.exitCode ?? null, output: stdout, wallMs,
             handshakes: { perAppliance: h.perAppliance, backupServer: h.backupServerAdmin },
-            treePeakMiB: typeof run?.peakMiB === "number" ? run.peakMiB : ownPeak,
+            treePeakMiB: run?.memory ? MiB(run.memory.peakTreeRssKiB) : undefined,
         };
     };
     return {
@@ -314,13 +312,13 @@ function ansiblePeer(ctx: Context): Tool {
         unavailable: () => {
             if (loadError) return loadError;
             try {
-                if (typeof mod.ansibleAvailable === "function" && !mod.ansibleAvailable()) return "ansible-playbook is not installed (ansibleAvailable() is false)";
+                // ensureAnsible (in prepare) installs it with apt-get when missing.
+                if (typeof mod.ensureAnsible !== "function" && !mod.ansibleAvailable()) return "ansible-playbook or ansible.posix is not installed";
             } catch (err) { return `ansibleAvailable() failed: ${(err as Error).message}`; }
             return undefined;
         },
         prepare: async () => {
-            if (typeof mod.ensureAnsible === "function") await mod.ensureAnsible();
-            fs.mkdirSync(workDir, { recursive: true });
+            if (typeof mod.ensureAnsible === "function") mod.ensureAnsible((m: string) => say(m));
             await mod.prepareAnsible(ctx.lab, ctx.n, workDir, ctx.masterPassword);
         },
         converge: async () => asMeasured("converge"),
@@ -331,7 +329,11 @@ function ansiblePeer(ctx: Context): Tool {
             return { ...m, detected, driftSeen: changed || (m.run?.failedHosts?.length ?? 0) > 0 || m.code !== 0 };
         },
         repair: async () => asMeasured("converge"),
-        dispose: async () => { /* Ansible keeps no state */ },
+        dispose: async () => {
+            // Ansible keeps no state; its work directory holds no secret (the master password goes by environment), but is not needed again.
+            try { fs.cpSync(path.join(workDir, "logs"), path.join(ctx.logDir, `ansible-n${ctx.n}-runs`), { recursive: true }); } catch { /* the logs are a convenience */ }
+            fs.rmSync(workDir, { recursive: true, force: true });
+        },
     };
 }
 
@@ -350,19 +352,22 @@ function fmt(f: RunFigure): string {
     return `${f.what}${f.round !== undefined ? ` round ${f.round + 1}` : ""}: ${f.ok ? "ok" : `exit ${f.exitCode}`} in ${(f.wallMs / 1000).toFixed(2)} s; handshakes/appliance ${hs.length ? `${Math.min(...hs)}..${Math.max(...hs)}` : "-"}, backup server ${f.handshakes.backupServer}; provider ${f.providerPeakMiB ?? "-"} MiB, tree ${f.treePeakMiB ?? "-"} MiB${f.detected ? `; detected ${f.detected.length ? f.detected.join(",") : "none"}` : ""}${f.notConverged?.length ? `; NOT CONVERGED: ${f.notConverged.slice(0, 4).join("; ")}` : ""}`;
 }
 
-/** Puts the saved lab files back: no tool's settings, no partitions, no key lines. */
-function resetFleet(snapshot: LabSnapshot): void {
-    restoreLab(snapshot);
+/**
+ * Takes the fleet to scratch (bench/peers/reset.ts: every field a tool sets differs, so a
+ * converge does all of its work), run locally as root: no handshake lands in the sshd logs.
+ */
+function resetFleet(ctx: Context): void {
+    resetToScratch(ctx.lab, ctx.n);
 }
 
-async function runTool(tool: Tool, ctx: Context, snapshot: LabSnapshot, noopRounds: number, noop?: () => Promise<CheckResult>): Promise<ToolResult> {
+async function runTool(tool: Tool, ctx: Context, noopRounds: number, noop?: () => Promise<CheckResult>): Promise<ToolResult> {
     const result: ToolResult = { tool: tool.id, n: ctx.n, runs: [], cases: {}, errors: [] };
     const why = tool.unavailable();
     if (why) { result.skipped = why; say(`N=${ctx.n} ${tool.id}: skipped (${why})`); return result; }
     const rec = (f: RunFigure) => { result.runs.push(f); say(`N=${ctx.n} ${tool.id}: ${fmt(f)}`); return f; };
     const started = Date.now();
     try {
-        resetFleet(snapshot);
+        resetFleet(ctx);
         await tool.prepare();
         const c = await tool.converge();
         const cf = rec(figure("converge", c, { notConverged: isConverged(ctx.lab, ctx.n, ctx.masterPassword) }));
@@ -383,10 +388,9 @@ async function runTool(tool: Tool, ctx: Context, snapshot: LabSnapshot, noopRoun
             for (const id of applied) result.cases[id] = { detected: d.detected.includes(id), repaired: rp.code === 0 && !still.includes(id) };
             if (left.length) result.errors.push(`after repair round ${round + 1} the hosts differ: ${left.join("; ")}`);
             if (left.length && still.length !== left.length) {
-                // Something beyond this round's cases differs: the next round would not start from the desired state.
-                resetFleet(snapshot);
-                const again = await tool.converge();
-                rec(figure("converge", again, { note: "re-converged after an incomplete repair", notConverged: isConverged(ctx.lab, ctx.n, ctx.masterPassword) }));
+                // Something beyond this round's cases differs: one more repair run, so that the next round starts from the desired state.
+                const again = await tool.repair();
+                rec(figure("converge", again, { note: "repaired once more after an incomplete repair (not counted as converge time)", notConverged: isConverged(ctx.lab, ctx.n, ctx.masterPassword) }));
             }
         }
     } catch (err) {
@@ -394,7 +398,6 @@ async function runTool(tool: Tool, ctx: Context, snapshot: LabSnapshot, noopRoun
         say(`N=${ctx.n} ${tool.id}: ERROR ${(err as Error).message.split("\n")[0]}`);
     } finally {
         await tool.dispose().catch((err) => result.errors.push(`dispose: ${(err as Error).message}`));
-        resetFleet(snapshot);
     }
     say(`N=${ctx.n} ${tool.id}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return result;
@@ -428,7 +431,7 @@ async function section(): Promise<void> {
             const make = { "ours-1": oursOneStack, "ours-4": oursFourStacks, command: commandPeer, ansible: ansiblePeer }[id];
             if (!make) throw new Error(`unknown tool ${id}: the tools are ${TOOLS.join(", ")}`);
             const tool = make(ctx);
-            sec.tools.push(await runTool(tool, ctx, snapshot, noopRounds, id === "ours-1" ? oursNoop(ctx) : undefined));
+            sec.tools.push(await runTool(tool, ctx, noopRounds, id === "ours-1" ? oursNoop(ctx) : undefined));
         }
     } catch (err) {
         sec.errors.push(String((err as Error).stack ?? err));
