@@ -31,10 +31,12 @@ import { type PeersSection, type RunFigure, TOOLS, type ToolId, type ToolResult,
 import { DRIFT_CASES, DRIFT_ROUNDS, type DriftCaseId, LAB_JSON, type PeerLab, applyDriftRound, driftCasesIn, isConverged, loadPeerLab } from "./peers/spec";
 
 const USAGE = `usage: npm run bench -- --peers [--n 1,5,20,50,100] [--tools ours-1,ours-4,command,ansible]
-                      [--noop-rounds 2] [--lock /run/ssb-lab.lock] [--out FILE] [--report FILE]
+                      [--noop-rounds 2] [--section-per-tool] [--lock /run/ssb-lab.lock] [--out FILE] [--report FILE]
   --n            fleet sizes (lab appliances), comma-separated     (default 1,5,20,50,100)
   --tools        which tools, in this order                        (default ${TOOLS.join(",")})
   --noop-rounds  rounds of each tool's no-op drift check (median)  (default 2)
+  --section-per-tool  one locked section per N and tool (shorter holds of the shared lab
+                 at large N; each section runs lab/start --appliances N)
   --lock         the shared lab's lock file (default $SSB_LAB_LOCK or /run/ssb-lab.lock)
   --out          the JSON file of figures (default bench/results/peers-<time>.json)
   --report       print the tables of an earlier JSON file and exit`;
@@ -420,11 +422,17 @@ async function section(): Promise<void> {
     const started = Date.now();
     const sec: PeersSection = { n, startedAt: new Date().toISOString(), sectionMs: 0, labStartMs: 0, tools: [], errors: [] };
     let snapshot: LabSnapshot | undefined;
+    // Mounting peer-cifs writes write_test at the share's root; it goes if it was not there.
+    // (The NFS export's stays: deleting on disk under nfs-ganesha leaves its cache stale.)
+    let cifsWriteTest: string | undefined;
+    let cifsWriteTestExisted = true;
     try {
         say(`N=${n}: lab/start --appliances ${n}`);
         sec.labStartMs = labStart(REPO, n);
         const lab = loadPeerLab();
         snapshot = snapshotLab(lab as unknown as Lab, n);
+        cifsWriteTest = path.join(lab.cifs.localPath, "write_test");
+        cifsWriteTestExisted = fs.existsSync(cifsWriteTest);
         // One master password per run: random, secret, never printed.
         const ctx: Context = { lab, n, tag, logDir, masterPassword: `peers-${randomBytes(12).toString("base64url")}` };
         for (const id of tools) {
@@ -437,7 +445,10 @@ async function section(): Promise<void> {
         sec.errors.push(String((err as Error).stack ?? err));
         say(`N=${n}: ERROR ${(err as Error).message.split("\n")[0]}`);
     } finally {
-        try { if (snapshot) restoreLab(snapshot); } catch (err) { sec.errors.push(`restoring the lab: ${(err as Error).message}`); }
+        try {
+            if (snapshot) restoreLab(snapshot);
+            if (cifsWriteTest && !cifsWriteTestExisted) fs.rmSync(cifsWriteTest, { force: true });
+        } catch (err) { sec.errors.push(`restoring the lab: ${(err as Error).message}`); }
         say(`N=${n}: restoring the lab's default (lab/start --appliances 1)`);
         try { labStart(REPO, 1); } catch (err) { sec.errors.push(String(err)); }
         sec.sectionMs = Date.now() - started;
@@ -476,18 +487,25 @@ async function driver(): Promise<void> {
     const outFile = path.resolve(option("out") ?? path.join(RESULTS, `peers-${stamp}.json`));
     const sections: PeersSection[] = [];
     let failed = 0;
+    // With --section-per-tool each (N, tool) holds the lab on its own; the results merge into one section per N.
+    const groups = flag("section-per-tool") ? tools.split(",").map((t) => [t]) : [tools.split(",")];
     for (const n of ns) {
-        const sectionOut = path.join(RESULTS, `peers-section-n${n}-${stamp}.json`);
-        const code = await runLocked(lock, n, sectionOut, ["--tools", tools, "--noop-rounds", option("noop-rounds") ?? "2"]);
-        if (code !== 0) failed++;
-        if (fs.existsSync(sectionOut)) {
-            sections.push(JSON.parse(fs.readFileSync(sectionOut, "utf8")));
+        let merged: PeersSection | undefined;
+        for (const group of groups) {
+            const sectionOut = path.join(RESULTS, `peers-section-n${n}-${group.length === 1 ? `${group[0]}-` : ""}${stamp}.json`);
+            const code = await runLocked(lock, n, sectionOut, ["--tools", group.join(","), "--noop-rounds", option("noop-rounds") ?? "2"]);
+            if (code !== 0) failed++;
+            if (!fs.existsSync(sectionOut)) { say(`N=${n} (${group.join(",")}): the section wrote no results (exit ${code})`); continue; }
+            const sec = JSON.parse(fs.readFileSync(sectionOut, "utf8")) as PeersSection;
             fs.rmSync(sectionOut);
-        } else {
-            say(`N=${n}: the section wrote no results (exit ${code})`);
+            if (!merged) { merged = sec; sections.push(merged); continue; }
+            merged.tools.push(...sec.tools);
+            merged.errors.push(...sec.errors);
+            merged.sectionMs += sec.sectionMs;
+            merged.labStartMs += sec.labStartMs;
         }
         // Written after every N, so a long run that is stopped keeps what it measured.
-        const meta = { date: new Date().toISOString(), nodeVersion: process.version, cpus: os.cpus().length, memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, ns, tools: tools.split(",") };
+        const meta = { date: new Date().toISOString(), nodeVersion: process.version, cpus: os.cpus().length, memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, ns, tools: tools.split(","), sectionPerTool: flag("section-per-tool") };
         fs.writeFileSync(outFile, JSON.stringify({ meta, sections }, null, 2));
     }
     console.log("");

@@ -8,7 +8,7 @@
 // Every fleet size runs in its own locked section (bench/section.ts under
 // `flock /run/ssb-lab.lock`), which leaves the lab as it found it. Results go to
 // bench/results/ (gitignored): bench-<time>.json, and latest.json.
-import { execFileSync, spawn } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -30,7 +30,8 @@ const USAGE = `usage: npm run bench -- [--n 1,5,20] [--repeat 3] [--parallel P] 
   --checksum-gib    the size of the checksum figure's set, in GiB     (default 1)
   --lock      the shared lab's lock file (default $SSB_LAB_LOCK or /run/ssb-lab.lock)
   --out       the JSON file of figures                  (default bench/results/bench-<time>.json)
-  --report    print the tables of an earlier JSON file and exit`;
+  --report    print the tables of an earlier JSON file and exit
+  --peers     the peers benchmark instead (bench/peers.ts: ours, @pulumi/command, Ansible); --peers --help for its options`;
 
 function option(name: string): string | undefined {
     const i = process.argv.indexOf(`--${name}`);
@@ -149,6 +150,13 @@ async function measureChecksums(lock: string, stamp: string): Promise<ChecksumRe
 }
 
 async function main(): Promise<void> {
+    if (flag("peers")) {
+        // The peers benchmark (bench/peers.ts): ours against @pulumi/command and Ansible. Its own options.
+        const args = process.argv.slice(2).filter((a) => a !== "--peers");
+        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "bench", "peers.ts"), ...args], { cwd: REPO, stdio: "inherit", env: process.env });
+        process.exitCode = r.status ?? 1;
+        return;
+    }
     if (flag("help") || flag("h")) { console.log(USAGE); return; }
     const reportFile = option("report");
     if (reportFile) {
