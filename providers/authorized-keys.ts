@@ -7,7 +7,7 @@
 // Syntax follows sshd (auth-options.c, authfile handling) rather than the man page
 // where the two differ, because sshd is what will read the file we write.
 import { createHash, createPublicKey } from "node:crypto";
-import { utils as ssh2Utils } from "ssh2";
+import type * as Ssh2 from "ssh2";
 import { z } from "zod";
 import { sha256Fingerprint } from "./connection";
 import { shown } from "./rules";
@@ -202,7 +202,8 @@ export function checkPublicKey(text: unknown): PublicKeyCheck {
         plain = unwrapped.inner;
     }
     const plainType = plain === bytes ? type : readWireString(plain, 0)!.value.toString("latin1");
-    const parsed = ssh2Utils.parseKey(`${plainType} ${plain.toString("base64")}`);
+    // Loaded on first use: a program that only declares resources never needs ssh2 (fast-start.ts).
+    const parsed = (require("ssh2") as typeof Ssh2).utils.parseKey(`${plainType} ${plain.toString("base64")}`);
     if (parsed instanceof Error) return fail(`the key data is malformed for ${type} (${parsed.message})`);
     // ssh2 only checks that the embedded type starts with the declared one and
     // ignores bytes after the last field and the ECDSA curve name; re-encoding and

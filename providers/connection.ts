@@ -2,7 +2,7 @@
 // Unlike pulumi-command and ssh2, which accept any host key when none is given,
 // a pinned host key is required here.
 import { createHash } from "crypto";
-import { utils } from "ssh2";
+import type * as Ssh2 from "ssh2";
 import { z } from "zod";
 import { Hostname, Port, UnixUser, shown } from "./rules";
 
@@ -85,7 +85,9 @@ export const HostKey = z.string().superRefine((value, ctx) => {
 
 /** A private key ssh2 can load. The message never quotes the value: it is secret. */
 const PrivateKey = z.string().superRefine((value, ctx) => {
-    const parsed = utils.parseKey(value);
+    // ssh2 is loaded here, on first use, not with the module: a program declares
+    // resources without it, and each module it loads adds to every preview's start-up.
+    const parsed = (require("ssh2") as typeof Ssh2).utils.parseKey(value);
     const problem = parsed instanceof Error ? parsed.message
         : (Array.isArray(parsed) ? parsed[0] : parsed)?.isPrivateKey() ? undefined : "it holds no private key";
     if (problem) {

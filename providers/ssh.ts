@@ -3,7 +3,8 @@
 // bounded dials and commands, sudo without a TTY, secrets over stdin only.
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
-import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import type { Client, ClientChannel, ConnectConfig } from "ssh2";
+import type * as Ssh2 from "ssh2";
 import {
     type Connection, type HostKeyPin, describeTarget, hostKeyAlgorithmsFor, parseHostKeyPin, verifyHostKey,
 } from "./connection";
@@ -240,7 +241,9 @@ class SshPool {
 
     private dialOnce(conn: Connection, material: ReturnType<typeof keyMaterial>, pin: HostKeyPin): Promise<Session> {
         return new Promise((resolve, reject) => {
-            const client = new Client();
+            // ssh2 is loaded by the first connection, not with this module: a program that only
+            // declares resources loads this module and never connects (fast-start.ts).
+            const client = new (require("ssh2") as typeof Ssh2).Client();
             let mismatch: ReturnType<typeof verifyHostKey> | undefined;
             let presented: Buffer | undefined;
             let settled = false;

@@ -1,0 +1,56 @@
+// senhasegura-backup/fast-start (fast-start.ts): preloaded with --require, it keeps
+// @pulumi/pulumi from loading its closure serializer's two heaviest modules at
+// start-up, and a program that does serialize a closure still can. Each case runs a
+// fresh node, as the language host starts the program, on the compiled package.
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as path from "path";
+
+const REPO = path.resolve(__dirname, "..", "..");
+const FAST_START = path.join(REPO, "dist", "fast-start.js");
+
+/** Runs `script` in a new node in the repository, with or without fast-start; its JSON answer. */
+function inFreshNode(script: string, fastStart: boolean): any {
+    const out = execFileSync(process.execPath, [...(fastStart ? ["--require", FAST_START] : []), "-e", script], { cwd: REPO, encoding: "utf8", timeout: 60_000 });
+    return JSON.parse(out.trim().split("\n").pop()!);
+}
+
+const LOADED = `
+const loaded = (name) => Object.keys(require.cache).some((f) => f.includes("/node_modules/" + name + "/"));
+const report = () => ({ arborist: loaded("@npmcli/arborist"), typescript: loaded("typescript"), modules: Object.keys(require.cache).length });`;
+
+describe("fast-start: the SDK's closure serializer loads on first use, not at start-up", function () {
+    this.timeout(120_000);
+
+    it("without it, @pulumi/pulumi loads @npmcli/arborist and the TypeScript compiler at once", () => {
+        const r = inFreshNode(`${LOADED} require("@pulumi/pulumi"); console.log(JSON.stringify(report()));`, false);
+        assert.deepEqual([r.arborist, r.typescript], [true, true]);
+    });
+
+    it("with it, @pulumi/pulumi and this package load neither, and far fewer modules", () => {
+        const without = inFreshNode(`${LOADED} require("@pulumi/pulumi"); require("senhasegura-backup"); console.log(JSON.stringify(report()));`, false);
+        const r = inFreshNode(`${LOADED} require("@pulumi/pulumi"); require("senhasegura-backup"); console.log(JSON.stringify(report()));`, true);
+        assert.deepEqual([r.arborist, r.typescript], [false, false]);
+        assert.ok(r.modules < without.modules * 0.6, `${r.modules} modules with fast-start, ${without.modules} without`);
+    });
+
+    it("a program that serializes a closure still can: the modules load when it does", async () => {
+        const r = inFreshNode(`${LOADED}
+const pulumi = require("@pulumi/pulumi");
+const before = report();
+const factor = 6;
+pulumi.runtime.serializeFunction(() => (x) => x * factor).then((s) => {
+    console.log(JSON.stringify({ before, after: report(), text: s.text }));
+}, (e) => { console.log(JSON.stringify({ error: String(e) })); });`, true);
+        assert.equal(r.error, undefined, r.error);
+        assert.deepEqual([r.before.arborist, r.before.typescript], [false, false]);
+        assert.equal(r.after.typescript, true, "serializing parsed the function with the TypeScript compiler");
+        assert.match(r.text, /factor/);
+    });
+
+    it("loading it twice hooks the loader once", () => {
+        const r = inFreshNode(`require(${JSON.stringify(FAST_START)}); const m = require("module"); const hook = m._load; require(${JSON.stringify(FAST_START)});
+delete require.cache[${JSON.stringify(FAST_START)}]; require(${JSON.stringify(FAST_START)}); console.log(JSON.stringify({ same: m._load === hook }));`, false);
+        assert.equal(r.same, true);
+    });
+});
