@@ -28,7 +28,7 @@ import { type Lab, handshakesSince, logFiles, takeOffsets } from "./lib/sshd";
 import { ProcessTreeSampler } from "./peers/proc-tree";
 import { resetFleet as resetToScratch } from "./peers/reset";
 import { type PeersSection, type RunFigure, TOOLS, type ToolId, type ToolResult, renderPeers } from "./peers/harness-report";
-import { DRIFT_CASES, DRIFT_ROUNDS, type DriftCaseId, LAB_JSON, type PeerLab, applyDriftRound, driftCasesIn, isConverged, loadPeerLab } from "./peers/spec";
+import { DRIFT_CASES, DRIFT_ROUNDS, type DriftCaseId, LAB_JSON, type PeerLab, applyDriftRound, cifsPassword, driftCasesIn, isConverged, loadPeerLab } from "./peers/spec";
 
 const USAGE = `usage: npm run bench -- --peers [--n 1,5,20,50,100] [--tools ours-1,ours-4,command,ansible]
                       [--noop-rounds 2] [--section-per-tool] [--lock /run/ssb-lab.lock] [--out FILE] [--report FILE]
@@ -405,6 +405,33 @@ async function runTool(tool: Tool, ctx: Context, noopRounds: number, noop?: () =
     return result;
 }
 
+function walk(dir: string): string[] {
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+const countFiles = (dir: string) => walk(dir).length;
+
+/** The files under dir that contain any of the secrets. */
+function filesHolding(dir: string, secrets: string[]): string[] {
+    return walk(dir).filter((f) => {
+        const text = fs.readFileSync(f, "latin1");
+        return secrets.some((x) => x.length > 0 && text.includes(x));
+    });
+}
+
+/** Drops the stacks an interrupted peers run left in the benchmark's backend (state only; the next section resets the hosts). */
+async function removeLeftovers(): Promise<void> {
+    if (!fs.existsSync(STATE_DIR)) return;
+    for (const dir of [FLEET_DIR, COMMAND_DIR]) {
+        const ls = await pulumi(dir, ["stack", "ls", "--json"], { env: ENGINE_ENV });
+        let stacks: Array<{ name: string }> = [];
+        try { stacks = JSON.parse(ls.output); } catch { continue; }
+        for (const st of stacks.filter((x) => /^peers-/.test(x.name))) {
+            say(`removing the leftover stack ${st.name} of an interrupted peers run (state only)`);
+            await pulumi(dir, ["stack", "rm", "--yes", "--force", "--stack", st.name, "--non-interactive"], { env: ENGINE_ENV });
+        }
+    }
+}
+
 function lastLines(text: string): string {
     return text.split("\n").filter((l) => /error|failed|fatal/i.test(l)).slice(-4).join(" | ").slice(0, 600);
 }
@@ -441,6 +468,10 @@ async function section(): Promise<void> {
             const tool = make(ctx);
             sec.tools.push(await runTool(tool, ctx, noopRounds, id === "ours-1" ? oursNoop(ctx) : undefined));
         }
+        // No secret in any output any tool printed: the master password and the CIFS password.
+        const leaks = filesHolding(logDir, [ctx.masterPassword, cifsPassword(lab)]);
+        if (leaks.length) sec.errors.push(`a secret value is in these output files: ${leaks.join(", ")}`);
+        else say(`N=${n}: no secret in the ${countFiles(logDir)} output files`);
     } catch (err) {
         sec.errors.push(String((err as Error).stack ?? err));
         say(`N=${n}: ERROR ${(err as Error).message.split("\n")[0]}`);
@@ -485,6 +516,7 @@ async function driver(): Promise<void> {
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     fs.mkdirSync(RESULTS, { recursive: true });
     const outFile = path.resolve(option("out") ?? path.join(RESULTS, `peers-${stamp}.json`));
+    await removeLeftovers();
     const sections: PeersSection[] = [];
     let failed = 0;
     // With --section-per-tool each (N, tool) holds the lab on its own; the results merge into one section per N.
