@@ -327,7 +327,7 @@ function ansiblePeer(ctx: Context): Tool {
         check: async () => {
             const m = await asMeasured("check");
             const detected: DriftCaseId[] = typeof mod.detectedCases === "function" ? await mod.detectedCases(m.run) : [];
-            const changed = Object.values(m.run?.changedByHost ?? {}).some((x: any) => Number(x) > 0);
+            const changed = Object.values(m.run?.changedByHost ?? {}).some((tasks: any) => Array.isArray(tasks) && tasks.length > 0);
             return { ...m, detected, driftSeen: changed || (m.run?.failedHosts?.length ?? 0) > 0 || m.code !== 0 };
         },
         repair: async () => asMeasured("converge"),

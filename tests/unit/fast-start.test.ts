@@ -11,7 +11,9 @@ const FAST_START = path.join(REPO, "dist", "fast-start.js");
 
 /** Runs `script` in a new node in the repository, with or without fast-start; its JSON answer. */
 function inFreshNode(script: string, fastStart: boolean): any {
-    const out = execFileSync(process.execPath, [...(fastStart ? ["--require", FAST_START] : []), "-e", script], { cwd: REPO, encoding: "utf8", timeout: 60_000 });
+    // Without the NODE_OPTIONS of scripts/env.sh, which preloads fast-start in every node it starts.
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    const out = execFileSync(process.execPath, [...(fastStart ? ["--require", FAST_START] : []), "-e", script], { cwd: REPO, env, encoding: "utf8", timeout: 60_000 });
     return JSON.parse(out.trim().split("\n").pop()!);
 }
 
