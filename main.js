@@ -12,12 +12,15 @@ const path = require("path");
 
 const SOURCES = ["index.ts", path.join("lab", "stack-config.ts")];
 const COMPILED = path.join(__dirname, "dist", "program", "index.js");
+// The build's own record, not the output: an incremental tsc leaves unchanged outputs' times alone.
+const BUILD_INFO = path.join(__dirname, "dist", "program", ".tsbuildinfo");
 
-/** The compiled program, when it exists and is newer than every source it is built from. */
+/** The compiled program, when it exists and was built after every source changed. */
 function compiledIsCurrent() {
     let built;
     try {
-        built = fs.statSync(COMPILED).mtimeMs;
+        fs.statSync(COMPILED);
+        built = fs.statSync(BUILD_INFO).mtimeMs;
     } catch {
         return false;
     }

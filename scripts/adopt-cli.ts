@@ -6,7 +6,6 @@
 // Usage: see USAGE in adopt-plan.ts, or scripts/adopt --help.
 import { execFile } from "child_process";
 import * as fs from "fs";
-import * as path from "path";
 import { AuthorizedKeyArgs, authorizedKeyProvider } from "../providers/authorized-key";
 import { ApplianceConnection, type Connection } from "../providers/connection";
 import { OrbitClient, type OrbitConfig } from "../providers/orbit";
@@ -15,6 +14,7 @@ import {
     AdoptError, type AdoptedStack, type ApplianceFindings, type ApplianceTarget, type BackupServerFinding, USAGE, UsageError,
     adoptedStack, configSetCalls, parseArgs, renderYaml,
 } from "./adopt-plan";
+import { repoRoot } from "./repo-root";
 
 /** A command-line tool waits less than a deployment for a host that does not answer. */
 const DIAL_ATTEMPTS = 2;
@@ -107,7 +107,7 @@ async function setConfig(stack: AdoptedStack, cwd: string): Promise<number> {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-    const repo = path.resolve(__dirname, "..");
+    const repo = repoRoot();
     let args: ReturnType<typeof parseArgs>;
     try {
         args = parseArgs(argv, { cwd: process.cwd(), repo, readAppliances });

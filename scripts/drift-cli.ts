@@ -11,6 +11,7 @@ import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/aut
 import { redact as redactSecrets } from "../providers/errors";
 import { DEFAULT_MAX_BACKUP_AGE_HOURS, withBackupFindings } from "./backup-health";
 import { EXIT, buildDriftReport, formatJson, formatText, stripAnsi } from "./drift-report";
+import { repoRoot } from "./repo-root";
 
 const USAGE = `usage: scripts/drift [--stack NAME] [--cwd DIR] [--json] [--max-backup-age-hours H | --no-backup-age]
 
@@ -74,7 +75,7 @@ function engineErrors(events: EngineEvent[], err: unknown): string[] {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-    const repo = path.resolve(__dirname, "..");
+    const repo = repoRoot();
     let args: DriftArgs | "help";
     try {
         args = parseArgs(argv, repo);

@@ -1,6 +1,7 @@
 # Sourced by every script: where the toolchain lives and how the Pulumi CLI is kept
 # offline. Safe to source twice.
 SSB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export SSB_REPO # scripts/repo-root.ts: a compiled script finds the repository by it
 SSB_PULUMI_VERSION="v3.248.0"
 # Keyed by version, so a version bump builds a fresh toolchain beside the old one.
 SSB_TOOLCHAIN_BIN="${SSB_TOOLCHAIN_BIN:-$SSB_REPO/.toolchain/pulumi-$SSB_PULUMI_VERSION/bin}"
@@ -38,3 +39,19 @@ ssb_fast_start() {
   esac
 }
 ssb_fast_start
+
+# Runs a scripts/*-cli.ts entry: compiled (dist/scripts/, which scripts/setup writes)
+# when no TypeScript source of the scripts or the providers is newer than it, else
+# through ts-node. ts-node costs about a second of every drift check, and a fleet
+# pays it once per stack; the fallback means an edit is never run stale.
+ssb_exec_ts() {
+  local entry=$1
+  shift
+  local compiled="$SSB_REPO/dist/scripts/${entry%.ts}.js"
+  # The build's own record, not the output: an incremental tsc leaves unchanged outputs' times alone.
+  local built="$SSB_REPO/dist/scripts/.tsbuildinfo"
+  if [ -f "$compiled" ] && [ -f "$built" ] && [ -z "$(find "$SSB_REPO/scripts" "$SSB_REPO/providers" -name '*.ts' -newer "$built" -print -quit 2>/dev/null)" ]; then
+    exec node "$compiled" "$@"
+  fi
+  exec node -r "$SSB_REPO/node_modules/ts-node/register/transpile-only" "$SSB_REPO/$entry" "$@"
+}

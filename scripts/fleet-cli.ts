@@ -13,6 +13,7 @@ import {
     DEFAULT_CONCURRENCY, EXIT, type FleetArgs, type FleetCommand, type StackResult, UsageError,
     changesResult, countAppliances, drillResult, driftResult, formatSummaryJson, formatTable, mergeExitCodes, parseFleetArgs, runLimited, seconds,
 } from "./fleet-plan";
+import { repoRoot } from "./repo-root";
 
 const USAGE = `usage: scripts/fleet <preview|up|drift|restore-drill> (--stacks a,b | --all) [--cwd DIR] [--concurrency K] [--json] [-- ARGS]
 
@@ -47,7 +48,7 @@ function tail(stderr: string): string {
 
 /** Runs scripts/<script> for one stack; its stderr is forwarded line by line, prefixed with the stack. */
 function runChild(script: string, stack: string, args: FleetArgs): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const repo = path.resolve(__dirname, "..");
+    const repo = repoRoot();
     return new Promise((resolve, reject) => {
         const child = spawn("bash", [path.join(repo, "scripts", script), "--stack", stack, "--cwd", args.cwd, "--json", ...args.passthrough], {
             env: process.env, stdio: ["ignore", "pipe", "pipe"],
@@ -112,7 +113,7 @@ async function runStack(command: FleetCommand, stack: string, args: FleetArgs): 
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-    const repo = path.resolve(__dirname, "..");
+    const repo = repoRoot();
     let args: FleetArgs | "help";
     try {
         args = parseFleetArgs(argv, repo);

@@ -9,7 +9,6 @@
 // on stdin or in its environment, and everything printed is scrubbed of it.
 // Exit codes: 0 restorable, 2 not restorable, 1 error.
 import { createHash } from "crypto";
-import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { BACKUP_LAYOUT, manifestPath, newestBackupId } from "../providers/backup-format";
 import { redact } from "../providers/errors";
@@ -22,6 +21,7 @@ import {
 import { ArchiveOpener, openSecrets } from "./restore-open";
 import { type DrillTarget, type TargetProblem, isProblem, selectTargets, stackTargets } from "./stack-targets";
 import { stripAnsi } from "./drift-report";
+import { repoRoot } from "./repo-root";
 
 /** A manifest lists a few files; one this large is not the appliance's. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -117,7 +117,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function drill(argv: readonly string[]): Promise<number> {
-    const repo = path.resolve(__dirname, "..");
+    const repo = repoRoot();
     let secrets: string[] = [];
     const scrub = (text: string) => redact(text, secrets);
     const say: Say = (line) => process.stderr.write(scrub(`restore-drill: ${line}\n`));
