@@ -19,20 +19,23 @@ import * as path from "path";
 type Load = (request: string, parent: NodeModule | undefined, isMain: boolean) => unknown;
 const Module = require("module") as { _load: Load; __ssbFastStart?: true };
 
-/** The requires to defer, and the SDK directory they must come from. */
-const DEFERRED = new Set(["@npmcli/arborist", "../../typescript-shim"]);
+/** The requires to defer (the closure serializer's dependencies), and the SDK directory they must come from. */
+const DEFERRED = new Set(["@npmcli/arborist", "../../typescript-shim", "normalize-package-data", "fdir", "upath"]);
 const CLOSURE_DIR = `${path.sep}@pulumi${path.sep}pulumi${path.sep}runtime${path.sep}closure${path.sep}`;
 
 /**
  * A stand-in for a module that loads it on first use. It says it is an ES module,
- * so TypeScript's `__importStar` hands it over as it is instead of copying every
- * export (which would load the module at once).
+ * so TypeScript's `__importStar` and `__importDefault` hand it over as it is instead
+ * of copying every export (which would load the module at once); its `default` is
+ * then what those helpers would have made it: the module itself, unless the module
+ * is an ES module with a default export of its own.
  */
 function deferred(load: () => object): object {
     let loaded: object | undefined;
     const real = () => (loaded ??= load());
+    const defaultOf = (module: any) => (module?.__esModule ? module.default : module);
     return new Proxy({}, {
-        get: (_target, key) => (key === "__esModule" ? true : Reflect.get(real(), key)),
+        get: (_target, key) => (key === "__esModule" ? true : key === "default" ? defaultOf(real()) : Reflect.get(real(), key)),
         has: (_target, key) => Reflect.has(real(), key),
         ownKeys: () => Reflect.ownKeys(real()),
         getOwnPropertyDescriptor: (_target, key) => {

@@ -50,6 +50,19 @@ pulumi.runtime.serializeFunction(() => (x) => x * factor).then((s) => {
         assert.match(r.text, /factor/);
     });
 
+    it("a program that packages code (computeCodePaths) still can: arborist and the rest load when it does", () => {
+        const r = inFreshNode(`${LOADED}
+const pulumi = require("@pulumi/pulumi");
+const before = report();
+pulumi.runtime.computeCodePaths({ extraIncludePackages: ["zod"] }).then((paths) => {
+    console.log(JSON.stringify({ before, after: report(), paths: [...paths.keys()] }));
+}, (e) => { console.log(JSON.stringify({ error: String(e) })); });`, true);
+        assert.equal(r.error, undefined, r.error);
+        assert.equal(r.before.arborist, false);
+        assert.equal(r.after.arborist, true);
+        assert.ok(r.paths.includes("node_modules/zod"), r.paths.join(", "));
+    });
+
     it("loading it twice hooks the loader once", () => {
         const r = inFreshNode(`require(${JSON.stringify(FAST_START)}); const m = require("module"); const hook = m._load; require(${JSON.stringify(FAST_START)});
 delete require.cache[${JSON.stringify(FAST_START)}]; require(${JSON.stringify(FAST_START)}); console.log(JSON.stringify({ same: m._load === hook }));`, false);
