@@ -215,7 +215,14 @@ export function liveInputs(inputs: AuthorizedKeyInputs, remote: RemoteFile): Aut
     };
 }
 
-const MAX_ATTEMPTS = 5;
+/**
+ * Writers in other processes (another stack's `up` against the same backup server,
+ * docs/fleet.md) are held off only by compare and swap: enough attempts, spread by a
+ * jittered, growing wait, that two stacks of 25 appliances each editing one file
+ * get through (5 fixed waits did not, at 100 appliances in 4 stacks).
+ */
+const MAX_ATTEMPTS = 12;
+const retryDelayMs = (attempt: number) => Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());
 
 /** Reads, plans and writes with compare-and-swap until the file holds the desired line (or none). */
 /**
@@ -267,7 +274,7 @@ async function convergeNow(inputs: AuthorizedKeyInputs, state: "present" | "abse
         if (result.code === 0) continue;
         if ((result.code === 4 || result.code === 5) && attempt < MAX_ATTEMPTS) {
             progress(`${label(inputs)}: ${result.code === 4 ? "the file changed while we planned" : "another writer holds the lock"}; retrying (${attempt}/${MAX_ATTEMPTS})`);
-            await new Promise((r) => setTimeout(r, 200 * attempt));
+            await new Promise((r) => setTimeout(r, retryDelayMs(attempt)));
             continue;
         }
         throw new BackupProviderError(

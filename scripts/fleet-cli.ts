@@ -7,7 +7,7 @@
 // Exit codes: 0 all fine, 2 drift or a backup not restorable (and no error), 1 an error in any stack.
 import { spawn } from "child_process";
 import * as path from "path";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { type EngineEvent, LocalWorkspace } from "@pulumi/pulumi/automation";
 import { stripAnsi } from "./drift-report";
 import {
     DEFAULT_CONCURRENCY, EXIT, type FleetArgs, type FleetCommand, type StackResult, UsageError,
@@ -95,17 +95,28 @@ async function runStack(command: FleetCommand, stack: string, args: FleetArgs): 
         const build = command === "drift" ? driftResult : drillResult;
         result = build(stack, r.code, r.stdout, tail(r.stderr), Date.now() - started);
     } else {
+        // The resources' own errors: the CLI's last lines only say "update failed".
+        const resourceErrors: string[] = [];
+        const onEvent = (event: EngineEvent) => {
+            const d = event.diagnosticEvent;
+            if (d?.severity !== "error" || !d.urn || d.urn.endsWith("::" + stack) || /pulumi:pulumi:Stack::/.test(d.urn)) return;
+            const line = `${d.urn.split("::").pop()}: ${stripAnsi(d.message).trim().split("\n")[0]}`;
+            if (!resourceErrors.includes(line)) resourceErrors.push(line);
+        };
         try {
             const s = await LocalWorkspace.selectStack({ stackName: stack, workDir: args.cwd });
             if (command === "preview") {
-                const p = await s.preview({ refresh: true, color: "never" });
+                const p = await s.preview({ refresh: true, color: "never", onEvent });
                 result = { stack, exitCode: EXIT.ok, result: changesResult("preview", p.changeSummary), durationMs: Date.now() - started };
             } else {
-                const u = await s.up({ refresh: true, color: "never" });
+                const u = await s.up({ refresh: true, color: "never", onEvent });
                 result = { stack, exitCode: EXIT.ok, result: changesResult("up", u.summary.resourceChanges), durationMs: Date.now() - started };
             }
         } catch (err) {
-            result = { stack, exitCode: EXIT.error, result: "error", durationMs: Date.now() - started, error: `${command} failed: ${engineError(err)}` };
+            const cause = resourceErrors.length > 0
+                ? resourceErrors.slice(0, 3).join("; ") + (resourceErrors.length > 3 ? `; and ${resourceErrors.length - 3} more` : "")
+                : engineError(err);
+            result = { stack, exitCode: EXIT.error, result: "error", durationMs: Date.now() - started, error: `${command} failed: ${cause}` };
         }
     }
     if (result.appliances === undefined) result.appliances = await appliancesOf(stack, args.cwd);
