@@ -29,6 +29,7 @@ import { ProcessTreeSampler } from "./peers/proc-tree";
 import { resetFleet as resetToScratch } from "./peers/reset";
 import { type PeersSection, type RunFigure, TOOLS, type ToolId, type ToolResult, renderPeers } from "./peers/harness-report";
 import { DRIFT_CASES, DRIFT_ROUNDS, type DriftCaseId, LAB_JSON, type PeerLab, applyDriftRound, cifsPassword, driftCasesIn, isConverged, loadPeerLab } from "./peers/spec";
+import { commandLine } from "./lib/args";
 
 const USAGE = `usage: npm run bench -- --peers [--n 1,5,20,50,100] [--tools ours-1,ours-4,command,ansible]
                       [--noop-rounds 2] [--section-per-tool] [--lock /run/ssb-lab.lock] [--out FILE] [--report FILE]
@@ -41,14 +42,7 @@ const USAGE = `usage: npm run bench -- --peers [--n 1,5,20,50,100] [--tools ours
   --out          the JSON file of figures (default bench/results/peers-<time>.json)
   --report       print the tables of an earlier JSON file and exit`;
 
-function option(name: string): string | undefined {
-    const i = process.argv.indexOf(`--${name}`);
-    if (i < 0) return undefined;
-    const v = process.argv[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new Error(`--${name} needs a value\n${USAGE}`);
-    return v;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
+const { option, flag } = commandLine(USAGE);
 const say = (m: string) => process.stdout.write(`[peers] ${new Date().toISOString().slice(11, 19)} ${m}\n`);
 
 const FLEET_DIR = path.join(REPO, "bench", "programs", "fleet");

@@ -16,6 +16,7 @@ import { REPO, RESULTS, STATE_DIR, pulumi } from "./lib/pulumi";
 import { type Report, buildReport, renderReport } from "./lib/report";
 import { type ChecksumResult, renderChecksums } from "./checksums";
 import type { SectionResult } from "./section";
+import { commandLine } from "./lib/args";
 
 const USAGE = `usage: npm run bench -- [--n 1,5,20] [--repeat 3] [--parallel P] [--no-verify] [--no-raw]
                       [--no-checksums | --checksums-only] [--checksum-gib 1]
@@ -33,14 +34,7 @@ const USAGE = `usage: npm run bench -- [--n 1,5,20] [--repeat 3] [--parallel P] 
   --report    print the tables of an earlier JSON file and exit
   --peers     the peers benchmark instead (bench/peers.ts: ours, @pulumi/command, Ansible); --peers --help for its options`;
 
-function option(name: string): string | undefined {
-    const i = process.argv.indexOf(`--${name}`);
-    if (i < 0) return undefined;
-    const v = process.argv[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new Error(`--${name} needs a value\n${USAGE}`);
-    return v;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
+const { option, flag } = commandLine(USAGE);
 
 function say(message: string): void {
     process.stdout.write(`[bench] ${message}\n`);

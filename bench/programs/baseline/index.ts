@@ -7,11 +7,11 @@
 // with a new `runId` (`pulumi up --config runId=…`): it is in every command's
 // triggers, so each command is replaced, and its create runs the read again.
 import * as command from "@pulumi/command";
-import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { refreshReads } from "../../lib/baseline-reads";
 import { traceCommand } from "../../lib/command-trace";
 import { type SshLogin, applianceConnection, loadFleetLab, serverConnection } from "../../lib/fleet";
+import { labKeySecret } from "../../lib/lab-key";
 
 const cfg = new pulumi.Config();
 const count = cfg.requireNumber("count");
@@ -19,27 +19,9 @@ const lab = loadFleetLab(cfg.require("labFile"), count);
 const runId = cfg.require("runId");
 const server = serverConnection(lab);
 
-// remote.Command takes the key itself, not a file: read each key file once and keep it
-// a secret, so it is encrypted in state and never shown.
-const keys = new Map<string, pulumi.Output<string>>();
-function privateKey(file: string): pulumi.Output<string> {
-    let key = keys.get(file);
-    if (!key) {
-        let text: string;
-        try {
-            text = fs.readFileSync(file, "utf8");
-        } catch (err) {
-            throw new Error(`cannot read the lab key file ${file} for the baseline's commands: ${(err as NodeJS.ErrnoException).code ?? err}; run the benchmark as root, like the lab (bash lab/start writes the keys)`);
-        }
-        key = pulumi.secret(text);
-        keys.set(file, key);
-    }
-    return key;
-}
-
 function connection(login: SshLogin): command.types.input.remote.ConnectionArgs {
     // hostKey is always pinned: without it pulumi-command accepts any host key.
-    return { host: login.host, port: login.port, user: login.user, hostKey: login.hostKey, privateKey: privateKey(login.privateKeyPath) };
+    return { host: login.host, port: login.port, user: login.user, hostKey: login.hostKey, privateKey: labKeySecret(login.privateKeyPath) };
 }
 
 let commands = 0;

@@ -21,6 +21,7 @@ import * as command from "@pulumi/command";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { CIFS_PARTITION_ID, NFS_PARTITION_ID, type PeerLab, desiredFleet, keyOptions } from "../../peers/spec";
+import { labKeySecret } from "../../lib/lab-key";
 
 const cfg = new pulumi.Config();
 const count = cfg.requireNumber("count");
@@ -34,26 +35,11 @@ const checkRunId = cfg.get("checkRunId");
 const q = (s: string | number) => (/^[A-Za-z0-9._\/:=@%+-]+$/.test(String(s)) ? String(s) : `'${String(s).replace(/'/g, "'\\''")}'`);
 const orbit = (...args: (string | number)[]) => ["sudo", "-n", "orbit", ...args, "--json"].map(q).join(" ");
 
-const keys = new Map<string, pulumi.Output<string>>();
-function privateKey(file: string): pulumi.Output<string> {
-    let key = keys.get(file);
-    if (!key) {
-        let text: string;
-        try {
-            text = fs.readFileSync(file, "utf8");
-        } catch (err) {
-            throw new Error(`cannot read the lab key file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}; run the benchmark as root, like the lab`);
-        }
-        key = pulumi.secret(text);
-        keys.set(file, key);
-    }
-    return key;
-}
 
 type Login = { host: string; port: number; user: string; hostKey: string; privateKeyPath: string };
 function connection(l: Login): command.types.input.remote.ConnectionArgs {
     // hostKey pinned: without it pulumi-command accepts any host key.
-    return { host: l.host, port: l.port, user: l.user, hostKey: l.hostKey, privateKey: privateKey(l.privateKeyPath) };
+    return { host: l.host, port: l.port, user: l.user, hostKey: l.hostKey, privateKey: labKeySecret(l.privateKeyPath) };
 }
 const server = fleet.server;
 const serverLogin: Login = { host: server.host, port: server.port, user: server.adminUser, hostKey: server.hostKey, privateKeyPath: server.adminPrivateKeyPath };
