@@ -136,7 +136,7 @@ describe("the dev program: ApplianceBackup with its verification backup", functi
         const failures = events.flatMap((e) => e.diagnosticEvent?.severity === "error" && e.diagnosticEvent.urn?.endsWith("verification-backup") ? [e.diagnosticEvent.message] : []);
         assert.equal(failures.length, 1, `expected one error on the command: ${JSON.stringify(events.filter((e) => e.diagnosticEvent?.severity === "error"))}`);
         assert.match(failures[0], /Process exited with status [1-9]/);
-        assert.match(failures[0], /"ok":false,"error":\{"code":"(unreachable|backup_failed)"/, "orbit's own answer is not in the message");
+        assert.match(failures[0], /"ok":false,"error":\{"code":"(unreachable|backup_failed)"/, `orbit's own answer is not in the message: ${failures[0]}`);
         assert.match(failures[0], /orbit: /, "orbit's stderr is not in the message");
         assert.match(failures[0], new RegExp(`verification backup on ${lab.appliances[0].user}@${lab.appliances[0].host}:${lab.appliances[0].port} failed .*what to do: read /var/log/orbinibkp.log`));
 
