@@ -293,7 +293,10 @@ export function closeControlMasters(workDir: string): number {
     let closed = 0;
     for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
         const socket = path.join(dir, name);
-        if (!fs.statSync(socket).isSocket()) continue;
+        // A master may exit, and its socket go, between the listing and here (ControlPersist
+        // timing out, or ssh cleaning up after the one before): that one needs no closing.
+        const stat = fs.statSync(socket, { throwIfNoEntry: false });
+        if (!stat?.isSocket()) continue;
         const r = spawnSync("ssh", ["-o", `ControlPath=${socket}`, "-O", "exit", "control-master"], { encoding: "utf8", timeout: 10_000 });
         if (r.status === 0) closed++;
         else fs.rmSync(socket, { force: true }); // a stale socket whose master is gone
