@@ -10,19 +10,13 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import type { Lab, LabAppliance } from "../lib/sshd";
 
 /** What the peers benchmark reads from lab.json (lab/start writes it). */
-export interface PeerLabAppliance {
-    name: string; host: string; port: number; user: string; privateKeyPath: string;
-    hostKey: string; orbitRoot: string; rootPublicKey: string; sshdLog: string;
-}
-export interface PeerLab {
-    root: string;
+/** lab.json as the benchmark's sshd module reads it, plus what the peers also need. */
+export interface PeerLabAppliance extends LabAppliance { rootPublicKey: string }
+export interface PeerLab extends Lab {
     appliances: PeerLabAppliance[];
-    rsyncServer: {
-        host: string; port: number; hostKey: string; backupUser: string; backupPath: string; authorizedKeysPath: string;
-        adminUser: string; adminPrivateKeyPath: string; sshdLog: string;
-    };
     cifs: { host: string; port: number; share: string; remotePath: string; user: string; passwordPath: string; localPath: string };
     nfs: { host: string; port: number; remotePath: string; localPath: string };
 }
