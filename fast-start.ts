@@ -13,6 +13,9 @@
 //
 // Only the closure serializer's own requires of those two modules are deferred:
 // nothing else the program or the SDK loads changes.
+//
+// It also keeps the SDK's promise bookkeeping from source-mapping stack traces that
+// nobody reads: see the second part below.
 import * as path from "path";
 
 // Module's internals are not in @types/node: the one function used here, typed.
@@ -55,4 +58,65 @@ if (!Module.__ssbFastStart) {
         }
         return load.call(this, request, parent, isMain);
     };
+}
+
+// ---------------------------------------------------------------------------
+// Stack traces of the SDK's promise bookkeeping.
+//
+// The SDK records a stack trace on every promise it makes (debuggablePromise in
+// runtime/debuggable.js), for a leak report that prints those traces only when
+// PULUMI_DEBUG_PROMISE_LEAKS is set. It reads `.stack` at once, and @pulumi/pulumi
+// installs source-map-support (ts-node installs its own), so every frame of each
+// such trace is source-mapped: several traces per resource, about 1.5 s of CPU in
+// the program of a 100-appliance `preview --refresh` (its CPU profile), a quarter of
+// that program's time. Even V8's own formatting of them costs 0.2 s there. So such a
+// trace is one fixed line that says how to get it back; every other trace keeps the
+// installed formatter, and with PULUMI_DEBUG_PROMISE_LEAKS set nothing changes.
+//
+// Error.prepareStackTrace becomes an accessor, so that a formatter installed later
+// (source-map-support when @pulumi/pulumi runs the program, ts-node's) is wrapped too.
+
+type CallSite = NodeJS.CallSite;
+type Formatter = (error: Error, frames: CallSite[]) => unknown;
+
+const BOOKKEEPING_FILE = `${path.sep}@pulumi${path.sep}pulumi${path.sep}runtime${path.sep}debuggable.js`;
+
+/** What such a trace reads: the SDK reads it only for its leak report, and only with the variable set. */
+export const BOOKKEEPING_STACK = "Error: the stack trace of a promise the Pulumi SDK tracks, not kept (senhasegura-backup/fast-start): set PULUMI_DEBUG_PROMISE_LEAKS=1 to keep it";
+
+/** True for a trace taken by the SDK's debuggablePromise: its top frame is that function, in that file. */
+export function isPromiseBookkeeping(frames: readonly CallSite[]): boolean {
+    const top = frames[0];
+    if (top === undefined || typeof top.getFunctionName !== "function") return false;
+    return top.getFunctionName() === "debuggablePromise" && (top.getFileName() ?? "").endsWith(BOOKKEEPING_FILE);
+}
+
+interface ErrorWithHook { __ssbPlainBookkeepingStacks?: true }
+
+if (!process.env.PULUMI_DEBUG_PROMISE_LEAKS && !(Error as ErrorWithHook).__ssbPlainBookkeepingStacks) {
+    Object.defineProperty(Error, "__ssbPlainBookkeepingStacks", { value: true });
+    // One wrapper per installed formatter, and back: code that saves Error.prepareStackTrace,
+    // sets its own for a moment and puts the saved one back (the callsites package does)
+    // gets the formatter it saved, not this wrapper wrapping itself.
+    const wrappers = new WeakMap<Formatter, Formatter>();
+    const wrapped = new WeakMap<Formatter, Formatter>();
+    const wrapperOf = (installed: Formatter): Formatter => {
+        let wrapper = wrappers.get(installed);
+        if (wrapper === undefined) {
+            wrapper = (error, frames) => (isPromiseBookkeeping(frames) ? BOOKKEEPING_STACK : installed(error, frames));
+            wrappers.set(installed, wrapper);
+            wrapped.set(wrapper, installed);
+        }
+        return wrapper;
+    };
+    let installed = Error.prepareStackTrace as Formatter | undefined;
+    Object.defineProperty(Error, "prepareStackTrace", {
+        configurable: true,
+        enumerable: true,
+        // With nothing installed, node's own formatting stays in charge.
+        get: () => (installed === undefined ? undefined : wrapperOf(installed)),
+        set: (value: unknown) => {
+            installed = typeof value === "function" ? (wrapped.get(value as Formatter) ?? (value as Formatter)) : undefined;
+        },
+    });
 }

@@ -10,10 +10,10 @@ const REPO = path.resolve(__dirname, "..", "..");
 const FAST_START = path.join(REPO, "dist", "fast-start.js");
 
 /** Runs `script` in a new node in the repository, with or without fast-start; its JSON answer. */
-function inFreshNode(script: string, fastStart: boolean): any {
+function inFreshNode(script: string, fastStart: boolean, extraEnv: Record<string, string> = {}): any {
     // Without the NODE_OPTIONS of scripts/env.sh, which preloads fast-start in every node it starts.
-    const { NODE_OPTIONS: _, ...env } = process.env;
-    const out = execFileSync(process.execPath, [...(fastStart ? ["--require", FAST_START] : []), "-e", script], { cwd: REPO, env, encoding: "utf8", timeout: 60_000 });
+    const { NODE_OPTIONS: _, PULUMI_DEBUG_PROMISE_LEAKS: __, ...env } = process.env;
+    const out = execFileSync(process.execPath, [...(fastStart ? ["--require", FAST_START] : []), "-e", script], { cwd: REPO, env: { ...env, ...extraEnv }, encoding: "utf8", timeout: 60_000 });
     return JSON.parse(out.trim().split("\n").pop()!);
 }
 
@@ -67,5 +67,66 @@ pulumi.runtime.computeCodePaths({ extraIncludePackages: ["zod"] }).then((paths) 
         const r = inFreshNode(`require(${JSON.stringify(FAST_START)}); const m = require("module"); const hook = m._load; require(${JSON.stringify(FAST_START)});
 delete require.cache[${JSON.stringify(FAST_START)}]; require(${JSON.stringify(FAST_START)}); console.log(JSON.stringify({ same: m._load === hook }));`, false);
         assert.equal(r.same, true);
+    });
+});
+
+// The SDK's debuggablePromise reads `new Error().stack` for every promise it tracks, and
+// only its leak report with PULUMI_DEBUG_PROMISE_LEAKS set ever prints it. A formatter
+// that counts its calls stands for source-map-support, which maps every frame it gets.
+const COUNTING_FORMATTER = `
+let formatted = 0;
+Error.prepareStackTrace = (error, frames) => { formatted++; return "mapped: " + error.message; };
+const { debuggablePromise } = require("@pulumi/pulumi/runtime/debuggable");
+// debuggablePromise records the trace on the promise it is given, and returns a chained one.
+const tracked = Promise.resolve(1);
+debuggablePromise(tracked, "a tracked promise");`;
+
+describe("fast-start: the stack traces of the SDK's promise bookkeeping are not source-mapped", function () {
+    this.timeout(120_000);
+
+    it("a tracked promise's trace skips the installed formatter; every other trace still gets it", () => {
+        const r = inFreshNode(`${COUNTING_FORMATTER}
+const afterTracked = formatted;
+const other = new Error("thrown by a program").stack;
+console.log(JSON.stringify({ afterTracked, other, formatted, tracked: tracked._debugStackTrace, expected: require(${JSON.stringify(FAST_START)}).BOOKKEEPING_STACK }));`, true);
+        assert.equal(r.afterTracked, 0, "the formatter ran for the SDK's bookkeeping trace");
+        assert.equal(r.tracked, r.expected);
+        assert.match(r.tracked, /PULUMI_DEBUG_PROMISE_LEAKS=1/, "the fixed line says how to get the trace back");
+        assert.equal(r.other, "mapped: thrown by a program");
+        assert.equal(r.formatted, 1);
+    });
+
+    it("with PULUMI_DEBUG_PROMISE_LEAKS set, the tracked promise's trace is formatted as before", () => {
+        const r = inFreshNode(`${COUNTING_FORMATTER}
+console.log(JSON.stringify({ formatted, tracked: tracked._debugStackTrace }));`, true, { PULUMI_DEBUG_PROMISE_LEAKS: "1" });
+        assert.deepEqual(r, { formatted: 1, tracked: "mapped: " });
+    });
+
+    it("without fast-start, the tracked promise's trace goes through the formatter (what the hook avoids)", () => {
+        const r = inFreshNode(`${COUNTING_FORMATTER}
+console.log(JSON.stringify({ formatted }));`, false);
+        assert.equal(r.formatted, 1);
+    });
+
+    it("code that swaps Error.prepareStackTrace and puts it back (as the callsites package does) keeps both working", () => {
+        const r = inFreshNode(`${COUNTING_FORMATTER}
+const saved = Error.prepareStackTrace;
+Error.prepareStackTrace = (_error, frames) => frames;
+const frames = new Error("raw").stack;
+Error.prepareStackTrace = saved;
+const after = new Error("again").stack;
+console.log(JSON.stringify({ raw: Array.isArray(frames) && typeof frames[0].getFileName === "function", after, formatted }));`, true);
+        assert.deepEqual(r, { raw: true, after: "mapped: again", formatted: 1 });
+    });
+
+    it("with only node's own formatter (no source maps), traces read as node writes them", () => {
+        const script = `
+const { debuggablePromise } = require("@pulumi/pulumi/runtime/debuggable");
+const stack = new Error("plain").stack;
+console.log(JSON.stringify({ head: stack.split("\\n").slice(0, 2) }));`;
+        const r = inFreshNode(script, true);
+        assert.equal(r.head[0], "Error: plain");
+        assert.match(r.head[1], /^    at /);
+        assert.deepEqual(r, inFreshNode(script, false));
     });
 });
