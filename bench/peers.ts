@@ -195,13 +195,13 @@ function oursOneStack(ctx: Context): Tool {
     };
 }
 
-/** The no-op check of ours in one stack, as the brief has it: preview --refresh --expect-no-changes. */
+/** The no-op check of ours in one stack, as the brief has it: preview --refresh --expect-no-changes, with --run-program as scripts/drift runs it. */
 function oursNoop(ctx: Context): () => Promise<CheckResult> {
     const stack = `peers-ours-n${ctx.n}-${ctx.tag}`;
     const log = path.join(ctx.logDir, `${stack}.log`);
     return async () => {
         const m = await measured(ctx.lab, ctx.n, log, (onStart) =>
-            pulumi(FLEET_DIR, ["preview", "--refresh", "--expect-no-changes", "--stack", stack, "--non-interactive", "--color", "never"], { log, env: ENGINE_ENV, onStart }).then((r) => ({ code: r.code, output: r.output })));
+            pulumi(FLEET_DIR, ["preview", "--refresh", "--run-program", "--expect-no-changes", "--stack", stack, "--non-interactive", "--color", "never"], { log, env: ENGINE_ENV, onStart }).then((r) => ({ code: r.code, output: r.output })));
         return { ...m, detected: [], driftSeen: m.code !== 0 };
     };
 }

@@ -1,7 +1,7 @@
 // The implementation of scripts/drift: is a stack's live state what its
-// program says? Runs the equivalent of `pulumi preview --refresh` through the
-// Automation API, reads the engine's events, and prints each drifted resource
-// and field in plain words (scripts/drift-report.ts).
+// program says? Runs the equivalent of `pulumi preview --refresh --run-program`
+// through the Automation API, reads the engine's events, and prints each drifted
+// resource and field in plain words (scripts/drift-report.ts).
 // Then it checks that the backups themselves are recent (scripts/backup-health.ts):
 // a stale backup is drift too.
 // Exit codes: 0 no drift, 2 drift, 1 error.
@@ -89,7 +89,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     let stack: Stack;
     try {
         stack = await LocalWorkspace.selectStack({ stackName: args.stack, workDir: args.cwd });
-        await stack.preview({ refresh: true, color: "never", onEvent: (e) => events.push(e) });
+        // runProgram: each resource is read as the program declares it, instead of all
+        // of them before the program starts, so the reads overlap the program's own
+        // work. The same reads, the same events and the same report (checked on 4 drift
+        // cases); 0.14 s faster at 1 appliance and about 1 s at 100 (docs/fleet.md).
+        await stack.preview({ refresh: true, runProgram: true, color: "never", onEvent: (e) => events.push(e) });
     } catch (err) {
         const lines = engineErrors(events, err);
         process.stderr.write(`drift: the preview of stack ${args.stack} failed, so drift is unknown:\n${lines.map((l) => `  ${l}`).join("\n")}\n`);

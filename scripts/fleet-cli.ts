@@ -106,7 +106,8 @@ async function runStack(command: FleetCommand, stack: string, args: FleetArgs): 
         try {
             const s = await LocalWorkspace.selectStack({ stackName: stack, workDir: args.cwd });
             if (command === "preview") {
-                const p = await s.preview({ refresh: true, color: "never", onEvent });
+                // As scripts/drift does (drift-cli.ts): the reads overlap the program.
+                const p = await s.preview({ refresh: true, runProgram: true, color: "never", onEvent });
                 result = { stack, exitCode: EXIT.ok, result: changesResult("preview", p.changeSummary), durationMs: Date.now() - started };
             } else {
                 const u = await s.up({ refresh: true, color: "never", onEvent });
