@@ -189,7 +189,7 @@ async function main(): Promise<void> {
         throw new Error("usage: checksums.ts --out FILE [--gib 1 (up to 16)] [--files 4] [--repeat 3]");
     }
     fs.writeFileSync(`${out}.started`, ""); // tells bench/run.ts the lock is ours
-    if (!fs.existsSync(path.join(REPO, "dist", "providers", "far-side.js"))) throw new Error("dist/providers/far-side.js is missing: build the package first (npx tsc -p tsconfig.build.json; bench/run does it)");
+    if (!fs.existsSync(path.join(REPO, "dist", "providers", "transport", "far-side.js"))) throw new Error("dist/providers/transport/far-side.js is missing: build the package first (npx tsc -b; bench/run does it)");
     const lab = JSON.parse(fs.readFileSync(LAB_JSON, "utf8")) as LabJson;
     if (lab.cifs.available === false || lab.nfs.available === false) throw new Error("the checksum figure needs the root lab, with Samba and nfs-ganesha");
 

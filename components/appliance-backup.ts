@@ -3,16 +3,16 @@
 // set the destination, enable the backups) into resources that read and converge.
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ApplianceHostKey } from "../providers/appliance-host-key";
-import { ApplianceRootKey } from "../providers/appliance-root-key";
-import { AuthorizedKey } from "../providers/authorized-key";
-import { type BackupPolicyArgs, BackupPolicy } from "../providers/backup-policy";
-import { type BackupVerificationArgs, BackupVerification, type BackupVerificationState } from "../providers/backup-verification";
-import { type ConnectionInput, DEFAULT_PORTS } from "../providers/connection";
-import { RemotePartition } from "../providers/remote-partition";
-import { RsyncTarget } from "../providers/rsync-target";
-import type { Inputs } from "../providers/resource";
-import { InvalidArgumentsError, applianceBackupIssues, describeIssues } from "./arguments";
+import { ApplianceHostKey } from "../providers/resources/appliance-host-key";
+import { ApplianceRootKey } from "../providers/resources/appliance-root-key";
+import { AuthorizedKey } from "../providers/resources/authorized-key";
+import { type BackupPolicyArgs, BackupPolicy } from "../providers/resources/backup-policy";
+import { type BackupVerificationArgs, BackupVerification, type BackupVerificationState } from "../providers/resources/backup-verification";
+import { type ConnectionInput, DEFAULT_PORTS } from "../providers/transport/connection";
+import { RemotePartition } from "../providers/resources/remote-partition";
+import { RsyncTarget } from "../providers/resources/rsync-target";
+import type { Inputs } from "../providers/scaffolding/resource";
+import { InvalidArgumentsError, applianceBackupIssues, describeIssues } from "./child-arguments";
 import { applianceTarget, verificationBackup } from "./verification-backup";
 
 type Connection = Inputs<ConnectionInput>;

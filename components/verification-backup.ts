@@ -9,9 +9,9 @@
 import * as command from "@pulumi/command";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { APPLIANCE_LOGIN, CONNECTION_DEFAULTS, type ConnectionInput } from "../providers/connection";
-import type { Inputs } from "../providers/resource";
-import { shellJoin, shellQuote, sudoArgv } from "../providers/shell";
+import { APPLIANCE_LOGIN, CONNECTION_DEFAULTS, type ConnectionInput } from "../providers/transport/connection";
+import type { Inputs } from "../providers/scaffolding/resource";
+import { shellJoin, shellQuote, sudoArgv } from "../providers/transport/shell";
 
 /** @default 900 s: a sample vendor backup took about 18 s; video can take much longer. */
 export const DEFAULT_BACKUP_TIMEOUT_SEC = 900;

@@ -1,7 +1,7 @@
 # Sourced by every script: where the toolchain lives and how the Pulumi CLI is kept
 # offline. Safe to source twice.
 SSB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export SSB_REPO # scripts/repo-root.ts: a compiled script finds the repository by it
+export SSB_REPO
 SSB_PULUMI_VERSION="v3.248.0"
 # Keyed by version, so a version bump builds a fresh toolchain beside the old one.
 SSB_TOOLCHAIN_BIN="${SSB_TOOLCHAIN_BIN:-$SSB_REPO/.toolchain/pulumi-$SSB_PULUMI_VERSION/bin}"
@@ -30,7 +30,7 @@ export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$SSB_REPO/.state}"
 # about 0.6 s per process. Only once the package is built, since node refuses to start
 # with a --require it cannot find; scripts that build it (setup) call this again after.
 ssb_fast_start() {
-  local preload="$SSB_REPO/dist/fast-start.js"
+  local preload="$SSB_REPO/dist/package/fast-start.js"
   [ -f "$preload" ] || return 0
   case "$preload" in *[[:space:]]*) return 0 ;; esac # NODE_OPTIONS splits on spaces
   case " ${NODE_OPTIONS:-} " in
@@ -40,18 +40,17 @@ ssb_fast_start() {
 }
 ssb_fast_start
 
-# Runs a scripts/*-cli.ts entry: compiled (dist/scripts/, which scripts/setup writes)
-# when no TypeScript source of the scripts or the providers is newer than it, else
-# through ts-node. ts-node costs about a second of every drift check, and a fleet
-# pays it once per stack; the fallback means an edit is never run stale.
-ssb_exec_ts() {
-  local entry=$1
-  shift
-  local compiled="$SSB_REPO/dist/scripts/${entry%.ts}.js"
+# Runs the package's CLI (cli/main.ts, the bin `senhasegura-backup`): compiled
+# (dist/cli/, which scripts/setup builds) when no TypeScript source of the CLI or
+# the providers is newer than that build, else through ts-node. ts-node costs about
+# a second of every drift check, and a fleet pays it once per stack; the fallback
+# means an edit is never run stale.
+ssb_cli() {
+  local compiled="$SSB_REPO/dist/cli/main.js"
   # The build's own record, not the output: an incremental tsc leaves unchanged outputs' times alone.
-  local built="$SSB_REPO/dist/scripts/.tsbuildinfo"
-  if [ -f "$compiled" ] && [ -f "$built" ] && [ -z "$(find "$SSB_REPO/scripts" "$SSB_REPO/providers" -name '*.ts' -newer "$built" -print -quit 2>/dev/null)" ]; then
+  local built="$SSB_REPO/dist/cli/tsconfig.tsbuildinfo"
+  if [ -f "$compiled" ] && [ -f "$built" ] && [ -z "$(find "$SSB_REPO/cli" "$SSB_REPO/providers" -name '*.ts' -newer "$built" -print -quit 2>/dev/null)" ]; then
     exec node "$compiled" "$@"
   fi
-  exec node -r "$SSB_REPO/node_modules/ts-node/register/transpile-only" "$SSB_REPO/$entry" "$@"
+  exec node -r "$SSB_REPO/node_modules/ts-node/register/transpile-only" "$SSB_REPO/cli/main.ts" "$@"
 }

@@ -3,7 +3,7 @@
 // @pulumi/command remote.Commands would run them. Shared by the baseline program,
 // the runner (to count them) and the engine-free reads. No ssh2 and no providers
 // beyond the shell quoting, so the baseline program loads nothing of ours.
-import { shellJoin } from "../../providers/shell";
+import { shellJoin } from "../../providers/transport/shell";
 import type { SshLogin } from "./fleet";
 
 /**

@@ -13,8 +13,8 @@ const hwmKiB = () => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync("/proc/self
 
 async function main() {
     const input = JSON.parse(fs.readFileSync(0, "utf8"));
-    const { FarSide, digestFiles } = require(path.join(__dirname, "..", "..", "dist", "providers", "far-side.js"));
-    const { sshPool } = require(path.join(__dirname, "..", "..", "dist", "providers", "ssh.js"));
+    const { FarSide, digestFiles } = require(path.join(__dirname, "..", "..", "dist", "providers", "transport", "far-side.js"));
+    const { sshPool } = require(path.join(__dirname, "..", "..", "dist", "providers", "transport", "ssh.js"));
     const side = FarSide.parse(input.side);
     const hwmBeforeKiB = hwmKiB();
     const started = process.hrtime.bigint();

@@ -10,15 +10,15 @@
 // orbit call, the authorized_keys read.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { applianceRootKeyProvider } from "../../providers/appliance-root-key";
-import { authorizedKeyProvider } from "../../providers/authorized-key";
-import { backupPolicyProvider } from "../../providers/backup-policy";
-import { backupVerificationProvider } from "../../providers/backup-verification";
-import { CONNECTION_DEFAULTS, type Connection } from "../../providers/connection";
-import { OrbitClient } from "../../providers/orbit";
-import { rsyncTargetProvider } from "../../providers/rsync-target";
-import { forgetAllSharedReads } from "../../providers/shared-reads";
-import { sshPool } from "../../providers/ssh";
+import { applianceRootKeyProvider } from "../../providers/resources/appliance-root-key";
+import { authorizedKeyProvider } from "../../providers/resources/authorized-key";
+import { backupPolicyProvider } from "../../providers/resources/backup-policy";
+import { backupVerificationProvider } from "../../providers/resources/backup-verification";
+import { CONNECTION_DEFAULTS, type Connection } from "../../providers/transport/connection";
+import { OrbitClient } from "../../providers/appliance/orbit";
+import { rsyncTargetProvider } from "../../providers/resources/rsync-target";
+import { forgetAllSharedReads } from "../../providers/transport/shared-reads";
+import { sshPool } from "../../providers/transport/ssh";
 import { refreshReads } from "./baseline-reads";
 import { type SshLogin, applianceConnection, serverConnection } from "./fleet";
 import { dialOnce, execOn, runOnce } from "./ssh-once";

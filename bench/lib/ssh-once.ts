@@ -6,7 +6,7 @@
 // errors only and TCP_NODELAY is on, as pulumi-command's Go dialer does.
 import { readFileSync } from "fs";
 import { Client, type ConnectConfig } from "ssh2";
-import { hostKeyAlgorithmsFor, parseHostKeyPin, verifyHostKey } from "../../providers/connection";
+import { hostKeyAlgorithmsFor, parseHostKeyPin, verifyHostKey } from "../../providers/transport/connection";
 import type { SshLogin } from "./fleet";
 
 export interface OneShotResult { code: number; stdout: string; stderr: string; dialMs: number; totalMs: number }

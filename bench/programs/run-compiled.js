@@ -1,5 +1,5 @@
 // What each compiled benchmark program's main.js runs: the program's index.ts as
-// bench/run compiled it (tsconfig.bench.json) into dist/bench/, so the benchmark
+// bench/run compiled it (bench/programs/tsconfig.json) into dist/bench/, so the benchmark
 // measures the start-up docs/fleet.md recommends, compiled JavaScript rather than
 // ts-node (about 0.5 s of every run).
 "use strict";
@@ -10,7 +10,7 @@ module.exports = function runCompiled(program) {
     try {
         require.resolve(compiled);
     } catch {
-        throw new Error(`${compiled} is missing: run the benchmark with npm run bench, which compiles its programs (npx tsc -p tsconfig.bench.json)`);
+        throw new Error(`${compiled} is missing: run the benchmark with npm run bench, which compiles its programs (npx tsc -p bench/programs)`);
     }
     return require(compiled);
 };

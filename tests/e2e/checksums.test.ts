@@ -17,8 +17,8 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FarSide, digestFiles, listFiles, readFile, streamFile } from "../../providers/far-side";
-import { sshPool } from "../../providers/ssh";
+import { FarSide, digestFiles, listFiles, readFile, streamFile } from "../../providers/transport/far-side";
+import { sshPool } from "../../providers/transport/ssh";
 import { REPO, type TestStack, createTestStack, exportState, recorded } from "../support/engine";
 import {
     type LabAppliance, type LabDescription, type LabSnapshot, labCredentials, loadLab, orbitOk, restoreLab, snapshotLab,

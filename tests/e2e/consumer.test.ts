@@ -56,7 +56,7 @@ describe("a team's own Pulumi program installs the packed package", function () 
     it("installs compiled JavaScript and declarations only: no TypeScript source, no TypeScript loader of ours", () => {
         const installed = path.join(project, "node_modules", "senhasegura-backup");
         const files = filesUnder(installed);
-        assert.ok(files.includes("dist/library.js") && files.includes("dist/library.d.ts") && files.includes("dist/providers/entry.js") && files.includes("dist/fast-start.js"), files.join(", "));
+        assert.ok(["dist/package/index.js", "dist/package/index.d.ts", "dist/providers/entry.js", "dist/package/fast-start.js", "dist/cli/main.js"].every((f) => files.includes(f)), files.join(", "));
         assert.deepEqual(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")), []);
         assert.ok(!files.some((f) => /(^|\/)(tests|lab|bench|\.state|\.toolchain)\//.test(f)), "the tarball ships more than the package");
         assert.ok(!fs.existsSync(path.join(project, "node_modules", "tsx")), "tsx was installed: the package must not need it");

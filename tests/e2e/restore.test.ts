@@ -19,9 +19,9 @@ import { spawn } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { FarSide } from "../../providers/far-side";
-import { buildReport } from "../../scripts/restore-check";
-import { drillOne } from "../../scripts/restore-drill-cli";
+import { FarSide } from "../../providers/transport/far-side";
+import { buildReport } from "../../cli/restore-drill/plan";
+import { drillOne } from "../../cli/restore-drill/run";
 import { REPO, TEST_BACKEND_DIR, TEST_PASSPHRASE, type TestStack, createTestStack, recorded } from "../support/engine";
 import {
     type FileSnapshot, type LabDescription, type LabSnapshot, labCredentials, loadLab, resourceProgramConfig, restoreLab, snapshotFile, snapshotLab,

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { Manifest, belongsTo, openEnvelope } from "../../providers/backup-format";
+import { Manifest, belongsTo, openEnvelope } from "../../providers/formats/backup-format";
 import {
     type LabAppliance, type LabDescription, type SshRun, assertLabServersAnswer, labFile, loadLab, orbitCommand, pinnedSsh, pinnedSshArgs, shellQuote,
 } from "../support/lab";

@@ -1,0 +1,110 @@
+// The dev stack's lab wiring, and only that. With `labFile` set, index.ts asks this
+// module for the keys the stack leaves unset, and it answers from the local lab: its
+// description (lab.json, which lab/start writes with lab/lab-json.js) and, for the
+// CIFS share, its password file. index.ts loads it only when labFile is set, so a
+// stack for a real appliance never reads the lab. It is not part of the npm package.
+//
+// The values are given as a stack would set them, and index.ts checks them with the
+// same rules as its own config: this module only knows where the lab keeps what.
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import type { GivenConfig, LabConfig } from "./config-schema";
+import { rules } from "senhasegura-backup";
+
+const { shown } = rules;
+
+/** The parts of lab.json read here. */
+const LabServer = z.object({ host: z.string(), port: z.number(), hostKey: z.string() });
+const LabDescription = z.object({
+    appliances: z.array(LabServer.extend({ name: z.string(), user: z.string(), privateKeyPath: z.string() })).min(1, "holds no appliance"),
+    rsyncServer: LabServer.extend({ adminUser: z.string(), adminPrivateKeyPath: z.string(), backupUser: z.string(), backupPath: z.string() }),
+    cifs: z.object({ host: z.string(), port: z.number(), remotePath: z.string(), user: z.string(), passwordPath: z.string() }),
+    nfs: z.object({ host: z.string(), port: z.number(), remotePath: z.string() }),
+});
+type LabDescription = z.output<typeof LabDescription>;
+
+const key = (name: string) => `${pulumi.getProject()}:${name}`;
+const RESTART = "start the lab with bash lab/start, or remove labFile and set every key yourself (docs/configuration.md)";
+
+function readLab(labFile: string): LabDescription {
+    let text: string;
+    try {
+        text = fs.readFileSync(labFile, "utf8");
+    } catch (error) {
+        throw new pulumi.RunError(`${key("labFile")} names ${shown(labFile)}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? error}): ${RESTART}`);
+    }
+    let json: unknown;
+    try {
+        json = JSON.parse(text);
+    } catch {
+        throw new pulumi.RunError(`${key("labFile")} names ${shown(labFile)}, which is not JSON: ${RESTART}`);
+    }
+    const parsed = LabDescription.safeParse(json);
+    if (!parsed.success) {
+        const where = parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"} ${i.message}`).join("; ");
+        throw new pulumi.RunError(`${key("labFile")} names ${shown(labFile)}, which is not the description lab/start writes (${where}): ${RESTART}`);
+    }
+    return parsed.data;
+}
+
+/** `labAppliance`: which of the lab's appliances, 0 unless set. */
+function applianceIndex(given: unknown, count: number): number {
+    const text = given === undefined ? "0" : String(given);
+    const index = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!(index < count)) {
+        throw new pulumi.RunError(`${key("labAppliance")} must be the index of one of the lab's ${count} appliance${count === 1 ? "" : "s"}, 0 to ${count - 1}, but ${shown(text)} was provided: pulumi config set labAppliance <index>, or start the lab with more appliances`);
+    }
+    return index;
+}
+
+/** `labAppliances`: how many of the lab's appliances form the fleet, 0 (unset) for one appliance. */
+function fleetSize(given: unknown, count: number): number {
+    const text = given === undefined ? "0" : String(given);
+    const size = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!(size <= count)) {
+        throw new pulumi.RunError(`${key("labAppliances")} must be how many of the lab's ${count} appliance${count === 1 ? "" : "s"} to drive as a fleet, 1 to ${count} (0 for one appliance, chosen by labAppliance), but ${shown(text)} was provided: start the lab with more, bash lab/start --appliances ${Number.isInteger(size) && size > 0 ? size : "N"}, or pulumi config set labAppliances <count>`);
+    }
+    return size;
+}
+
+/** Values from the lab for the keys `given` leaves unset. */
+export function labStackConfig(given: GivenConfig): LabConfig {
+    const labFile = String(given.labFile);
+    const lab = readLab(labFile);
+    const size = fleetSize(given.labAppliances, lab.appliances.length);
+    const server = lab.rsyncServer;
+    const values: LabConfig = {};
+    const offer = <Key extends keyof LabConfig>(name: Key, value: () => LabConfig[Key]) => {
+        if (given[name] === undefined) values[name] = value();
+    };
+    const access = (a: LabDescription["appliances"][number]) => ({ host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKeyPath: a.privateKeyPath });
+    // A fleet is offered only to a stack that declares no single appliance of its own.
+    if (size > 0 && given.appliance === undefined && given.name === undefined) {
+        offer("appliances", () => lab.appliances.slice(0, size).map((a) => ({ name: a.name, ...access(a) })));
+    } else if (given.appliances === undefined) {
+        const appliance = lab.appliances[applianceIndex(given.labAppliance, lab.appliances.length)];
+        offer("name", () => appliance.name);
+        offer("appliance", () => access(appliance));
+    }
+    offer("backupServer", () => ({
+        host: server.host, port: server.port, user: server.adminUser, hostKey: server.hostKey,
+        privateKeyPath: server.adminPrivateKeyPath, backupUser: server.backupUser, path: server.backupPath,
+    }));
+    offer("cifs", () => ({ host: lab.cifs.host, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user }));
+    offer("nfs", () => ({ host: lab.nfs.host, port: lab.nfs.port, path: lab.nfs.remotePath }));
+    // The password file exists only where the lab runs Samba: it is read only for a CIFS
+    // destination whose share is reached as a user.
+    const share = given.cifs ?? values.cifs;
+    const shareUser = typeof share === "object" && share !== null && "user" in share ? share.user : undefined;
+    if (given.destination === "cifs" && shareUser !== undefined) offer("cifsPassword", () => readCifsPassword(lab, labFile));
+    return values;
+}
+
+function readCifsPassword(lab: LabDescription, labFile: string): string {
+    try {
+        return fs.readFileSync(lab.cifs.passwordPath, "utf8").trim();
+    } catch (error) {
+        throw new pulumi.RunError(`the lab's CIFS password file ${lab.cifs.passwordPath} (${key("labFile")} ${labFile}) cannot be read (${(error as NodeJS.ErrnoException).code ?? error}): does the lab run Samba? ${RESTART}, or set the password: pulumi config set --secret cifsPassword`);
+    }
+}

@@ -1,0 +1,295 @@
+// BackupVerification: proves that the backup a verification run reported really
+// landed at the destination, intact, by reading it from outside the appliance.
+//
+// The backup itself runs in a @pulumi/command remote.Command (`sudo -n orbit
+// backup create --json`, see components/verification-backup.ts); its stdout, the
+// report, is this resource's input. A new report (a new backup) or a new
+// destination checks again; a plain `pulumi up` or a refresh checks nothing.
+//
+// With orbit contract 2 the report carries the backup's manifest: every file's size
+// and SHA-256. Each file is then hashed where it landed (providers/far-side.ts,
+// streaming: nothing of it is written to disk here), the manifest file itself too,
+// and the directories that hold them are listed for a file of the backup that the
+// manifest does not name. A contract 1 report has no digests: its files are only
+// looked for.
+import { isDeepStrictEqual } from "util";
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { RelativeFile, type ReportedManifest, belongsTo } from "../formats/backup-format";
+import { checkInputs, decideDiff, fieldsOf } from "../scaffolding/check";
+import { BackupProviderError } from "../transport/errors";
+import { FarSide, type FileDigest, describeSide, digestFiles, listFiles } from "../transport/far-side";
+import { OrbitBackupReport, type OrbitBackupSummary } from "../appliance/orbit";
+import { info, progress } from "../transport/progress";
+import { BackupResource, type Inputs } from "../scaffolding/resource";
+import { shown } from "../formats/rules";
+
+// The package exports FarSide from here; it lives with the code that reads the far side.
+export { FarSide } from "../transport/far-side";
+
+function parseReport(text: string): OrbitBackupSummary | string {
+    let body: unknown;
+    try {
+        body = JSON.parse(text);
+    } catch {
+        return `is not JSON: it must be what \`orbit backup create --json\` printed; got ${shown(text.slice(0, 80))}`;
+    }
+    const parsed = OrbitBackupReport.safeParse(body);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return `is not orbit's backup summary: ${issue.path.join(".") || "(root)"} ${issue.message}`;
+    }
+    const outside = parsed.data.files.find((f) => !RelativeFile.safeParse(f).success);
+    if (outside !== undefined) {
+        return `names a file outside the backup directory, ${shown(outside.slice(0, 120))}: every file must be a relative path of plain characters without '..'`;
+    }
+    return parsed.data;
+}
+
+export const BackupVerificationArgs = z.strictObject({
+    /** What `orbit backup create --json` printed: the remote.Command's stdout. */
+    report: z.string().max(4 * 1024 * 1024).superRefine((text, ctx) => {
+        const parsed = parseReport(text);
+        if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+    }),
+    /** The appliance that ran the backup, for messages (`mt4adm@10.0.0.5:59022`). */
+    appliance: z.string().regex(/^[\x20-\x7e]{1,300}$/, "must be printable ASCII, at most 300 characters").optional(),
+    /** Where to look for the files. */
+    destination: FarSide,
+});
+export type BackupVerificationArgs = z.input<typeof BackupVerificationArgs>;
+type BackupVerificationInputs = z.output<typeof BackupVerificationArgs>;
+
+/** What a verification proved, from orbit's report: the resource's outputs. */
+const Proof = z.object({
+    backupId: z.string(),
+    files: z.array(z.string()),
+    bytes: z.number(),
+    durationMs: z.number(),
+    startedAt: z.string(),
+    /** Where orbit said it sent the backup. */
+    sentTo: z.string(),
+    /**
+     * How the files were checked: `sha256` (size and SHA-256 of every file against the
+     * manifest, and no stray file of the backup) or `presence` (a contract 1 report,
+     * which has no digests). State written before the checksums reads as `presence`.
+     */
+    checked: z.enum(["sha256", "presence"]).default("presence"),
+});
+export type BackupVerificationState = BackupVerificationInputs & z.output<typeof Proof>;
+
+// ------------------------------------------------------------------ pure decisions
+
+/** A file the far side must hold, byte for byte. */
+export interface ExpectedFile { path: string; size: number; sha256: string }
+
+/** What the far side holds that the manifest does not say. */
+export type Finding =
+    | { kind: "missing"; path: string; expected: FileDigest }
+    | { kind: "changed"; path: string; expected: FileDigest; found: FileDigest }
+    | { kind: "extra"; path: string };
+
+/** Every file a contract 2 backup wrote: the manifest's files, then the manifest itself. Each once. */
+export function expectedFiles(manifest: ReportedManifest): ExpectedFile[] {
+    const all = [...manifest.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })), { path: manifest.path, size: manifest.size, sha256: manifest.sha256 }];
+    const seen = new Set<string>();
+    return all.filter((f) => !seen.has(f.path) && seen.add(f.path));
+}
+
+/** The directories that hold the expected files: where a stray file of the backup is looked for. */
+export function directoriesOf(files: readonly { path: string }[]): string[] {
+    return [...new Set(files.map((f) => f.path.split("/").slice(0, -1).join("/")).filter(Boolean))].sort();
+}
+
+/**
+ * Expected files against what the far side holds: `found` has each expected file's
+ * digest (undefined when missing), `listed` the files of the directories that hold
+ * them. A listed file that belongs to the backup and is not expected is extra.
+ */
+export function compareDigests(
+    backupId: string, expected: readonly ExpectedFile[], found: ReadonlyMap<string, FileDigest | undefined>, listed: readonly string[],
+): Finding[] {
+    const findings: Finding[] = [];
+    for (const file of expected) {
+        const digest = { size: file.size, sha256: file.sha256 };
+        const at = found.get(file.path);
+        if (at === undefined) findings.push({ kind: "missing", path: file.path, expected: digest });
+        else if (at.size !== file.size || at.sha256 !== file.sha256) findings.push({ kind: "changed", path: file.path, expected: digest, found: at });
+    }
+    const known = new Set(expected.map((f) => f.path));
+    for (const file of [...new Set(listed)].sort()) {
+        if (!known.has(file) && belongsTo(file, backupId)) findings.push({ kind: "extra", path: file });
+    }
+    return findings;
+}
+
+function bytesText(n: number): string {
+    return `${n} byte${n === 1 ? "" : "s"}`;
+}
+
+/** One line per finding, naming the file, what the manifest says and what was found. */
+export function findingLine(f: Finding, backupId: string, manifestPath?: string): string {
+    const name = f.path === manifestPath ? `${f.path} (the manifest)` : f.path;
+    switch (f.kind) {
+        case "missing":
+            return `${name}: missing; expected ${bytesText(f.expected.size)}, SHA-256 ${f.expected.sha256}`;
+        case "changed": {
+            const how = f.found.size < f.expected.size ? "shorter than written (truncated)"
+                : f.found.size > f.expected.size ? "longer than written"
+                : "same size, other content";
+            return `${name}: ${how}; expected ${bytesText(f.expected.size)}, SHA-256 ${f.expected.sha256}; found ${bytesText(f.found.size)}, SHA-256 ${f.found.sha256}`;
+        }
+        case "extra":
+            return `${name}: not in the manifest, yet named as a file of backup ${backupId} (added after the backup, or by another writer)`;
+    }
+}
+
+/** The reason a verification fails: how many of which, then a line per file. */
+export function findingsReason(backupId: string, appliance: string, findings: readonly Finding[], manifestPath?: string): string {
+    const count = (kind: Finding["kind"]) => findings.filter((f) => f.kind === kind).length;
+    const parts = [
+        count("changed") && `${count("changed")} changed`,
+        count("missing") && `${count("missing")} missing`,
+        count("extra") && `${count("extra")} not in the manifest`,
+    ].filter(Boolean);
+    return `backup ${backupId} from ${appliance} does not match its manifest (${parts.join(", ")}):\n`
+        + findings.map((f) => `  - ${findingLine(f, backupId, manifestPath)}`).join("\n");
+}
+
+// ------------------------------------------------------------------ the checks
+
+const MIB = 1024 * 1024;
+
+function mib(bytes: number): string {
+    return `${(bytes / MIB).toFixed(1)} MiB`;
+}
+
+/** Hashes every file of a contract 2 backup at the far side and compares it with the manifest. */
+async function checkAgainstManifest(summary: OrbitBackupSummary, manifest: ReportedManifest, side: FarSide): Promise<Finding[]> {
+    const expected = expectedFiles(manifest);
+    const totalBytes = expected.reduce((sum, f) => sum + f.size, 0);
+    const where = describeSide(side);
+    // The files are hashed in the order given, so the bytes done are the sizes of the files done.
+    const doneBytes = expected.reduce<number[]>((acc, f) => [...acc, (acc.at(-1) ?? 0) + f.size], []);
+    progress(`BackupVerification: hashing ${expected.length} files (${mib(totalBytes)}) of backup ${summary.id} at ${where}`);
+    const started = Date.now();
+    const found = await digestFiles(side, expected.map((f) => f.path), (done, total) => {
+        progress(`BackupVerification: hashed ${done}/${total} files, ${mib(doneBytes[done - 1] ?? 0)} of ${mib(totalBytes)}, at ${where}`);
+    }, { expectedBytes: totalBytes });
+    const listed: string[] = [];
+    for (const dir of directoriesOf(expected)) listed.push(...await listFiles(side, dir));
+    const seconds = (Date.now() - started) / 1000;
+    info(`BackupVerification: hashed ${expected.length} files, ${mib(totalBytes)}, at ${where} in ${seconds.toFixed(1)} s`
+        + (seconds > 0 ? ` (${(totalBytes / MIB / seconds).toFixed(1)} MiB/s)` : ""));
+    return compareDigests(summary.id, expected, found, listed);
+}
+
+/** Contract 1: the report has no digests, so the files are only looked for, one listing per directory. */
+async function missingFiles(side: FarSide, files: readonly string[]): Promise<string[]> {
+    const present = new Set<string>();
+    for (const dir of directoriesOf(files.map((path) => ({ path })))) {
+        for (const file of await listFiles(side, dir)) present.add(file);
+    }
+    return files.filter((f) => !present.has(f));
+}
+
+const NEW_BACKUP_HINT = "to run a new verification backup after the fix, `pulumi up --replace` the backup command (its URN ends in -verification-backup)";
+
+async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificationState> {
+    const summary = parseReport(inputs.report);
+    const appliance = inputs.appliance ?? "the appliance";
+    if (typeof summary === "string") {
+        // check() refused this already; only a report that changed after check lands here.
+        throw new BackupProviderError(`the backup report ${summary}`, {
+            kind: "invalid", host: appliance, operation: "read the verification backup's report", hint: "report this as a bug",
+        });
+    }
+    const side = inputs.destination;
+    const where = describeSide(side);
+    info(`BackupVerification: backup ${summary.id} on ${appliance} sent ${summary.files.length} files, ${summary.bytes} bytes, to ${summary.destination} in ${(summary.durationMs / 1000).toFixed(1)} s`);
+    const proof = { backupId: summary.id, files: summary.files, bytes: summary.bytes, durationMs: summary.durationMs, startedAt: summary.startedAt, sentTo: summary.destination };
+    if (summary.manifest) {
+        const findings = await checkAgainstManifest(summary, summary.manifest, side);
+        if (findings.length > 0) {
+            throw new BackupProviderError(findingsReason(summary.id, appliance, findings, summary.manifest.path), {
+                kind: "command", host: where, operation: "verify the backup's sizes and SHA-256",
+                hint: "the backup at the destination is not what the appliance wrote: find out what changed it (the backup server's disk, "
+                    + "another writer, a transfer cut short; the appliance's backup log is /var/log/orbinibkp.log); " + NEW_BACKUP_HINT,
+            });
+        }
+        return { ...inputs, ...proof, checked: "sha256" };
+    }
+    progress(`BackupVerification: looking for ${summary.files.length} files of backup ${summary.id} at ${where}`);
+    const missing = await missingFiles(side, summary.files);
+    if (missing.length > 0) {
+        throw new BackupProviderError(`backup ${summary.id} reported ${summary.files.length} files sent to ${summary.destination}, but ${missing.length} are not at ${where}: ${missing.join(", ")}`, {
+            kind: "appliance", host: appliance, operation: "verify the backup landed",
+            hint: `check the destination path and rights on the backup server, and the appliance's backup log (/var/log/orbinibkp.log); ${NEW_BACKUP_HINT}`,
+        });
+    }
+    return { ...inputs, ...proof, checked: "presence" };
+}
+
+export const backupVerificationProvider = {
+    async check(_olds: unknown, news: unknown) {
+        return checkInputs(BackupVerificationArgs, news);
+    },
+    async diff(_id: string, olds: unknown, news: unknown) {
+        const decision = decideDiff(olds, news, { identity: [], ignore: Object.keys(Proof.shape) });
+        return { changes: decision.changes, replaces: decision.replaces };
+    },
+    async create(inputs: BackupVerificationInputs) {
+        const state = await verify(inputs);
+        return { id: `${state.appliance ?? "appliance"}/verification`, outs: state };
+    },
+    async read(id: string, props?: BackupVerificationState) {
+        // A verification is an event, not a thing on a host: refresh keeps what it proved.
+        return { id, props };
+    },
+    async update(_id: string, olds: unknown, news: unknown) {
+        // Both bags are parsed, not trusted: what was proved is carried over from the old
+        // state, which an earlier version may have written without a part of it (then the
+        // files are looked for again).
+        const after = BackupVerificationArgs.parse(fieldsOf(news));
+        const proved = Proof.safeParse(olds);
+        const before = fieldsOf(olds);
+        if (proved.success && before.report === after.report && isDeepStrictEqual(before.destination, after.destination)) {
+            // Only the appliance's description changed: keep what was proved, look at nothing.
+            return { outs: { ...after, ...proved.data } };
+        }
+        return { outs: await verify(after) };
+    },
+    async delete() {
+        // The backups stay at the destination: deleting a verification deletes no backup.
+    },
+} satisfies pulumi.dynamic.ResourceProvider<BackupVerificationInputs, BackupVerificationState>;
+
+/**
+ * Proves that a verification backup's files landed at the destination, and, when the
+ * report carries a manifest (orbit contract 2), that each one's size and SHA-256 there
+ * match it and no stray file of the backup is beside them. `report` is what `orbit
+ * backup create --json` printed; it checks again when the report or the destination changes.
+ *
+ * @example
+ * const run = new command.remote.Command("backup", { connection, create: "sudo -n orbit backup create --json" });
+ * new BackupVerification("verify", {
+ *     report: run.stdout,
+ *     destination: { type: "rsync", server: backupAdminConnection, path: "/files/backup/senhasegura" },
+ * });
+ */
+export class BackupVerification extends BackupResource {
+    declare readonly backupId: pulumi.Output<string>;
+    declare readonly files: pulumi.Output<string[]>;
+    declare readonly bytes: pulumi.Output<number>;
+    declare readonly durationMs: pulumi.Output<number>;
+    declare readonly startedAt: pulumi.Output<string>;
+    declare readonly sentTo: pulumi.Output<string>;
+    /** `sha256` when every file's size and SHA-256 matched the manifest; `presence` for a contract 1 report. */
+    declare readonly checked: pulumi.Output<"sha256" | "presence">;
+
+    constructor(name: string, args: Inputs<BackupVerificationArgs>, opts?: pulumi.CustomResourceOptions) {
+        super("BackupVerification", "backupVerification", name,
+            { ...args, backupId: undefined, files: undefined, bytes: undefined, durationMs: undefined, startedAt: undefined, sentTo: undefined, checked: undefined },
+            opts, ["destination"]);
+    }
+}

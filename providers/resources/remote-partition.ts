@@ -1,0 +1,233 @@
+// RemotePartition: a CIFS or NFS share the appliance mounts to write backups to
+// ("Mount a remote partition?" in Orbit Config Manager ➔ Settings ➔ Backup).
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { ADOPTION_FIELDS, Adopt, adoptionDifferences, reportAdoption } from "../scaffolding/adoption";
+import { type StoredState, checkInputs, connectionIdentity, decideDiff, requireState } from "../scaffolding/check";
+import { ApplianceConnection, type Connection, DEFAULT_PORTS, objectId } from "../transport/connection";
+import { BackupProviderError } from "../transport/errors";
+import { OrbitClient, type OrbitPartition } from "../appliance/orbit";
+import { progress } from "../transport/progress";
+import { BackupResource, type Inputs } from "../scaffolding/resource";
+import { AbsolutePath, CifsDomain, CifsPassword, Hostname, ObjectId, Port, UnixUser } from "../formats/rules";
+
+type RuleInput = { protocol: "cifs" | "nfs"; path: string; user?: string; password?: string; domain?: string; credentialId?: string };
+
+/**
+ * Cross-field rules: each holds when `holds` is true, else its message is the
+ * failure. Each message ends with what was provided.
+ */
+const PARTITION_RULES: ReadonlyArray<{ property: string; holds: (p: RuleInput) => boolean; message: (p: RuleInput) => string }> = [
+    {
+        property: "user",
+        holds: (p) => p.protocol !== "cifs" || (p.credentialId === undefined) !== (p.user === undefined),
+        message: (p) => `a CIFS partition needs either user (with password) or credentialId, not both and not neither, but ${p.user === undefined ? "neither" : "both"} were provided`,
+    },
+    {
+        property: "path",
+        holds: (p) => p.protocol !== "cifs" || p.path !== "/",
+        message: () => "a CIFS path starts with the share's name, /<share>[/<dir>], but \"/\" was provided",
+    },
+    {
+        property: "password",
+        holds: (p) => p.protocol !== "cifs" || p.user === undefined || p.password !== undefined,
+        message: () => "a CIFS user needs a password (pass it as a secret), but no password was provided",
+    },
+    {
+        property: "password",
+        holds: (p) => p.user !== undefined || p.password === undefined,
+        message: () => "a password goes with a user, but a password without a user was provided",
+    },
+    {
+        property: "domain",
+        holds: (p) => p.domain === undefined || p.user !== undefined,
+        message: (p) => `a domain goes with a CIFS user, but domain "${p.domain}" was provided without one`,
+    },
+    {
+        property: "protocol",
+        holds: (p) => p.protocol !== "nfs" || [p.user, p.password, p.domain, p.credentialId].every((v) => v === undefined),
+        message: () => "NFS authorizes the appliance by its IP address (allow it in the server's exports), so it takes no user, password, domain or credentialId, but some were provided",
+    },
+];
+
+export const RemotePartitionArgs = z.strictObject({
+    /** How to reach the appliance (port 59022, user mt4adm by default). */
+    connection: ApplianceConnection,
+    /** The partition's id on the appliance: 1-63 lowercase letters, digits or '-'. Changing it replaces the partition. */
+    partitionId: ObjectId,
+    /** `cifs` (Samba) or `nfs`. */
+    protocol: z.enum(["cifs", "nfs"], { error: "must be \"cifs\" or \"nfs\"" }),
+    /** The file server, as the appliance reaches it. */
+    host: Hostname,
+    /** The server's port. @default 445 for CIFS, 2049 for NFS */
+    port: Port.optional(),
+    /** The remote path: for CIFS `/<share>[/<dir>]`, for NFS the export path. */
+    path: AbsolutePath,
+    /** CIFS: a user with write rights on the path. */
+    user: UnixUser.optional(),
+    /** CIFS: that user's password. Secret; must not contain \, & or ! (a senhasegura rule). */
+    password: CifsPassword.optional(),
+    /** CIFS: the user's domain, if the server needs one. */
+    domain: CifsDomain.optional(),
+    /** CIFS: instead of user and password, a credential registered on the appliance ("Remote backup credential"). */
+    credentialId: ObjectId.optional(),
+    /** Whether the partition must be mounted. Refresh reports an unmounted partition as drift here. @default true */
+    mounted: z.boolean().default(true),
+    /** Create takes over a partition with this id that the appliance already has, as it is, and writes nothing (docs/adopt.md). */
+    adopt: Adopt,
+}).superRefine((p, ctx) => {
+    for (const rule of PARTITION_RULES) {
+        if (!rule.holds(p)) ctx.addIssue({ code: "custom", path: [rule.property], message: rule.message(p) });
+    }
+}).transform((p) => ({ ...p, port: p.port ?? DEFAULT_PORTS[p.protocol] }));
+export type RemotePartitionArgs = z.input<typeof RemotePartitionArgs>;
+type RemotePartitionInputs = z.output<typeof RemotePartitionArgs>;
+
+export interface RemotePartitionState extends RemotePartitionInputs {
+    /** When the appliance last mounted it. */
+    mountedAt: string | null;
+}
+
+/** The orbit arguments for add or update; the password travels on stdin. Pure. */
+export function partitionArgs(verb: "add" | "update", p: RemotePartitionInputs): string[] {
+    const args = ["partition", verb, "--id", p.partitionId, "--protocol", p.protocol, "--host", p.host, "--port", String(p.port), "--path", p.path];
+    if (p.user !== undefined) args.push("--user", p.user);
+    if (p.domain !== undefined) args.push("--domain", p.domain);
+    if (p.credentialId !== undefined) args.push("--credential-id", p.credentialId);
+    if (p.password !== undefined) args.push("--password-stdin");
+    if (!p.mounted) args.push("--no-mount");
+    return args;
+}
+
+/** The live partition in input shape; the password cannot be read back, so it is carried over while one is set. */
+export function liveInputs(live: OrbitPartition, connection: Connection, knownPassword: string | undefined): RemotePartitionInputs {
+    const out: RemotePartitionInputs = {
+        connection, partitionId: live.id, protocol: live.protocol, host: live.host, port: live.port, path: live.path, mounted: live.mounted,
+    };
+    if (live.user !== null) out.user = live.user;
+    if (live.domain !== null) out.domain = live.domain;
+    if (live.credentialId !== null) out.credentialId = live.credentialId;
+    if (live.passwordSet && knownPassword !== undefined) out.password = knownPassword;
+    return out;
+}
+
+export type PartitionAction = "none" | "add" | "update" | "mount" | "unmount";
+
+/** What to run to bring a live partition (or none) to the desired one. Pure. */
+export function planPartition(live: OrbitPartition | undefined, desired: RemotePartitionInputs, passwordChanged: boolean): PartitionAction {
+    if (!live) return "add";
+    const fieldsDiffer = live.protocol !== desired.protocol || live.host !== desired.host || live.port !== desired.port
+        || live.path !== desired.path || live.user !== (desired.user ?? null) || live.domain !== (desired.domain ?? null)
+        || live.credentialId !== (desired.credentialId ?? null) || live.passwordSet !== (desired.password !== undefined);
+    if (fieldsDiffer || passwordChanged) return "update";
+    if (live.mounted !== desired.mounted) return desired.mounted ? "mount" : "unmount";
+    return "none";
+}
+
+async function converge(desired: RemotePartitionInputs, previousPassword: string | undefined): Promise<RemotePartitionState> {
+    const orbit = new OrbitClient(desired.connection);
+    const config = await orbit.showConfig();
+    const live = config.partitions.find((p) => p.id === desired.partitionId);
+    const action = planPartition(live, desired, desired.password !== previousPassword);
+    const label = `RemotePartition ${desired.partitionId} on ${orbit.target}`;
+    if (action === "add" || action === "update") {
+        progress(`${label}: ${action === "add" ? "adding" : "updating"} ${desired.protocol}://${desired.host}:${desired.port}${desired.path}${desired.mounted ? " and mounting it" : ""}`);
+        try {
+            await orbit.change(partitionArgs(action, desired), `${action} partition ${desired.partitionId}`, desired.password, [desired.password]);
+        } catch (err) {
+            if (err instanceof BackupProviderError && err.code === "unreachable") {
+                // The appliance keeps the partition, unmounted; the next up retries the mount.
+                throw new BackupProviderError(`the appliance saved the partition but could not mount ${desired.protocol}://${desired.host}:${desired.port}${desired.path}`, {
+                    kind: "appliance", code: "unreachable", host: orbit.target, operation: `mount partition ${desired.partitionId}`,
+                    hint: desired.protocol === "cifs"
+                        ? "check the share exists, the user has write rights, and the password or credential is right; then run `pulumi up` again"
+                        : "check the NFS server is up and exports the path to the appliance's IP address; then run `pulumi up` again",
+                    cause: err, secrets: [desired.password],
+                });
+            }
+            throw err;
+        }
+    } else if (action === "mount" || action === "unmount") {
+        progress(`${label}: ${action}ing`);
+        await orbit.change(["partition", action, "--id", desired.partitionId], `${action} partition ${desired.partitionId}`);
+    }
+    const after = (await orbit.showConfig()).partitions.find((p) => p.id === desired.partitionId);
+    return { ...desired, mountedAt: after?.mountedAt ?? null };
+}
+
+/**
+ * An adopting create: the partition as the appliance holds it, or undefined when it
+ * has none with this id. The password cannot be read back: while the appliance holds
+ * one, the program's is recorded as if it were that one, and nothing checks it
+ * until the partition next changes (docs/adopt.md).
+ */
+async function adopt(desired: RemotePartitionInputs): Promise<RemotePartitionState | undefined> {
+    const orbit = new OrbitClient(desired.connection);
+    const live = (await orbit.showConfig()).partitions.find((p) => p.id === desired.partitionId);
+    if (!live) return undefined;
+    const found = liveInputs(live, desired.connection, desired.password);
+    reportAdoption(`RemotePartition ${desired.partitionId} on ${orbit.target}`, adoptionDifferences(found, desired, { secret: ["password"] }));
+    return { ...found, mountedAt: live.mountedAt ?? null };
+}
+
+/** What the engine hands back: see StoredState. */
+type StoredPartition = StoredState<RemotePartitionInputs, RemotePartitionState>;
+
+export const remotePartitionProvider = {
+    async check(_olds: unknown, news: unknown) {
+        return checkInputs(RemotePartitionArgs, news);
+    },
+    async diff(_id: string, olds: unknown, news: unknown) {
+        const decision = decideDiff(olds, news, {
+            identity: ["connection", "partitionId"], identityProjection: { connection: connectionIdentity },
+            ignore: ["mountedAt", ...ADOPTION_FIELDS],
+        });
+        return { changes: decision.changes, replaces: decision.replaces };
+    },
+    async create(inputs: RemotePartitionInputs) {
+        const state = (inputs.adopt ? await adopt(inputs) : undefined) ?? await converge(inputs, undefined);
+        return { id: objectId(state.connection, "partition", state.partitionId), outs: state };
+    },
+    async read(id: string, props?: StoredPartition) {
+        const state = requireState(props, id);
+        const config = await new OrbitClient(state.connection).showConfigShared();
+        const live = config.partitions.find((p) => p.id === state.partitionId);
+        // No id: the partition is gone, and refresh drops the resource.
+        if (!live) return {};
+        const inputs = liveInputs(live, state.connection, state.password);
+        return { id, props: { ...inputs, mountedAt: live.mountedAt ?? null }, inputs };
+    },
+    async update(_id: string, olds: StoredPartition, news: RemotePartitionInputs) {
+        return { outs: await converge(news, olds.password) };
+    },
+    async delete(_id: string, props: StoredPartition) {
+        const orbit = new OrbitClient(props.connection);
+        progress(`RemotePartition ${props.partitionId} on ${orbit.target}: unmounting and removing`);
+        await orbit.change(["partition", "remove", "--id", props.partitionId], `remove partition ${props.partitionId}`);
+    },
+} satisfies pulumi.dynamic.ResourceProvider<RemotePartitionInputs, StoredPartition>;
+
+/**
+ * A CIFS or NFS partition the appliance mounts for backups.
+ *
+ * @example
+ * const share = new RemotePartition("cifs-share", {
+ *     connection: applianceConnection,
+ *     partitionId: "cifs-share", protocol: "cifs", host: "files.example.com", path: "/backup/senhasegura",
+ *     user: "svc-senhasegura", password: cfg.requireSecret("cifsPassword"),
+ * });
+ */
+export class RemotePartition extends BackupResource {
+    declare readonly partitionId: pulumi.Output<string>;
+    declare readonly protocol: pulumi.Output<"cifs" | "nfs">;
+    declare readonly host: pulumi.Output<string>;
+    declare readonly port: pulumi.Output<number>;
+    declare readonly path: pulumi.Output<string>;
+    declare readonly mounted: pulumi.Output<boolean>;
+    declare readonly mountedAt: pulumi.Output<string | null>;
+
+    constructor(name: string, args: Inputs<RemotePartitionArgs>, opts?: pulumi.CustomResourceOptions) {
+        super("RemotePartition", "remotePartition", name,
+            { port: undefined, mounted: undefined, ...args, mountedAt: undefined }, opts, ["password"]);
+    }
+}
