@@ -48,7 +48,7 @@ describe("scripts/fleet: arguments", () => {
         usage(["drift", "--stacks", "a,b,a"], /names a twice/);
         usage(["drift", "--all", "--concurrency", "0"], /--concurrency must be a whole number from 1 to 64, but "0"/);
         usage(["drift", "--all", "--concurrency", "two"], /--concurrency must be/);
-        usage(["drift", "--all", "--no-backup-age"], /unknown argument "--no-backup-age" \(arguments for scripts\/drift or scripts\/restore-drill go after --\)/);
+        usage(["drift", "--all", "--no-backup-age"], /unknown argument "--no-backup-age" \(arguments for drift or restore-drill go after --\)/);
         usage(["up", "--all", "--", "--yes"], /up takes none/);
         usage(["drift", "--all", "--", "--stack", "x"], /--stack after -- is set by fleet for each stack/);
         usage(["drift", "--all", "--", "--json"], /--json after --/);
