@@ -343,7 +343,7 @@ describe("restore drill: scripts/restore-drill against the lab", function () {
     it("exits 1 on a bad argument, before reading anything", async () => {
         const run = await drill(t!.name, ["--stakc", "x"], needles);
         assert.equal(run.code, 1);
-        assert.match(run.stderr, /^restore-drill: unknown argument "--stakc"\nusage: scripts\/restore-drill /);
+        assert.match(run.stderr, /^restore-drill: unknown argument "--stakc"\nusage: senhasegura-backup restore-drill /);
         assert.ok(!run.sampled.has("pulumi"), "nothing was read");
     });
 
