@@ -1,6 +1,7 @@
 // Backup compliance for senhasegura appliances, as a Pulumi policy pack:
-//   pulumi preview --policy-pack policy/
-// Every rule is mandatory: a violating preview fails and prints the rule's
+//   pulumi preview --policy-pack policy/   (installed: node_modules/senhasegura-backup/policy)
+// Every rule is mandatory unless --policy-pack-config sets its level (advisory,
+// disabled): a mandatory violation fails the preview and prints the rule's
 // message. The rules themselves are in rules.ts; docs/gitops.md explains each.
 import { secretPathsOfProps } from "./secret-inputs"; // first: it must wrap @pulumi/policy before the pack serves
 import { PolicyPack, type ResourceValidationPolicy } from "@pulumi/policy";

@@ -7,6 +7,8 @@
 // ones, since check parses them) and never dialled.
 import { strict as assert } from "assert";
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { REPO, type TestStack, createTestStack } from "../support/engine";
@@ -78,6 +80,20 @@ describe("policy pack: backup compliance in pulumi preview --policy-pack policy/
         }
         assert.ok(!text.includes(CIFS_PASSWORD), "the plain CIFS password must not be printed, even by the rule that catches it");
         assert.ok(!JSON.stringify(events).includes(CIFS_PASSWORD), "nor appear in the engine events");
+    });
+
+    it("takes each rule's enforcement level from --policy-pack-config: advisory reports without failing, disabled is silent", async () => {
+        const levels = Object.fromEntries(Object.keys(EXPECTED_VIOLATIONS).map((rule) => [rule, rule === "cifs-credentials-secret" ? "disabled" : "advisory"]));
+        const configFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ssb-policy-config-")), "policy-config.json");
+        fs.writeFileSync(configFile, JSON.stringify(levels));
+        const events: EngineEvent[] = [];
+        const result = await t.stack.preview({ policyPacks: [POLICY_PACK], policyPackConfigs: [configFile], color: "never", onEvent: (e) => events.push(e) });
+        const violations = events.filter((e) => e.policyEvent).map((e) => e.policyEvent!);
+        assert.deepEqual(violations.map((v) => v.policyName).sort(), Object.keys(EXPECTED_VIOLATIONS).filter((r) => r !== "cifs-credentials-secret").sort());
+        // The SDK types enforcementLevel as "warning" | "mandatory"; the engine sends "advisory".
+        assert.ok(violations.every((v) => (v.enforcementLevel as string) === "advisory"), violations.map((v) => `${v.policyName}: ${v.enforcementLevel}`).join(", "));
+        assert.equal(result.changeSummary.create, 7, "an advisory violation does not stop the preview");
+        fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
     });
 
     it("passes the preview of the same stack made compliant", async () => {
