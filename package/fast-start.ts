@@ -16,7 +16,43 @@
 //
 // It also keeps the SDK's promise bookkeeping from source-mapping stack traces that
 // nobody reads: see the second part below.
+import * as fs from "fs";
 import * as path from "path";
+
+// ---------------------------------------------------------------------------
+// Which SDK it may touch.
+//
+// Both parts below lean on the SDK's file layout and function names, which no
+// release promises to keep. So they apply only to the @pulumi/pulumi versions
+// they were checked against (tests/unit/package/fast-start.test.ts, on the
+// version this package's lock installs); on any other, fast-start changes
+// nothing, says so once on stderr, and the program runs as it would without it.
+
+/** The @pulumi/pulumi versions whose closure serializer and promise bookkeeping these hooks were checked against. */
+export const CHECKED_SDK_VERSIONS: readonly string[] = ["3.248.0"];
+
+/** The version of the @pulumi/pulumi the program in this directory loads, or undefined when none is installed. */
+function installedSdkVersion(): string | undefined {
+    for (const from of [process.cwd(), __dirname]) {
+        try {
+            const manifest = require.resolve("@pulumi/pulumi/package.json", { paths: [from] });
+            return String(JSON.parse(fs.readFileSync(manifest, "utf8")).version);
+        } catch { /* not installed from there: try the next */ }
+    }
+    return undefined;
+}
+
+/** Why fast-start stays off for this SDK version, or undefined when it applies. */
+export function sdkMismatch(version: string | undefined): string | undefined {
+    if (version === undefined) return "@pulumi/pulumi is not installed where the program runs";
+    if (CHECKED_SDK_VERSIONS.includes(version)) return undefined;
+    return `@pulumi/pulumi ${version} is not a version it was checked against (${CHECKED_SDK_VERSIONS.join(", ")})`;
+}
+
+const mismatch = sdkMismatch(installedSdkVersion());
+if (mismatch !== undefined) {
+    process.stderr.write(`warning: senhasegura-backup/fast-start is off: ${mismatch}; the program runs as it would without it, only slower to start. Update senhasegura-backup, or remove it from runtime.options.nodeargs.\n`);
+}
 
 // Module's internals are not in @types/node: the one function used here, typed.
 type Load = (request: string, parent: NodeModule | undefined, isMain: boolean) => unknown;
@@ -49,7 +85,7 @@ function deferred(load: () => object): object {
     });
 }
 
-if (!Module.__ssbFastStart) {
+if (mismatch === undefined && !Module.__ssbFastStart) {
     Module.__ssbFastStart = true;
     const load = Module._load;
     Module._load = function (this: unknown, request, parent, isMain) {
@@ -93,7 +129,7 @@ export function isPromiseBookkeeping(frames: readonly CallSite[]): boolean {
 
 interface ErrorWithHook { __ssbPlainBookkeepingStacks?: true }
 
-if (!process.env.PULUMI_DEBUG_PROMISE_LEAKS && !(Error as ErrorWithHook).__ssbPlainBookkeepingStacks) {
+if (mismatch === undefined && !process.env.PULUMI_DEBUG_PROMISE_LEAKS && !(Error as ErrorWithHook).__ssbPlainBookkeepingStacks) {
     Object.defineProperty(Error, "__ssbPlainBookkeepingStacks", { value: true });
     // One wrapper per installed formatter, and back: code that saves Error.prepareStackTrace,
     // sets its own for a moment and puts the saved one back (the callsites package does)

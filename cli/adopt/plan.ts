@@ -7,6 +7,7 @@
 // so the first `pulumi up` records what the hosts hold and writes nothing, and
 // verify: false, since a verification backup writes a backup (docs/adopt.md).
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { z } from "zod";
 import { type FlagSpecs, UsageError, parseFlags } from "../shared/args";
 import { defaultBackupOptions, parseOptions, renderOptions } from "../../providers/formats/authorized-keys/options";
@@ -365,8 +366,6 @@ export function adoptedStack(f: ApplianceFindings): AdoptedStack {
 
 /** YAML of a config mapping, as Pulumi writes a stack file: two-space indent, text quoted when YAML would read it otherwise. */
 function yamlOf(values: AdoptedStack["values"]): string {
-    // js-yaml comes with @pulumi/pulumi; it has no types of its own here.
-    const yaml: { dump(value: unknown, options: Record<string, unknown>): string } = require("js-yaml");
     const config = Object.fromEntries(values.map(({ key, value }) => [`${NAMESPACE}:${key}`, value]));
     return yaml.dump({ config }, { indent: 2, lineWidth: -1, noRefs: true, quotingType: "\"" });
 }

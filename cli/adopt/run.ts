@@ -6,6 +6,7 @@
 // Usage: see USAGE in adopt-plan.ts, or scripts/adopt --help.
 import { execFile } from "child_process";
 import * as fs from "fs";
+import * as yaml from "js-yaml";
 import { AuthorizedKeyArgs, authorizedKeyProvider } from "../../providers/resources/authorized-key";
 import { ApplianceConnection, type Connection } from "../../providers/transport/connection";
 import { OrbitClient, type OrbitConfig } from "../../providers/appliance/orbit";
@@ -30,8 +31,6 @@ function readAppliances(file: string): unknown {
     try {
         return JSON.parse(text);
     } catch {
-        // js-yaml comes with @pulumi/pulumi; it has no types of its own here.
-        const yaml: { load(text: string): unknown } = require("js-yaml");
         try {
             return yaml.load(text);
         } catch (err) {

@@ -20,7 +20,11 @@ function engineClient(): EngineLogClient | null {
     const address = process.env.PULUMI_NODEJS_ENGINE || (inProviderHost ? process.argv[2] : undefined);
     if (!address) return engine;
     try {
-        const grpc = require("@grpc/grpc-js");
+        // grpc-js is resolved from @pulumi/pulumi's own directory, not declared by this
+        // package: the client stubs below are the SDK's and require its copy, and
+        // credentials from a second copy would fail their instanceof check.
+        const sdkDirectory = require("path").dirname(require.resolve("@pulumi/pulumi/package.json"));
+        const grpc = require(require.resolve("@grpc/grpc-js", { paths: [sdkDirectory] }));
         const rpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
         const proto = require("@pulumi/pulumi/proto/engine_pb");
         LogRequest = proto.LogRequest;

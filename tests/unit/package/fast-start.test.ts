@@ -130,3 +130,36 @@ console.log(JSON.stringify({ head: stack.split("\\n").slice(0, 2) }));`;
         assert.deepEqual(r, inFreshNode(script, false));
     });
 });
+
+describe("fast-start: only on the @pulumi/pulumi versions it was checked against", function () {
+    this.timeout(120_000);
+
+    it("names the version this repository installs as checked", () => {
+        const { CHECKED_SDK_VERSIONS, sdkMismatch } = require(FAST_START);
+        const installed = require("@pulumi/pulumi/package.json").version;
+        assert.ok(CHECKED_SDK_VERSIONS.includes(installed), `${installed} is not in ${CHECKED_SDK_VERSIONS}`);
+        assert.equal(sdkMismatch(installed), undefined);
+        assert.match(sdkMismatch("3.300.0"), /^@pulumi\/pulumi 3\.300\.0 is not a version it was checked against \(3\.248\.0\)$/);
+        assert.match(sdkMismatch(undefined), /not installed/);
+    });
+
+    it("on another SDK version it hooks nothing and warns once on stderr", () => {
+        // A project whose @pulumi/pulumi says it is a version fast-start was not checked against.
+        const fs = require("fs") as typeof import("fs");
+        const os = require("os") as typeof import("os");
+        const project = fs.mkdtempSync(path.join(os.tmpdir(), "ssb-fast-start-"));
+        try {
+            fs.mkdirSync(path.join(project, "node_modules", "@pulumi", "pulumi"), { recursive: true });
+            fs.writeFileSync(path.join(project, "node_modules", "@pulumi", "pulumi", "package.json"), JSON.stringify({ name: "@pulumi/pulumi", version: "3.300.0" }));
+            const { NODE_OPTIONS: _, ...env } = process.env;
+            const run = require("child_process").spawnSync(process.execPath,
+                ["--require", FAST_START, "--require", FAST_START, "-e", `console.log(JSON.stringify({ hooked: require("module").__ssbFastStart === true, traces: "__ssbPlainBookkeepingStacks" in Error }))`],
+                { cwd: project, env, encoding: "utf8", timeout: 60_000 });
+            assert.equal(run.status, 0, run.stderr);
+            assert.deepEqual(JSON.parse(run.stdout), { hooked: false, traces: false });
+            assert.equal(run.stderr, "warning: senhasegura-backup/fast-start is off: @pulumi/pulumi 3.300.0 is not a version it was checked against (3.248.0); the program runs as it would without it, only slower to start. Update senhasegura-backup, or remove it from runtime.options.nodeargs.\n");
+        } finally {
+            fs.rmSync(project, { recursive: true, force: true });
+        }
+    });
+});
