@@ -16,7 +16,7 @@ const args: ApplianceBackupArgs = {
         backupUser: server.backupUser,
         path: server.path,
     },
-    policy: { video: true, hour: 3 },
+    policy: { video: true, secrets: true, hour: 3, masterPassword: cfg.requireSecret("masterPassword") },
 };
 const backup = new ApplianceBackup("consumer-appliance", args);
 
