@@ -4,6 +4,7 @@
 // missing key line, the YAML it prints, the `pulumi config` calls of --set (never
 // a secret), and the differences an adopting create reports.
 import { strict as assert } from "assert";
+import * as yaml from "js-yaml";
 import { adoptionDifferences } from "../../../../providers/scaffolding/adoption";
 import type { OrbitConfig } from "../../../../providers/appliance/orbit";
 import {
@@ -12,8 +13,6 @@ import {
 import { ed25519PublicKey } from "../../../support/keys";
 import { UsageError } from "../../../../cli/shared/args";
 
-// js-yaml comes with @pulumi/pulumi; it has no types of its own here.
-const yaml: { load(text: string): any } = require("js-yaml");
 
 const APPLIANCE_PIN = ed25519PublicKey();
 const SERVER_PIN = ed25519PublicKey();
@@ -218,7 +217,7 @@ describe("scripts/adopt: what it prints and sets", () => {
     it("prints YAML for Pulumi.<stack>.yaml: namespaced keys, text quoted as Pulumi stores it, numbers in objects, notes and secrets as comments", () => {
         const stack = adoptedStack(findings(liveConfig()));
         const text = renderYaml([stack], "2026-11-26T08:00:00.000Z");
-        const doc = yaml.load(text);
+        const doc = yaml.load(text) as { config: Record<string, any> };
         assert.equal(doc.config[`${NAMESPACE}:hour`], "3");
         assert.equal(doc.config[`${NAMESPACE}:adopted`], "true");
         assert.equal(doc.config[`${NAMESPACE}:backupServer`].port, 22);
