@@ -39,8 +39,24 @@ const workflowFiles = () => fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.t
 const read = (f: string) => fs.readFileSync(path.join(WORKFLOWS, f), "utf8");
 
 describe("GitHub Actions workflows", () => {
-    it("are the five the project documents: preview, deploy, drift, restore-drill, fleet", () => {
-        assert.deepEqual(workflowFiles(), ["deploy.yml", "drift.yml", "fleet.yml", "preview.yml", "restore-drill.yml"]);
+    it("are the six the project documents: preview, deploy, drift, restore-drill, fleet, publish", () => {
+        assert.deepEqual(workflowFiles(), ["deploy.yml", "drift.yml", "fleet.yml", "preview.yml", "publish.yml", "restore-drill.yml"]);
+    });
+
+    it("publish.yml publishes a release with provenance, only after the full suite passed and the tag and CHANGELOG agree with package.json", () => {
+        const w = read("publish.yml");
+        assert.match(w, /^on:\n {2}release:\n {4}types: \[published\]/m);
+        assert.match(w, /^ {2}id-token: write$/m, "provenance needs the OIDC token");
+        assert.match(w, /"\$TAG" != "v\$version"/);
+        assert.match(w, /grep -q "\^## \\\[\$version\\\]" CHANGELOG\.md/);
+        const test = w.indexOf("bash scripts/test");
+        const publish = w.indexOf("run: npm publish --provenance --access public");
+        assert.ok(test > 0 && publish > test, "the suite runs before the publish");
+        assert.match(w, /grep -Eq '\^\[0-9\]\+ passed, 0 failed/, "a failed test stops the publish even though tee hides the exit code");
+        assert.match(w, /NODE_AUTH_TOKEN: \$\{\{ secrets\.NPM_TOKEN \}\}/);
+        const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
+        assert.match(fs.readFileSync(path.join(REPO, "CHANGELOG.md"), "utf8"), new RegExp(`^## \\[${pkg.version.replace(/\./g, "\\.")}\\]`, "m"), "CHANGELOG.md describes the version package.json names");
+        assert.match(pkg.repository?.url ?? "", /^git\+https:\/\/github\.com\/[^/]+\/senhasegura-backup\.git$/, "package.json names its repository (npm's provenance checks it)");
     });
 
     it(`pass actionlint ${ACTIONLINT_VERSION}, with shellcheck on every run: script`, () => {
