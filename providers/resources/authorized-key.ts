@@ -20,7 +20,7 @@ const FILE_MODE = "600";
 const DIR_MODE = "700";
 
 export const AuthorizedKeyArgs = z.strictObject({
-    /** How to reach the backup server: as the target user, or as an admin who may sudo. Port 22 by default. */
+    /** How to reach the backup server: as the target user, or (recommended) as an admin who may sudo, who can repair a file whose mode locks the user out. Port 22 by default. */
     connection: ServerConnection,
     /** The user whose authorized_keys holds the key. @default connection.user */
     targetUser: UnixUser.optional(),
@@ -28,7 +28,7 @@ export const AuthorizedKeyArgs = z.strictObject({
     useSudo: z.boolean().optional(),
     /** The file to edit. @default ~targetUser/.ssh/authorized_keys */
     authorizedKeysPath: AuthorizedKeysFile.optional(),
-    /** The public key line to authorize, e.g. ApplianceRootKey.publicKey. Its comment is not part of its identity. */
+    /** The public key line to authorize, e.g. ApplianceRootKey.publicKey. Its identity is its type and blob, not its comment. ed25519, RSA (2048 bits or more), ECDSA and sk- keys; DSA is refused. */
     publicKey: z.string().transform((s) => s.trim()).pipe(PublicKeyText),
     /** The comment written after the key. @default the key's own comment */
     comment: OneLine(200).optional(),

@@ -34,15 +34,15 @@ export const BackupPolicyArgs = z.strictObject({
     system: z.boolean().default(true),
     /** Secrets backup ("break the glass"), encrypted with masterPassword. @default false */
     secrets: z.boolean().default(false),
-    /** The master password that encrypts the secrets backup. Secret. Required when secrets is true. */
+    /** The master password that encrypts the secrets backup: 12-128 printable characters, sent on stdin only. Secret. Required exactly when secrets is true. */
     masterPassword: MasterPassword.optional(),
     /** Video backup of proxy sessions ("Enable sessions file backup?"). @default false */
     video: z.boolean().default(false),
     /** The hour of the daily backup, 0-23, appliance time. @default 5 (the vendor's default) */
     hour: Hour.default(5),
-    /** Notifications when the remote directory is lost. @default e-mail and SIEM on */
+    /** Who hears about a lost remote directory: `{email, siem, emailTo?}`; emailTo unset is the appliance's administrators. @default e-mail and SIEM on */
     notifications: Notifications.default({ email: true, siem: true }),
-    /** Where backups go: the RsyncTarget, a RemotePartition, or nowhere. */
+    /** Where backups go: `{type: "rsync"}` (the RsyncTarget), `{type: "partition", partitionId}` (a RemotePartition) or `{type: "none"}`. */
     destination: Destination,
     /** Create takes over the settings the appliance already has, as they are, and writes nothing (docs/adopt.md). */
     adopt: Adopt,

@@ -47,14 +47,14 @@ function parseReport(text: string): OrbitBackupSummary | string {
 }
 
 export const BackupVerificationArgs = z.strictObject({
-    /** What `orbit backup create --json` printed: the remote.Command's stdout. */
+    /** What `orbit backup create --json` printed: the remote.Command's stdout. It must be orbit's summary, and every file in it and in its manifest a plain relative path inside the backup (no `..`). */
     report: z.string().max(4 * 1024 * 1024).superRefine((text, ctx) => {
         const parsed = parseReport(text);
         if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
     }),
     /** The appliance that ran the backup, for messages (`mt4adm@10.0.0.5:59022`). */
     appliance: z.string().regex(/^[\x20-\x7e]{1,300}$/, "must be printable ASCII, at most 300 characters").optional(),
-    /** Where to look for the files. */
+    /** Where to look for the files: `{type: "rsync", server, path, useSudo}`, `{type: "cifs", host, port, path, user, password}` or `{type: "nfs", host, port, path}`. */
     destination: FarSide,
 });
 export type BackupVerificationArgs = z.input<typeof BackupVerificationArgs>;

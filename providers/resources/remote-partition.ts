@@ -65,7 +65,7 @@ export const RemotePartitionArgs = z.strictObject({
     path: AbsolutePath,
     /** CIFS: a user with write rights on the path. */
     user: UnixUser.optional(),
-    /** CIFS: that user's password. Secret; must not contain \, & or ! (a senhasegura rule). */
+    /** CIFS: that user's password. Secret, sent on stdin only; must not contain \, & or ! (a senhasegura rule). */
     password: CifsPassword.optional(),
     /** CIFS: the user's domain, if the server needs one. */
     domain: CifsDomain.optional(),

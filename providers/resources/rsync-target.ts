@@ -19,7 +19,7 @@ export const RsyncTargetArgs = z.strictObject({
     host: Hostname,
     /** The backup server's SSH port. @default 22 */
     port: Port.default(DEFAULT_PORTS.ssh),
-    /** Absolute path of the backup directory on the backup server, e.g. /files/backup/senhasegura. */
+    /** Absolute path of the backup directory on the backup server, e.g. /files/backup/senhasegura: letters, digits and `._-/`, no `..`. */
     path: BackupDirectory,
     /**
      * Also run the appliance's connection test (`orbit rsync test`) on every refresh,

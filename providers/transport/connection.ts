@@ -93,23 +93,23 @@ export function connectionSchema<User extends z.ZodType<string, any>>(defaults: 
     return z.strictObject({
         /** Host name or IPv4 address of the SSH server. */
         host: Hostname,
-        /** @default the resource's default port (59022 for the appliance, 22 for a backup server) */
+        /** The SSH port. @default 59022 on the appliance, 22 on a backup server */
         port: Port.default(defaults.port),
         /** Login user. @default `mt4adm` on the appliance; required elsewhere. */
         user,
-        /** Private key in OpenSSH or PEM format, unencrypted. Secret: pass it with `pulumi config set --secret`. */
+        /** Private key in OpenSSH or PEM format, unencrypted. Secret: pass it with `pulumi config set --secret` (`cfg.requireSecret`); it stays encrypted in state. */
         privateKey: PrivateKey.optional(),
         /** Path to a private key file on the machine running Pulumi; the key itself stays out of state. */
         privateKeyPath: AbsoluteFile.optional(),
-        /** Path of an ssh-agent socket (usually $SSH_AUTH_SOCK). */
+        /** Path of an ssh-agent socket (usually $SSH_AUTH_SOCK). Give exactly one of privateKey, privateKeyPath and agentSocket. */
         agentSocket: AbsoluteFile.optional(),
-        /** Required pin: the server's public host key line, or its `SHA256:` fingerprint. */
+        /** Required pin: the server's public host key line (`ssh-ed25519 AAAA…`, as ssh-keyscan prints it), or its `SHA256:` fingerprint. A mismatch refuses the connection and names the fingerprint that was seen. */
         hostKey: HostKey,
-        /** How many times a failed dial (network errors only) is tried. @default 6 */
+        /** How many times a failed dial is tried: on network errors only, never on authentication or host-key errors; each retry shows a progress line. @default 6 */
         dialAttempts: z.number().int().min(1).max(20).default(CONNECTION_DEFAULTS.dialAttempts),
         /** Seconds allowed for one dial, handshake and authentication included. @default 15 */
         dialTimeoutSec: z.number().int().min(1).max(300).default(CONNECTION_DEFAULTS.dialTimeoutSec),
-        /** Seconds allowed for one remote command. @default 120 */
+        /** Seconds allowed for one remote command, so a hung share cannot hang the run. @default 120 */
         commandTimeoutSec: z.number().int().min(1).max(7200).default(CONNECTION_DEFAULTS.commandTimeoutSec),
     }).superRefine((c, ctx) => {
         const methods = [c.privateKey, c.privateKeyPath, c.agentSocket].filter((m) => m !== undefined).length;
