@@ -10,6 +10,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { shellJoin } from "../../providers/transport/shell";
 import type { Lab, LabAppliance } from "../lib/sshd";
 
 /** What the peers benchmark reads from lab.json (lab/start writes it). */
@@ -154,7 +155,6 @@ function pinnedKnownHosts(host: string, port: number, hostKey: string): string {
     return file;
 }
 
-const shellQuote = (s: string) => (/^[A-Za-z0-9._\/:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
 
 /**
  * Runs `sudo -n orbit <args> --json` on a lab appliance over the system ssh client with
@@ -162,7 +162,7 @@ const shellQuote = (s: string) => (/^[A-Za-z0-9._\/:=@%+-]+$/.test(s) ? s : `'${
  * unless orbit answered ok. A secret goes on stdin.
  */
 export function orbitOnAppliance(a: PeerLabAppliance, args: readonly string[], stdin = ""): any {
-    const command = ["sudo", "-n", "orbit", ...args, "--json"].map(shellQuote).join(" ");
+    const command = shellJoin(["sudo", "-n", "orbit", ...args, "--json"]);
     const r = spawnSync("ssh", [
         "-F", "/dev/null", "-i", a.privateKeyPath, "-p", String(a.port),
         "-o", `UserKnownHostsFile=${pinnedKnownHosts(a.host, a.port, a.hostKey)}`, "-o", "GlobalKnownHostsFile=/dev/null",

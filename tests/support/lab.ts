@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { shellJoin, shellQuote } from "../../providers/transport/shell";
 
 export interface LabAppliance {
     name: string; host: string; port: number; user: string; privateKeyPath: string;
@@ -92,13 +93,13 @@ export function pinnedSsh(login: SshLogin, command: string, input = "", timeoutM
     return { code: r.status ?? 255, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
-/** Quotes a word for the remote shell, which splits ssh's command line again. */
-export const shellQuote = (s: string) => (/^[A-Za-z0-9._\/:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+/** Quotes a word for the remote shell, which splits ssh's command line again: the providers' own quoting. */
+export { shellQuote };
 
 /** The remote command line for `sudo -n orbit <args> --json`. */
 export function orbitCommand(args: readonly string[]): string {
     const argv = args.includes("--json") ? [...args] : [...args, "--json"];
-    return ["sudo", "-n", "orbit", ...argv].map(shellQuote).join(" ");
+    return shellJoin(["sudo", "-n", "orbit", ...argv]);
 }
 
 /**
