@@ -8,11 +8,13 @@ import { ApplianceRootKey } from "../providers/resources/appliance-root-key";
 import { AuthorizedKey } from "../providers/resources/authorized-key";
 import { type BackupPolicyArgs, BackupPolicy } from "../providers/resources/backup-policy";
 import { type BackupVerificationArgs, BackupVerification, type BackupVerificationState } from "../providers/resources/backup-verification";
-import { type ConnectionInput, DEFAULT_PORTS } from "../providers/transport/connection";
+import type { ConnectionInput } from "../providers/transport/connection";
 import { RemotePartition } from "../providers/resources/remote-partition";
 import { RsyncTarget } from "../providers/resources/rsync-target";
 import type { Inputs } from "../providers/scaffolding/resource";
-import { InvalidArgumentsError, applianceBackupIssues, describeIssues } from "./child-arguments";
+import {
+    InvalidArgumentsError, applianceBackupIssues, authorizedKeyArguments, backupPolicyArguments, describeIssues, remotePartitionArguments, rsyncTargetArguments,
+} from "./child-arguments";
 import { applianceTarget, verificationBackup } from "./verification-backup";
 
 type Connection = Inputs<ConnectionInput>;
@@ -146,27 +148,18 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             // Child names are a contract: renaming one replaces the resource (add an alias if you must).
             const rootKey = new ApplianceRootKey(`${name}-root-key`, { connection: appliance }, parent);
             const authorizedKey = new AuthorizedKey(`${name}-appliance-key`, {
-                connection: d.server,
-                targetUser: d.backupUser,
-                publicKey: rootKey.publicKey,
-                restrictTo: d.path,
-                ...adopt,
+                ...authorizedKeyArguments(d), publicKey: rootKey.publicKey, ...adopt,
             }, writer);
-            const host = d.host ?? d.server.host;
-            const port = d.port ?? d.server.port ?? DEFAULT_PORTS.ssh;
-            const target = new RsyncTarget(`${name}-rsync`, {
-                connection: appliance, user: d.backupUser, host, port, path: d.path, testOnRefresh: d.testOnRefresh, ...adopt,
-            }, { ...writer, dependsOn: [authorizedKey] });
+            const targetArgs = rsyncTargetArguments(appliance, d);
+            const { host, port } = targetArgs;
+            const target = new RsyncTarget(`${name}-rsync`, { ...targetArgs, ...adopt }, { ...writer, dependsOn: [authorizedKey] });
             Object.assign(this, { rootKey, authorizedKey, rsyncTarget: target });
             destinationDependency = target;
             destination = { type: "rsync" };
             description = pulumi.interpolate`rsync://${d.backupUser}@${host}:${port}${d.path}`;
             farSide = { type: "rsync", server: d.server, path: d.path, useSudo: pulumi.all([d.server.user, d.backupUser]).apply(([u, b]) => u !== b) };
         } else {
-            const partition = new RemotePartition(`${name}-partition`, {
-                connection: appliance, partitionId: d.partitionId, protocol: d.type, host: d.host, port: d.port, path: d.path,
-                user: d.user, password: d.password, domain: d.domain, credentialId: d.credentialId, ...adopt,
-            }, writer);
+            const partition = new RemotePartition(`${name}-partition`, { ...remotePartitionArguments(appliance, d), ...adopt }, writer);
             Object.assign(this, { partition });
             destinationDependency = partition;
             destination = { type: "partition", partitionId: d.partitionId };
@@ -181,10 +174,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
         }
 
         const policy = new BackupPolicy(`${name}-policy`, {
-            ...(args.policy ?? {}),
-            connection: appliance,
-            destination,
-            ...adopt,
+            ...backupPolicyArguments(appliance, args.policy, destination), ...adopt,
         }, { ...writer, dependsOn: [destinationDependency] });
         let hostKey: ApplianceHostKey | undefined;
         let backupRun: command.remote.Command | undefined;

@@ -1,8 +1,10 @@
-// ApplianceBackup's own argument check, before it creates any child. Pure.
+// How ApplianceBackup makes its children's arguments from its own, and its argument
+// check, before it creates any child. Pure.
 //
-// The rules are the children's own zod schemas, not copies: each child's arguments
-// are built from the component's as the component will build them, parsed with that
-// child's schema, and every issue is renamed to the field the user wrote
+// One function builds each child's arguments. The constructor calls it with Inputs,
+// the check with known values, so both build the same thing. The rules are the
+// children's own zod schemas, not copies: the check parses each child's arguments
+// with that child's schema, and renames every issue to the field the user wrote
 // (`restrictTo` of the AuthorizedKey is the user's `destination.path`).
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -10,7 +12,44 @@ import { AuthorizedKeyArgs } from "../providers/resources/authorized-key";
 import { BackupPolicyArgs } from "../providers/resources/backup-policy";
 import { RemotePartitionArgs } from "../providers/resources/remote-partition";
 import { RsyncTargetArgs } from "../providers/resources/rsync-target";
+import { DEFAULT_PORTS } from "../providers/transport/connection";
 import type { ApplianceBackupArgs } from "./appliance-backup";
+
+/** An rsync destination's fields, as Inputs (the constructor) or as known values (the check). */
+interface RsyncFields { server?: { host?: unknown; port?: unknown }; backupUser?: unknown; path?: unknown; host?: unknown; port?: unknown; testOnRefresh?: unknown }
+/** A CIFS or NFS destination's fields, likewise. */
+interface PartitionFields { type?: unknown; partitionId?: unknown; host?: unknown; port?: unknown; path?: unknown; user?: unknown; password?: unknown; domain?: unknown; credentialId?: unknown }
+type ServerField<D extends RsyncFields, K extends "host" | "port"> = NonNullable<NonNullable<D["server"]>[K]>;
+
+/** The AuthorizedKey's arguments but its public key, which is the appliance's own, read later: the key may only write into the backup directory. */
+export function authorizedKeyArguments<D extends RsyncFields>(d: D) {
+    return { connection: d.server as D["server"], targetUser: d.backupUser as D["backupUser"], restrictTo: d.path as D["path"] };
+}
+
+/** The RsyncTarget's arguments: the appliance reaches the server at destination.host and .port, else where we do. */
+export function rsyncTargetArguments<A, D extends RsyncFields>(appliance: A, d: D) {
+    return {
+        connection: appliance,
+        user: d.backupUser as D["backupUser"],
+        host: (d.host ?? d.server?.host) as NonNullable<D["host"]> | ServerField<D, "host">,
+        port: (d.port ?? d.server?.port ?? DEFAULT_PORTS.ssh) as NonNullable<D["port"]> | ServerField<D, "port"> | number,
+        path: d.path as D["path"],
+        testOnRefresh: d.testOnRefresh as D["testOnRefresh"],
+    };
+}
+
+/** The RemotePartition's arguments: the destination's type is its protocol. */
+export function remotePartitionArguments<A, D extends PartitionFields>(appliance: A, d: D) {
+    return {
+        connection: appliance, partitionId: d.partitionId as D["partitionId"], protocol: d.type as D["type"], host: d.host as D["host"], port: d.port as D["port"],
+        path: d.path as D["path"], user: d.user as D["user"], password: d.password as D["password"], domain: d.domain as D["domain"], credentialId: d.credentialId as D["credentialId"],
+    };
+}
+
+/** The BackupPolicy's arguments: the user's policy, on the appliance, sending to the destination the component made. */
+export function backupPolicyArguments<A, P extends object, T>(appliance: A, policy: P | undefined, destination: T) {
+    return { ...((policy ?? {}) as P), connection: appliance, destination };
+}
 
 /** The component's arguments once every Input is known. */
 export type ResolvedApplianceBackupArgs = pulumi.Unwrap<ApplianceBackupArgs>;
@@ -54,11 +93,11 @@ function childChecks(a: ResolvedApplianceBackupArgs): ChildCheck[] {
         checks.push({
             // The public key is the appliance's own, read later; restrictTo is the backup directory.
             schema: AuthorizedKeyArgs,
-            args: { connection: d.server, targetUser: d.backupUser, restrictTo: d.path },
+            args: authorizedKeyArguments(d),
             fields: { connection: "destination.server", targetUser: "destination.backupUser", restrictTo: "destination.path" },
         }, {
             schema: RsyncTargetArgs,
-            args: { connection: a.appliance, user: d.backupUser, host: d.host ?? d.server?.host, port: d.port ?? d.server?.port, path: d.path, testOnRefresh: d.testOnRefresh },
+            args: rsyncTargetArguments(a.appliance, d),
             fields: {
                 connection: "appliance", user: "destination.backupUser", path: "destination.path", testOnRefresh: "destination.testOnRefresh",
                 host: d.host === undefined ? "destination.server.host" : "destination.host",
@@ -68,10 +107,7 @@ function childChecks(a: ResolvedApplianceBackupArgs): ChildCheck[] {
     } else {
         checks.push({
             schema: RemotePartitionArgs,
-            args: {
-                connection: a.appliance, partitionId: d.partitionId, protocol: d.type, host: d.host, port: d.port, path: d.path,
-                user: d.user, password: d.password, domain: d.domain, credentialId: d.credentialId,
-            },
+            args: remotePartitionArguments(a.appliance, d),
             fields: {
                 connection: "appliance", protocol: "destination.type", partitionId: "destination.partitionId", host: "destination.host",
                 port: "destination.port", path: "destination.path", user: "destination.user", password: "destination.password",
@@ -79,10 +115,9 @@ function childChecks(a: ResolvedApplianceBackupArgs): ChildCheck[] {
             },
         });
     }
-    const policy = (a.policy ?? {}) as Record<string, unknown>;
     checks.push({
         schema: BackupPolicyArgs,
-        args: { ...policy, connection: a.appliance, destination: d.type === "rsync" ? { type: "rsync" } : { type: "partition", partitionId: "checked-above" } },
+        args: backupPolicyArguments(a.appliance, a.policy as Record<string, unknown> | undefined, d.type === "rsync" ? { type: "rsync" } : { type: "partition", partitionId: "checked-above" }),
         // destination is the component's doing; every other policy field is the user's.
         fields: { connection: "appliance", destination: "" },
         otherFieldsUnder: "policy",
