@@ -9,15 +9,10 @@ import { APPLIANCE_LOGIN, ApplianceConnection, HostKey, rules } from "senhasegur
 // The providers' own value rules, so the config refuses what they would refuse.
 const { AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, EmailAddress, Hostname, Hour, MasterPassword, ObjectId, OneLine, Port, UnixUser, shown } = rules;
 
-/** A config value in a message: text quoted (and defused by `shown`), numbers and flags as they are. */
-export function displayed(value: unknown): string {
-    if (typeof value === "number" || typeof value === "boolean") return String(value);
-    return shown(typeof value === "string" ? value : JSON.stringify(value));
-}
 
 /** Pulumi keeps config as text: a flag is "true" or "false". */
 const Flag = z.enum(["true", "false"], {
-    error: (issue) => `must be true or false, but ${displayed(issue.input)} was provided`,
+    error: (issue) => `must be true or false, but ${shown(issue.input)} was provided`,
 }).transform((text) => text === "true");
 
 /** How old the newest backup may get before scripts/drift reports it: a whole number of hours, up to a year. */
@@ -25,7 +20,7 @@ const MaxBackupAge = z.number().int().min(1, "must be from 1 to 8760 hours (a ye
 
 /** Pulumi keeps config as text: a whole number, then checked by `rule`. */
 function wholeNumber<Rule extends z.ZodType<number, number>>(rule: Rule) {
-    return z.string().regex(/^-?\d+$/, { error: (issue) => `must be a whole number, but ${displayed(issue.input)} was provided` })
+    return z.string().regex(/^-?\d+$/, { error: (issue) => `must be a whole number, but ${shown(issue.input)} was provided` })
         .transform(Number).pipe(rule);
 }
 
@@ -50,7 +45,7 @@ export const ApplianceAccess = z.strictObject({
 });
 
 /** A flag inside an object or a list, where Pulumi keeps JSON: true or false. */
-const JsonFlag = z.boolean({ error: (issue) => `must be true or false, but ${displayed(issue.input)} was provided` });
+const JsonFlag = z.boolean({ error: (issue) => `must be true or false, but ${shown(issue.input)} was provided` });
 
 /**
  * One item of `appliances`: how to reach it, and where it departs from the shared
@@ -118,7 +113,7 @@ export const StackKeys = z.object({
     appliances: Fleet.optional(),
     appliancePrivateKey: secret(PrivateKey),
     destination: z.enum(["rsync", "cifs", "nfs"], {
-        error: (issue) => `must be rsync, cifs or nfs, but ${displayed(issue.input)} was provided`,
+        error: (issue) => `must be rsync, cifs or nfs, but ${shown(issue.input)} was provided`,
     }).default("rsync"),
     backupServer: BackupServer.optional(),
     backupServerPrivateKey: secret(PrivateKey),
@@ -169,7 +164,7 @@ export const StackConfig = StackKeys.superRefine((c, ctx) => {
         } else if ((c.cifs.user === undefined) === (c.cifs.credentialId === undefined)) {
             need("cifs.user", `or cifs.credentialId is required, not both: a CIFS share is reached as a user (with cifsPassword) or with a credential registered on the appliance, but ${c.cifs.user === undefined ? "neither" : "both"} were provided`);
         } else if (c.cifs.user !== undefined && !c.cifsPassword) {
-            need("cifsPassword", `is required with cifs.user: the password of ${displayed(c.cifs.user)} on the share`);
+            need("cifsPassword", `is required with cifs.user: the password of ${shown(c.cifs.user)} on the share`);
         }
     } else if (c.destination === "nfs" && !c.nfs) {
         need("nfs", "is required for the nfs destination: {host, path, port?}");
@@ -193,7 +188,7 @@ function checkFleet(
         if (typeof a !== "object" || a === null || typeof a.name !== "string" || typeof a.host !== "string") return;
         const earlier = firstWith.get(a.name);
         if (earlier !== undefined) {
-            need(["appliances", i, "name"], `is ${displayed(a.name)}, the name of appliances[${earlier}] too: each appliance needs its own name, since it starts the names of its resources`);
+            need(["appliances", i, "name"], `is ${shown(a.name)}, the name of appliances[${earlier}] too: each appliance needs its own name, since it starts the names of its resources`);
         } else {
             firstWith.set(a.name, i);
         }
@@ -205,7 +200,7 @@ function checkFleet(
             firstAt.set(address, i);
         }
         if (!sharedKey && !a.privateKey && !a.privateKeyPath) {
-            need(["appliances", i, "privateKeyPath"], `is required, or appliances[${i}].privateKey, or appliancePrivateKey for every appliance: the private key of ${a.user ?? APPLIANCE_LOGIN.user} on ${displayed(a.name)}`);
+            need(["appliances", i, "privateKeyPath"], `is required, or appliances[${i}].privateKey, or appliancePrivateKey for every appliance: the private key of ${a.user ?? APPLIANCE_LOGIN.user} on ${shown(a.name)}`);
         }
     });
 }

@@ -5,8 +5,8 @@
 // value (never a secret's) and the fix, and nothing runs on any host.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import type { ApplianceBackupArgs } from "senhasegura-backup";
-import { type ApplianceAccess, type ConfigKey, type GivenConfig, type LabConfig, StackConfig, StackKeys, displayed } from "./config-schema";
+import { type ApplianceBackupArgs, rules } from "senhasegura-backup";
+import { type ApplianceAccess, type ConfigKey, type GivenConfig, type LabConfig, StackConfig, StackKeys } from "./config-schema";
 
 const cfg = new pulumi.Config();
 const KEYS = Object.keys(StackKeys.shape) as ConfigKey[];
@@ -79,7 +79,7 @@ function givenConfig(problems: Problem[]): GivenConfig {
                     fix: `set the items' fields one by one: pulumi config set --path '${key}[0].<field>' <value>`,
                 } : {
                     key: fullKey(key),
-                    message: `must be an object, but ${displayed(cfg.get(key))} was provided`,
+                    message: `must be an object, but ${rules.shown(cfg.get(key))} was provided`,
                     fix: `set its fields one by one: pulumi config set --path '${key}.<field>' <value>`,
                 });
                 continue;
@@ -114,16 +114,16 @@ function problemOf(issue: z.core.$ZodIssue, given: GivenConfig, fromLab: Readonl
         let holder = schemaAt(path);
         while (holder instanceof z.ZodOptional) holder = holder.unwrap() as z.ZodType;
         const fields = holder instanceof z.ZodObject ? Object.keys(holder.shape) : [];
-        message = `has no field ${issue.keys.map(displayed).join(", ")}: its fields are ${fields.join(", ")}`;
+        message = `has no field ${issue.keys.map((key) => rules.shown(key)).join(", ")}: its fields are ${fields.join(", ")}`;
     } else if (issue.code === "invalid_type" && issue.input === undefined) {
         message = "is required";
     } else if (issue.code === "invalid_type") {
         const hidden = secretValue || (path.length === 1 && holdsList(key));
         const article = (noun: string) => `${/^[aeiou]/.test(noun) ? "an" : "a"} ${noun}`;
         const expected = issue.expected === "boolean" ? "true or false" : issue.expected === "array" ? "a list of appliances, [{name, host, hostKey, ...}]" : article(issue.expected);
-        message = `must be ${expected}, but ${hidden ? article(typeof issue.input) : displayed(issue.input)} was provided`;
+        message = `must be ${expected}, but ${hidden ? article(typeof issue.input) : rules.shown(issue.input)} was provided`;
     } else if (!secretValue && !(path.length === 1 && holdsList(key)) && issue.input !== undefined && !/was provided|; got /.test(message)) {
-        message += `, but ${displayed(issue.input)} was provided`;
+        message += `, but ${rules.shown(issue.input)} was provided`;
     }
     const name = configPath(path);
     const set = path.length > 1 ? `pulumi config set${secretValue ? " --secret" : ""} --path '${name}' <value>`

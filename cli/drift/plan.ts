@@ -16,6 +16,7 @@
 // - secrets arrive blinded: {"4dabf1…": "1b4706…", "ciphertext": "[secret]"}.
 //   They are shown as [secret] and never compared by value.
 import * as path from "path";
+import { shown } from "../../providers/formats/rules";
 import { type FlagSpecs, UsageError, parseFlags } from "../shared/args";
 import { nameOf, plainText } from "../shared/text";
 import { DEFAULT_MAX_BACKUP_AGE_HOURS } from "./backup-age-plan";
@@ -95,15 +96,12 @@ export function redact(v: unknown): unknown {
     return v;
 }
 
-/** One value in plain words: strings quoted, secrets as [secret]. */
+/** One value in plain words: secrets as [secret], anything else (secrets inside redacted) as the providers' formatter writes it. */
 export function show(v: unknown): string {
     if (v === undefined) return UNSET_TEXT;
     if (isSecret(v)) return SECRET_TEXT;
     if (isUnknown(v)) return UNKNOWN_TEXT;
-    if (typeof v === "string") return JSON.stringify(v);
-    if (v === null || typeof v !== "object") return String(v);
-    const text = JSON.stringify(redact(v));
-    return text.length > 300 ? `${text.slice(0, 299)}…` : text;
+    return shown(redact(v), { json: true, maxLength: 300 });
 }
 
 function sameValue(a: unknown, b: unknown): boolean {

@@ -3,17 +3,39 @@
 // before any host is touched.
 import { z } from "zod";
 
+const escapedNonAscii = (text: string) => text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+export interface ShownOptions {
+    /** About how many characters the value may take. @default 60 */
+    maxLength?: number;
+    /**
+     * Show an object or list as its JSON. Off by default, since an object a user put
+     * where text belongs may hold a key or a password: it is named by its type.
+     */
+    json?: boolean;
+}
+
 /**
- * Shows a value in a message: quoted, on one line, at most about 60 characters.
- * Every character outside printable ASCII (a control, a bidi override, a look-alike
- * letter) is written as \uXXXX, and `"` and `\` are escaped, so no value can forge
- * the rest of the message. A value that is not text is named by its type.
+ * Shows a value in a message, on one line, in at most about `maxLength` characters:
+ * text quoted; numbers, flags and null as they are; undefined as "(not set)"; an
+ * object by its type, or as its JSON when asked. Every character outside printable
+ * ASCII (a control, a bidi override, a look-alike letter) is written as \uXXXX, and in
+ * text `"` and `\` are escaped, so no value can forge the rest of the message. The one
+ * formatter of values in messages: rules, config, adoption and the CLI all use it.
  */
-export function shown(value: unknown): string {
-    if (typeof value !== "string") return value === undefined || value === null ? String(value) : `a value of type ${typeof value}`;
-    const printable = value.replace(/["\\]|[^\x20-\x7e]/g, (c) =>
-        c === '"' || c === "\\" ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-    return printable.length > 60 ? `"${printable.slice(0, 57)}..." (${value.length} characters)` : `"${printable}"`;
+export function shown(value: unknown, options: ShownOptions = {}): string {
+    const maxLength = options.maxLength ?? 60;
+    if (value === undefined) return "(not set)";
+    if (value === null || typeof value === "number" || typeof value === "boolean") return String(value);
+    if (typeof value !== "string") {
+        let json: string | undefined;
+        try { json = options.json ? JSON.stringify(value) : undefined; } catch { json = undefined; }
+        if (json === undefined) return `a value of type ${typeof value}`;
+        const text = escapedNonAscii(json);
+        return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
+    }
+    const printable = escapedNonAscii(value.replace(/["\\]/g, (c) => `\\${c}`));
+    return printable.length > maxLength ? `"${printable.slice(0, maxLength - 3)}..." (${value.length} characters)` : `"${printable}"`;
 }
 
 const CONTROL_OR_NON_ASCII = /[^\x20-\x7e]/;

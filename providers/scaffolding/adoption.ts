@@ -12,6 +12,7 @@
 import { isDeepStrictEqual } from "util";
 import { z } from "zod";
 import { info, warn } from "../transport/progress";
+import { shown } from "../formats/rules";
 
 /** The input that asks create to adopt what the host holds. Only `true`: leave it out otherwise. */
 export const Adopt = z.literal(true, { error: "may only be true (create adopts what the host holds); leave it out otherwise" }).optional();
@@ -22,12 +23,8 @@ export const Adopt = z.literal(true, { error: "may only be true (create adopts w
  */
 export const ADOPTION_FIELDS = ["adopt"] as const;
 
-/** A value from the host or the program, for a message: JSON, on one line, non-ASCII escaped, bounded. */
-function shownValue(value: unknown): string {
-    if (value === undefined) return "(not set)";
-    const text = JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-    return text.length > 160 ? `${text.slice(0, 157)}...` : text;
-}
+/** A setting from the host or the program (never a secret field: those are only named), for a message. */
+const shownValue = (value: unknown): string => shown(value, { maxLength: 160, json: true });
 
 /**
  * Where what the host holds differs from what the program wants, one phrase per

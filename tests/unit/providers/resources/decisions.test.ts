@@ -114,8 +114,17 @@ describe("value rules", () => {
         assert.equal(shown('a"b\\c'), '"a\\"b\\\\c"');
         assert.equal(shown("root@\u202eeoj\n"), '"root@\\u202eeoj\\u000a"');
         assert.equal(shown("x".repeat(100)), `"${"x".repeat(57)}..." (100 characters)`);
-        assert.equal(shown(5), "a value of type number");
-        assert.equal(shown(undefined), "undefined");
+        assert.equal(shown(5), "5");
+        assert.equal(shown(false), "false");
+        assert.equal(shown(undefined), "(not set)");
+    });
+
+    it("show an object by its type, since it may hold a key, and as JSON (escaped, cut) only when asked", () => {
+        const setting = { privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----", host: "h\u202e" };
+        assert.equal(shown(setting), "a value of type object");
+        assert.equal(shown({ host: "h\u202e" }, { json: true }), '{"host":"h\\u202e"}');
+        assert.equal(shown({ list: "y".repeat(200) }, { json: true, maxLength: 40 }), `{"list":"${"y".repeat(28)}...`);
+        assert.equal(shown(10n, { json: true }), "a value of type bigint");
     });
 
     it("leave values that are unknown during preview for later", () => {
