@@ -8,44 +8,22 @@
 // same rules as its own config: this module only knows where the lab keeps what.
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
+import { type LabDescription, LabDescriptionError, readLabDescription } from "../lab/description";
 import type { GivenConfig, LabConfig } from "./config-schema";
 import { rules } from "senhasegura-backup";
 
 const { shown } = rules;
 
-/** The parts of lab.json read here. */
-const LabServer = z.object({ host: z.string(), port: z.number(), hostKey: z.string() });
-const LabDescription = z.object({
-    appliances: z.array(LabServer.extend({ name: z.string(), user: z.string(), privateKeyPath: z.string() })).min(1, "holds no appliance"),
-    rsyncServer: LabServer.extend({ adminUser: z.string(), adminPrivateKeyPath: z.string(), backupUser: z.string(), backupPath: z.string() }),
-    cifs: z.object({ host: z.string(), port: z.number(), remotePath: z.string(), user: z.string(), passwordPath: z.string() }),
-    nfs: z.object({ host: z.string(), port: z.number(), remotePath: z.string() }),
-});
-type LabDescription = z.output<typeof LabDescription>;
-
 const key = (name: string) => `${pulumi.getProject()}:${name}`;
 const RESTART = "start the lab with bash lab/start, or remove labFile and set every key yourself (docs/configuration.md)";
 
 function readLab(labFile: string): LabDescription {
-    let text: string;
     try {
-        text = fs.readFileSync(labFile, "utf8");
+        return readLabDescription(labFile);
     } catch (error) {
-        throw new pulumi.RunError(`${key("labFile")} names ${shown(labFile)}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? error}): ${RESTART}`);
+        if (!(error instanceof LabDescriptionError)) throw error;
+        throw new pulumi.RunError(`${key("labFile")} names ${shown(labFile)}, which ${error.reason}: ${RESTART}`);
     }
-    let json: unknown;
-    try {
-        json = JSON.parse(text);
-    } catch {
-        throw new pulumi.RunError(`${key("labFile")} names ${shown(labFile)}, which is not JSON: ${RESTART}`);
-    }
-    const parsed = LabDescription.safeParse(json);
-    if (!parsed.success) {
-        const where = parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"} ${i.message}`).join("; ");
-        throw new pulumi.RunError(`${key("labFile")} names ${shown(labFile)}, which is not the description lab/start writes (${where}): ${RESTART}`);
-    }
-    return parsed.data;
 }
 
 /** `labAppliance`: which of the lab's appliances, 0 unless set. */

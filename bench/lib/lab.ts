@@ -6,14 +6,15 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { labFile, readLabDescription } from "../../lab/description";
 import type { Lab } from "./sshd";
 
-export const LAB_ROOT = process.env.SENHASEGURA_LAB_ROOT ?? "/var/lib/senhasegura-lab";
-export const LAB_JSON = path.join(LAB_ROOT, "lab.json");
+export const LAB_JSON = labFile();
+export const LAB_ROOT = path.dirname(LAB_JSON);
 
+/** The lab's description, read and checked by the one reader the tests and the dev stack use too. */
 export function loadLab(): Lab {
-    if (!fs.existsSync(LAB_JSON)) throw new Error(`${LAB_JSON} is missing: lab/start did not write it`);
-    return JSON.parse(fs.readFileSync(LAB_JSON, "utf8")) as Lab;
+    return readLabDescription(LAB_JSON);
 }
 
 /**

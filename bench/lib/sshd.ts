@@ -3,15 +3,8 @@
 // taken when a phase starts.
 import * as fs from "fs";
 
-export interface LabAppliance { name: string; host: string; port: number; user: string; privateKeyPath: string; hostKey: string; orbitRoot: string; sshdLog: string }
-export interface Lab {
-    root: string;
-    appliances: LabAppliance[];
-    rsyncServer: {
-        host: string; port: number; hostKey: string; backupUser: string; backupPath: string; authorizedKeysPath: string;
-        adminUser: string; adminPrivateKeyPath: string; sshdLog: string;
-    };
-}
+export type { LabAppliance, LabDescription as Lab } from "../../lab/description";
+import type { LabDescription as Lab } from "../../lab/description";
 
 export type LogOffsets = Map<string, number>;
 

@@ -11,22 +11,17 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { shellJoin } from "../../providers/transport/shell";
+import { labFile, readLabDescription } from "../../lab/description";
 import type { Lab, LabAppliance } from "../lib/sshd";
 
-/** What the peers benchmark reads from lab.json (lab/start writes it). */
-/** lab.json as the benchmark's sshd module reads it, plus what the peers also need. */
-export interface PeerLabAppliance extends LabAppliance { rootPublicKey: string }
-export interface PeerLab extends Lab {
-    appliances: PeerLabAppliance[];
-    cifs: { host: string; port: number; share: string; remotePath: string; user: string; passwordPath: string; localPath: string };
-    nfs: { host: string; port: number; remotePath: string; localPath: string };
-}
+/** lab.json, as the one reader (lab/description.ts) checks it for the tests and the dev stack. */
+export type PeerLab = Lab;
+export type PeerLabAppliance = LabAppliance;
 
-export const LAB_JSON = path.join(process.env.SENHASEGURA_LAB_ROOT ?? "/var/lib/senhasegura-lab", "lab.json");
+export const LAB_JSON = labFile();
 
 export function loadPeerLab(): PeerLab {
-    if (!fs.existsSync(LAB_JSON)) throw new Error(`${LAB_JSON} is missing: the lab is not running; start it with 'bash lab/start --appliances N' (under the lab lock)`);
-    return JSON.parse(fs.readFileSync(LAB_JSON, "utf8")) as PeerLab;
+    return readLabDescription(LAB_JSON);
 }
 
 /** The partitions appliance 0 (the drift target) gets; no other appliance has any. */

@@ -6,7 +6,7 @@
 const path = require("path");
 
 module.exports = function runCompiled(program) {
-    const compiled = path.resolve(__dirname, "..", "..", "dist", "bench", "programs", program, "index.js");
+    const compiled = path.resolve(__dirname, "..", "..", "dist", "bench", "bench", "programs", program, "index.js");
     try {
         require.resolve(compiled);
     } catch {

@@ -5,35 +5,14 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { type LabAppliance, type LabDescription, readLabDescription } from "../../lab/description";
 import { shellJoin, shellQuote } from "../../providers/transport/shell";
 
-export interface LabAppliance {
-    name: string; host: string; port: number; user: string; privateKeyPath: string;
-    hostKey: string; hostKeyFingerprint: string; orbitRoot: string; rootPublicKey: string; sshdLog: string;
-}
-export interface LabDescription {
-    version: number;
-    root: string;
-    appliances: LabAppliance[];
-    rsyncServer: {
-        host: string; port: number; hostKey: string; hostKeyFingerprint: string; backupUser: string; backupPath: string;
-        authorizedKeysPath: string; adminUser: string; adminPrivateKeyPath: string; operatorPrivateKeyPath: string; sshdLog: string;
-    };
-    cifs: { host: string; port: number; share: string; remotePath: string; user: string; passwordPath: string; localPath: string; credentialId: string };
-    nfs: { host: string; port: number; remotePath: string; localPath: string };
-    skipped: string[];
-}
+export { type LabAppliance, type LabDescription, labFile } from "../../lab/description";
 
-export function labFile(): string {
-    return path.join(process.env.SENHASEGURA_LAB_ROOT ?? "/var/lib/senhasegura-lab", "lab.json");
-}
-
+/** The running lab's description; fails saying how to start the lab. */
 export function loadLab(): LabDescription {
-    const file = labFile();
-    if (!fs.existsSync(file)) {
-        throw new Error(`the lab is not running: ${file} is missing. Start it with 'bash lab/start' (scripts/test does this)`);
-    }
-    return JSON.parse(fs.readFileSync(file, "utf8")) as LabDescription;
+    return readLabDescription();
 }
 
 /** Counts accepted SSH logins in an sshd log, to prove connection pooling. */

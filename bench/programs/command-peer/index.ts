@@ -20,12 +20,13 @@
 import * as command from "@pulumi/command";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
+import { readLabDescription } from "../../../lab/description";
 import { CIFS_PARTITION_ID, NFS_PARTITION_ID, type PeerLab, desiredFleet, keyOptions } from "../../peers/spec";
 import { labKeySecret } from "../../lib/lab-key";
 
 const cfg = new pulumi.Config();
 const count = cfg.requireNumber("count");
-const lab = JSON.parse(fs.readFileSync(cfg.require("labFile"), "utf8")) as PeerLab;
+const lab: PeerLab = readLabDescription(cfg.require("labFile"));
 const fleet = desiredFleet(lab, count);
 const masterPassword = cfg.requireSecret("masterPassword");
 const runId = cfg.get("runId") ?? "initial";
