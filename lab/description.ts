@@ -1,7 +1,7 @@
 // The lab's description, lab.json (lab/start writes it with lab/lab-json.js): its
 // zod schema, the types inferred from it, and the one reader of it for the tests,
-// the benchmark and the dev stack (program/lab-config.ts). Fields beyond these are
-// allowed, so the lab may describe more than its readers use.
+// the benchmark and the dev stack (program/lab-config.ts). Fields beyond these
+// (the servers' pids, the start time) are dropped: no reader uses them.
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
@@ -23,11 +23,13 @@ export const LabDescription = z.object({
         backupUser: z.string(), backupPath: z.string(), authorizedKeysPath: z.string(),
         adminUser: z.string(), adminPrivateKeyPath: z.string(), operatorPrivateKeyPath: z.string(),
     }),
+    /** Whether lab/start could run Samba and nfs-ganesha (as root); `skipped` says why not. */
+    privileged: z.boolean(),
     cifs: z.object({
-        host: z.string(), port: z.number().int(), share: z.string(), remotePath: z.string(), user: z.string(),
+        available: z.boolean(), host: z.string(), port: z.number().int(), share: z.string(), remotePath: z.string(), user: z.string(),
         passwordPath: z.string(), localPath: z.string(), credentialId: z.string(),
     }),
-    nfs: z.object({ host: z.string(), port: z.number().int(), remotePath: z.string(), localPath: z.string() }),
+    nfs: z.object({ available: z.boolean(), host: z.string(), port: z.number().int(), remotePath: z.string(), localPath: z.string() }),
     skipped: z.array(z.string()),
 });
 export type LabDescription = z.output<typeof LabDescription>;

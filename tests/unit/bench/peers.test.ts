@@ -12,7 +12,7 @@ const KEY0 = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCkey0 root@appliance-0";
 
 function lab(n = 2): PeerLab {
     return {
-        version: 1, skipped: [],
+        version: 1, skipped: [], privileged: true,
         root: "/lab",
         appliances: Array.from({ length: n }, (_, i) => ({
             name: `appliance-${i}`, host: "127.0.0.1", port: 59022 + i, hostKeyFingerprint: "SHA256:host", user: "mt4adm", privateKeyPath: "/lab/keys/k", hostKey: "ssh-ed25519 AAAAhost",
@@ -23,8 +23,8 @@ function lab(n = 2): PeerLab {
             host: "127.0.0.1", port: 2222, hostKey: "ssh-ed25519 AAAAsrv", backupUser: "senhauser", backupPath: "/files/backup/senhasegura",
             authorizedKeysPath: "/lab/home/senhauser/.ssh/authorized_keys", adminUser: "bkpadmin", adminPrivateKeyPath: "/lab/keys/a", sshdLog: "/lab/logs/rsync.log",
         },
-        cifs: { host: "127.0.0.1", port: 4450, share: "backup", credentialId: "lab-cifs", remotePath: "/backup", user: "senhabkp", passwordPath: "/lab/secrets/cifs", localPath: "/lab/cifs" },
-        nfs: { host: "127.0.0.1", port: 20490, remotePath: "/senhasegura", localPath: "/lab/nfs" },
+        cifs: { available: true, host: "127.0.0.1", port: 4450, share: "backup", credentialId: "lab-cifs", remotePath: "/backup", user: "senhabkp", passwordPath: "/lab/secrets/cifs", localPath: "/lab/cifs" },
+        nfs: { available: true, host: "127.0.0.1", port: 20490, remotePath: "/senhasegura", localPath: "/lab/nfs" },
     };
 }
 

@@ -132,6 +132,7 @@ const labCifsPassword = "lab-cifs-Password-1";
 const LAB = {
     version: 1,
     root: "/var/lib/senhasegura-lab",
+    privileged: true,
     appliances: [{
         name: "appliance-0", host: "127.0.0.1", port: 59022, user: "mt4adm", privateKeyPath: "/var/lib/senhasegura-lab/keys/mt4adm_ed25519", hostKey: applianceHostKey,
         hostKeyFingerprint: "SHA256:appliance", orbitRoot: "/var/lib/senhasegura-lab/appliances/appliance-0", rootPublicKey: ed25519PublicKey("root@appliance-0"), sshdLog: "/var/lib/senhasegura-lab/logs/sshd-appliance-0.log",
@@ -141,8 +142,8 @@ const LAB = {
         authorizedKeysPath: "/var/lib/senhasegura-lab/home/senhauser/.ssh/authorized_keys", sshdLog: "/var/lib/senhasegura-lab/logs/sshd-rsync.log",
         adminUser: "bkpadmin", adminPrivateKeyPath: "/var/lib/senhasegura-lab/keys/bkpadmin_ed25519", operatorPrivateKeyPath: "/var/lib/senhasegura-lab/keys/operator_ed25519",
     },
-    cifs: { host: "127.0.0.1", port: 4445, share: "backup", remotePath: "/backup", user: "senhacifs", passwordPath: "", localPath: "/var/lib/senhasegura-lab/cifs", credentialId: "lab-cifs" },
-    nfs: { host: "127.0.0.1", port: 2049, remotePath: "/exports/senhasegura", localPath: "/var/lib/senhasegura-lab/nfs" },
+    cifs: { available: true, host: "127.0.0.1", port: 4445, share: "backup", remotePath: "/backup", user: "senhacifs", passwordPath: "", localPath: "/var/lib/senhasegura-lab/cifs", credentialId: "lab-cifs" },
+    nfs: { available: true, host: "127.0.0.1", port: 2049, remotePath: "/exports/senhasegura", localPath: "/var/lib/senhasegura-lab/nfs" },
     skipped: [],
 };
 function writeLab(description: unknown, name = "lab.json"): string {

@@ -19,7 +19,7 @@ const BLOB0 = KEY0.split(" ")[1];
 
 function lab(n = 2): PeerLab {
     return {
-        version: 1, skipped: [],
+        version: 1, skipped: [], privileged: true,
         root: "/var/lib/senhasegura-lab",
         appliances: Array.from({ length: n }, (_, i) => ({
             name: `appliance-${i}`, host: "127.0.0.1", port: 59022 + i, hostKeyFingerprint: "SHA256:host", user: "mt4adm", privateKeyPath: "/lab/keys/mt4adm_ed25519",
@@ -31,8 +31,8 @@ function lab(n = 2): PeerLab {
             host: "127.0.0.1", port: 2222, hostKey: "ssh-ed25519 AAAAC3server", backupUser: "senhauser", backupPath: "/files/backup/senhasegura",
             authorizedKeysPath: "/lab/home/senhauser/.ssh/authorized_keys", adminUser: "bkpadmin", adminPrivateKeyPath: "/lab/keys/bkpadmin_ed25519", sshdLog: "/lab/logs/sshd-rsync.log",
         },
-        cifs: { host: "127.0.0.1", port: 4450, share: "backup", credentialId: "lab-cifs", remotePath: "/backup", user: "senhabkp", passwordPath: "/lab/secrets/cifs-password", localPath: "/lab/cifs/backup" },
-        nfs: { host: "127.0.0.1", port: 20490, remotePath: "/senhasegura", localPath: "/lab/nfs/export" },
+        cifs: { available: true, host: "127.0.0.1", port: 4450, share: "backup", credentialId: "lab-cifs", remotePath: "/backup", user: "senhabkp", passwordPath: "/lab/secrets/cifs-password", localPath: "/lab/cifs/backup" },
+        nfs: { available: true, host: "127.0.0.1", port: 20490, remotePath: "/senhasegura", localPath: "/lab/nfs/export" },
     };
 }
 
