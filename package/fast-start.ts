@@ -6,7 +6,7 @@
 // closures (pulumi.runtime.serializeFunction), and with it @npmcli/arborist (with
 // pacote and sigstore) and the TypeScript compiler: about 0.6 s of the SDK's 0.9 s
 // on a 2-core machine, in every `preview` and `up`. This package's resources never
-// serialize a closure (their `__provider` names a module: providers/resource.ts),
+// serialize a closure (their `__provider` names a module: providers/scaffolding/resource.ts),
 // so those two modules are loaded only if something touches them: a program that
 // does serialize closures (a callback function, an inline dynamic provider) still
 // works, and pays the load when it first does.

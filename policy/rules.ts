@@ -33,7 +33,7 @@ export interface Rule {
 const shortType = (type: string) => type.slice(type.lastIndexOf(":") + 1);
 const subject = (r: ResourceInput) => `${shortType(r.type)} ${r.name}`;
 
-/** An OpenSSH public key line (type and base64 blob) or a SHA256 fingerprint, as providers/connection.ts accepts. */
+/** An OpenSSH public key line (type and base64 blob) or a SHA256 fingerprint, as providers/transport/connection.ts accepts. */
 const HOST_KEY_LINE = /^[a-z0-9@.-]+ [A-Za-z0-9+/]+={0,3}( .*)?$/;
 const HOST_KEY_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 

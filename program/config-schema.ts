@@ -103,7 +103,7 @@ const NfsExport = z.strictObject({
 
 /** Each key's own rule; the defaults are Pulumi.yaml's too (a unit test holds them equal). */
 export const StackKeys = z.object({
-    /** Read and checked by lab/stack-config.ts, which only the dev stack loads. */
+    /** Read and checked by program/lab-config.ts, which only the dev stack loads. */
     labFile: z.string().optional(),
     labAppliance: z.string().optional(),
     labAppliances: z.string().optional(),
@@ -208,6 +208,6 @@ function checkFleet(
 export type ConfigKey = keyof typeof StackKeys.shape;
 /** The keys a stack sets, as Pulumi holds them: objects parsed, everything else text. */
 export type GivenConfig = Readonly<Partial<Record<ConfigKey, unknown>>>;
-/** What lab/stack-config.ts may fill in, in the form a stack would set it. */
+/** What program/lab-config.ts may fill in, in the form a stack would set it. */
 export type LabConfig = Partial<Pick<z.input<typeof StackKeys>, "name" | "appliance" | "appliances" | "backupServer" | "cifs" | "cifsPassword" | "nfs">>;
 

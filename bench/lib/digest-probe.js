@@ -1,5 +1,5 @@
 // One run of the checksum figure's measured work, in its own process so its peak
-// memory is its own: providers/far-side.ts's digestFiles (the compiled package, as a
+// memory is its own: providers/transport/far-side.ts's digestFiles (the compiled package, as a
 // provider process runs it) over the files named on stdin, on the far side named on
 // stdin (stdin, since a CIFS side holds its password). Prints one JSON line:
 // {ms, hwmBeforeKiB, hwmAfterKiB, found: {file: {size, sha256} | null}}.

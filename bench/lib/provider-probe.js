@@ -8,7 +8,7 @@
 //     absolute path (its TypeScript loader included);
 //   - {kind:"call"}: every check/diff/create/read/update/delete of every provider,
 //     with start and end times, so the runner can tell what ran concurrently;
-//   - {kind:"pool"}: providers/ssh.ts's sshPool.snapshot() whenever it changes.
+//   - {kind:"pool"}: providers/transport/ssh.ts's sshPool.snapshot() whenever it changes.
 // Plain JavaScript on purpose: it must load before any TypeScript loader exists in the process.
 // Nothing in providers/ is modified: the methods are wrapped in memory.
 "use strict";
@@ -71,7 +71,7 @@ if (trace && /cmd[\\/]dynamic-provider([\\/]index\.js)?$/.test(argv1)) {
         write({ kind: "wrapped", t: now(), file: path.basename(file), exportName });
     };
 
-    const PROVIDER_ENTRY = "senhasegura-backup/provider"; // providers/resource.ts PROVIDER_ENTRY
+    const PROVIDER_ENTRY = "senhasegura-backup/provider"; // providers/scaffolding/resource.ts PROVIDER_ENTRY
     const originalLoad = Module._load;
     Module._load = function (request, parent, isMain) {
         // Implementations come from the package entry, or from a file by absolute path

@@ -1,6 +1,6 @@
 // The same refresh reads, without the engine, in this process:
 //   - pooled: our providers' own read() on every resource of the fleet's state,
-//     all at once, over providers/ssh.ts's pool and shared reads (what the engine
+//     all at once, over providers/transport/ssh.ts's pool and shared reads (what the engine
 //     run is made of);
 //   - one connection per command: the baseline's commands, all at once, each on a
 //     new ssh2 connection (bench/lib/ssh-once.ts). That is remote.Command's

@@ -31,7 +31,7 @@ export const HOUR = 5;
 /** Appliance index that also carries the two partitions and receives the drift cases. */
 export const DRIFT_TARGET = 0;
 
-/** The authorized_keys options for the appliance root key, as providers/authorized-key.ts renders `restrictTo` (tests/unit/bench-peers.test.ts compares them). */
+/** The authorized_keys options for the appliance root key, as providers/resources/authorized-key.ts renders `restrictTo` (tests/unit/bench-peers.test.ts compares them). */
 export function keyOptions(backupPath: string): string {
     return `restrict,command="rrsync -wo -no-lock -absolute ${backupPath}"`;
 }

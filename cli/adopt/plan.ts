@@ -1,7 +1,7 @@
 // The pure half of scripts/adopt: its command line, and the stack config that
 // describes what it found on a hand-configured appliance and its backup server.
 // No I/O here, so tests/unit/adopt.test.ts checks it with recorded answers;
-// scripts/adopt-cli.ts does the reads and runs `pulumi config set`.
+// cli/adopt/run.ts does the reads and runs `pulumi config set`.
 //
 // The config is the one index.ts reads (docs/configuration.md), with adopted: true,
 // so the first `pulumi up` records what the hosts hold and writes nothing, and

@@ -1,7 +1,7 @@
 // Stale backups are drift: a backup policy that matches the program is no use when
 // the daily backup stopped a week ago. This module decides, from facts read on the
 // appliance and at its destination, which findings scripts/drift adds. Pure: the
-// reads happen in scripts/drift-cli.ts, and tests/unit/backup-health.test.ts checks
+// reads happen in cli/drift/run.ts, and tests/unit/backup-health.test.ts checks
 // the decisions with fixed clocks.
 import { type DriftReport, type Finding } from "./plan";
 

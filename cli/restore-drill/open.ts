@@ -2,7 +2,7 @@
 // envelope (AES-256-GCM, key from the master password), then gzip, then the members
 // of the tar archive, counted. Nothing is written anywhere and no plaintext is kept:
 // each chunk is decrypted, inflated, its tar headers read, and dropped. No I/O here;
-// scripts/restore-drill-cli.ts feeds the bytes from the destination, and
+// cli/restore-drill/run.ts feeds the bytes from the destination, and
 // tests/unit/restore-open.test.ts feeds made-up archives.
 //
 // Every step is synchronous, so memory stays flat whatever the file's size: the

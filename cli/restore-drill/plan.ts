@@ -1,7 +1,7 @@
 // The decisions of the restore drill (scripts/restore-drill), pure: its arguments,
 // which files of a backup to look at, what a size, a digest, a listing or an opened
 // archive says about them, the verdict per appliance, the exit code and the report.
-// scripts/restore-drill-cli.ts does the I/O; tests/unit/restore-check.test.ts checks
+// cli/restore-drill/run.ts does the I/O; tests/unit/restore-check.test.ts checks
 // all of this without a host.
 import * as path from "path";
 import { z } from "zod";

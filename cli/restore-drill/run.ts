@@ -2,7 +2,7 @@
 // of a stack restorable? Reads the stack's state through the Automation API (`pulumi
 // stack export --show-secrets`, whose output stays in this process's memory), finds
 // each appliance's destination and master password there (scripts/stack-targets.ts),
-// and reads the destination only through providers/far-side.ts. Files are decrypted,
+// and reads the destination only through providers/transport/far-side.ts. Files are decrypted,
 // inflated and listed in memory as they stream in (scripts/restore-open.ts); the
 // decisions are scripts/restore-check.ts. Nothing is written to disk, nothing changes
 // on any host. The master password stays in this process: no child gets it on argv,

@@ -1050,7 +1050,7 @@ function layoutVars(id, startedAt) {
 
 // "OSEC" | version 1 | scrypt salt (16) | GCM IV (12) | GCM tag (16) | ciphertext,
 // key = scrypt(masterPassword, salt, 32, N=16384, r=8, p=1), AES-256-GCM.
-// The same format as providers/backup-format.ts reads.
+// The same format as providers/formats/backup-format.ts reads.
 const ENVELOPE = { magic: 'OSEC', version: 1, saltBytes: 16, ivBytes: 12, tagBytes: 16, keyBytes: 32, scrypt: { N: 16384, r: 8, p: 1 } };
 const ENVELOPE_TAG_OFFSET = ENVELOPE.magic.length + 1 + ENVELOPE.saltBytes + ENVELOPE.ivBytes;
 const ENVELOPE_HEADER_BYTES = ENVELOPE_TAG_OFFSET + ENVELOPE.tagBytes;

@@ -7,7 +7,7 @@
 // destination checks again; a plain `pulumi up` or a refresh checks nothing.
 //
 // With orbit contract 2 the report carries the backup's manifest: every file's size
-// and SHA-256. Each file is then hashed where it landed (providers/far-side.ts,
+// and SHA-256. Each file is then hashed where it landed (providers/transport/far-side.ts,
 // streaming: nothing of it is written to disk here), the manifest file itself too,
 // and the directories that hold them are listed for a file of the backup that the
 // manifest does not name. A contract 1 report has no digests: its files are only

@@ -4,7 +4,7 @@
 //
 // Content is only ever streamed: into a hash, or into the caller's callback (which
 // decrypts in memory). Nothing of it is written to disk on the machine running Pulumi.
-// - rsync server: the pooled, pinned SSH connection (providers/ssh.ts), through
+// - rsync server: the pooled, pinned SSH connection (providers/transport/ssh.ts), through
 //   `sudo -n` when useSudo, so the admin reads what the backup user owns; sha256sum
 //   runs there, one command for all files, and only digests travel;
 // - CIFS: `smbclient … -c 'get <file> -'`, its stdout piped into this process; the

@@ -10,7 +10,7 @@
 // destination: one dump truncated, one byte flipped in another, the secrets archive
 // deleted, a stray file of the backup added. Three engine runs: a clean up, a no-op up,
 // an up that fails naming every corruption on every destination. Between them, the
-// far side's reads (providers/far-side.ts, which the restore drill uses too) are called
+// far side's reads (providers/transport/far-side.ts, which the restore drill uses too) are called
 // directly on each destination and compared with the bytes on disk.
 import { strict as assert } from "assert";
 import { createHash } from "crypto";

@@ -1,5 +1,5 @@
 // scripts/adopt's pure half (scripts/adopt-plan.ts) and the providers' adoption
-// helper (providers/adoption.ts), without a host: the command line and its errors,
+// helper (providers/scaffolding/adoption.ts), without a host: the command line and its errors,
 // the stack config for each destination as found, what adopt says about a weak or
 // missing key line, the YAML it prints, the `pulumi config` calls of --set (never
 // a secret), and the differences an adopting create reports.

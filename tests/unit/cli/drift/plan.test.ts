@@ -1,5 +1,5 @@
 // The drift report (scripts/drift-report.ts) and the drift command's arguments
-// (scripts/drift-cli.ts), from engine events shaped as engine v3.248.0 sends them.
+// (cli/drift/run.ts), from engine events shaped as engine v3.248.0 sends them.
 // No engine, no lab: tests/e2e/drift.test.ts runs the real thing.
 import { strict as assert } from "assert";
 import { runtime } from "@pulumi/pulumi";

@@ -1,4 +1,4 @@
-// The backup format of orbit contract 2 (providers/backup-format.ts): manifests,
+// The backup format of orbit contract 2 (providers/formats/backup-format.ts): manifests,
 // backup ownership, and the encryption envelope, checked against an envelope sealed
 // by tests/support/envelope.ts from the contract (docs/appliance-contract.md).
 import { strict as assert } from "assert";

@@ -1,4 +1,4 @@
-// providers/far-side.ts without a lab: the listing parsers on the clients' real output,
+// providers/transport/far-side.ts without a lab: the listing parsers on the clients' real output,
 // and the CIFS and NFS paths against stand-in smbclient, nfs-cat and nfs-ls scripts
 // that serve a fixture directory and record how they were called (argv, environment,
 // the auth file). The rsync server's path runs in tests/e2e/checksums.test.ts.
@@ -27,7 +27,7 @@ function script(name: string, body: string): void {
 
 // Inside one describe: hooks at a file's top level would be root hooks, and put the
 // stand-ins on PATH for every other test of the run.
-describe("providers/far-side.ts", () => {
+describe("providers/transport/far-side.ts", () => {
     before(() => {
         root = fs.mkdtempSync(path.join(os.tmpdir(), "ssb-far-side-"));
         fixture = path.join(root, "share");
