@@ -77,6 +77,7 @@ describe("a team's own Pulumi program installs the packed package", function () 
         const files = filesUnder(installed);
         assert.ok(["dist/package/index.js", "dist/package/index.d.ts", "dist/providers/entry.js", "dist/package/fast-start.js", "dist/cli/main.js"].every((f) => files.includes(f)), files.join(", "));
         assert.deepEqual(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")), []);
+        assert.deepEqual(files.filter((f) => f.endsWith(".tsbuildinfo")), [], "the compiler's incremental records are build state, not the package");
         assert.ok(!files.some((f) => /(^|\/)(tests|lab|bench|\.state|\.toolchain)\//.test(f)), "the tarball ships more than the package");
         assert.ok(!fs.existsSync(path.join(project, "node_modules", "tsx")), "tsx was installed: the package must not need it");
         const pkg = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"));
