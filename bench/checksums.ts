@@ -1,4 +1,4 @@
-// The checksum figure (issue 14): how long BackupVerification's digestFiles takes
+// The checksum figure: how long BackupVerification's digestFiles takes
 // for a 1 GiB backup set on each far side (the rsync server over SSH, the CIFS share
 // with smbclient, the NFS export with nfs-cat), and the verifying process's peak
 // memory, which stays flat because content is streamed into the hash, never held.

@@ -1,4 +1,4 @@
-// The peers benchmark (issue 15, item 5): ours in one stack, ours in 4 stacks through
+// The peers benchmark: ours in one stack, ours in 4 stacks through
 // scripts/fleet, the @pulumi/command program and Ansible, on the same lab, one locked
 // section per fleet size N. See docs/benchmark.md, "Peers".
 //

@@ -1,4 +1,4 @@
-// The fleet benchmark (issue 8). Run it with `npm run bench` (see docs/benchmark.md).
+// The fleet benchmark. Run it with `npm run bench` (see docs/benchmark.md).
 //
 //   npm run bench                        # N = 1, 5, 20
 //   npm run bench -- --n 1,5 --repeat 5  # other fleet sizes, more refresh rounds

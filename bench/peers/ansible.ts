@@ -1,4 +1,4 @@
-// The Ansible peer of the peers benchmark (issue 15, item 5): Debian's ansible-core
+// The Ansible peer of the peers benchmark: Debian's ansible-core
 // and ansible (the collections, for ansible.posix.authorized_key) running
 // bench/peers/ansible/site.yml against the first N lab appliances and the backup
 // server, as a drift check (`--check --diff`) and as a converge.

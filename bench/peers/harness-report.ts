@@ -1,6 +1,6 @@
 // The peers benchmark's pure half: figures per tool and N, medians, slopes, ratios
-// against ours in one stack, the detection table and the targets of issue 15. No I/O,
-// so tests/unit/bench-peers.test.ts covers it.
+// against ours in one stack, the detection table and the speed targets. No I/O,
+// so tests/unit/bench/peers.test.ts covers it.
 import { DRIFT_CASES, type DriftCaseId } from "./spec";
 
 export const TOOLS = ["ours-1", "ours-4", "command", "ansible"] as const;
