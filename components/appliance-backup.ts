@@ -8,7 +8,7 @@ import { ApplianceRootKey } from "../providers/resources/appliance-root-key";
 import { AuthorizedKey } from "../providers/resources/authorized-key";
 import { type BackupPolicyArgs, BackupPolicy } from "../providers/resources/backup-policy";
 import { type BackupVerificationArgs, BackupVerification, type BackupVerificationState } from "../providers/resources/backup-verification";
-import type { ConnectionInput } from "../providers/transport/connection";
+import type { ApplianceConnectionInput as ConnectionInput } from "../providers/appliance/connection";
 import { RemotePartition } from "../providers/resources/remote-partition";
 import { RsyncTarget } from "../providers/resources/rsync-target";
 import type { Inputs } from "../providers/scaffolding/resource";

@@ -9,7 +9,8 @@
 import * as command from "@pulumi/command";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { APPLIANCE_LOGIN, CONNECTION_DEFAULTS, type ConnectionInput } from "../providers/transport/connection";
+import { APPLIANCE_LOGIN, CONNECTION_DEFAULTS } from "../providers/transport/connection";
+import type { ApplianceConnectionInput as ConnectionInput } from "../providers/appliance/connection";
 import type { Inputs } from "../providers/scaffolding/resource";
 import { shellJoin, shellQuote, sudoArgv } from "../providers/transport/shell";
 

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as ts from "typescript";
 import { z } from "zod";
-import { ApplianceConnection } from "../providers/transport/connection";
+import { ApplianceConnection } from "../providers/appliance/connection";
 import { ApplianceHostKeyArgs } from "../providers/resources/appliance-host-key";
 import { ApplianceRootKeyArgs } from "../providers/resources/appliance-root-key";
 import { AuthorizedKeyArgs } from "../providers/resources/authorized-key";
@@ -22,11 +22,16 @@ import { RsyncTargetArgs } from "../providers/resources/rsync-target";
 const REPO = path.resolve(__dirname, "..");
 export const REFERENCE_FILE = path.join(REPO, "docs", "resources.md");
 
-/** One generated table: the schema, and where its object literal (with the TSDoc) is declared. */
-interface Table { name: string; schema: z.ZodType; file: string; declaration: string }
+/** Where an object literal with a schema's TSDoc is declared. */
+interface Source { file: string; declaration: string }
+/** One generated table: the schema, and where its object literals (with the TSDoc) are declared. */
+interface Table { name: string; schema: z.ZodType; file: string; declaration: string; more?: readonly Source[] }
 
 export const TABLES: readonly Table[] = [
-    { name: "connection", schema: ApplianceConnection, file: "providers/transport/connection.ts", declaration: "connectionSchema" },
+    {
+        name: "connection", schema: ApplianceConnection, file: "providers/appliance/connection.ts", declaration: "ApplianceConnection",
+        more: [{ file: "providers/transport/connection.ts", declaration: "connectionShape" }],
+    },
     { name: "ApplianceRootKey", schema: ApplianceRootKeyArgs, file: "providers/resources/appliance-root-key.ts", declaration: "ApplianceRootKeyArgs" },
     { name: "AuthorizedKey", schema: AuthorizedKeyArgs, file: "providers/resources/authorized-key.ts", declaration: "AuthorizedKeyArgs" },
     { name: "RsyncTarget", schema: RsyncTargetArgs, file: "providers/resources/rsync-target.ts", declaration: "RsyncTargetArgs" },
@@ -93,9 +98,12 @@ export function typeText(s: JsonSchema): string {
 const cell = (text: string) => text.replace(/\|/g, "\\|");
 
 /** The markdown table of one schema's fields. Pure but for reading the schema's source file. */
-export function renderTable(table: Table, source: string): string {
+export function renderTable(table: Table, source: string, moreSources: readonly string[] = []): string {
     const json = z.toJSONSchema(table.schema, { io: "input", unrepresentable: "any" }) as JsonSchema;
     const docs = fieldDocs(source, table.declaration, table.file);
+    (table.more ?? []).forEach((more, i) => {
+        for (const [field, doc] of fieldDocs(moreSources[i] ?? "", more.declaration, more.file)) if (!docs.has(field)) docs.set(field, doc);
+    });
     const rows = Object.entries(json.properties ?? {}).map(([field, s]) => {
         const doc = docs.get(field);
         if (!doc || doc.text === "" && doc.default === undefined) throw new Error(`${table.file}: ${table.declaration}.${field} has no TSDoc comment; the reference takes its description from there`);
@@ -125,7 +133,8 @@ export function withTables(doc: string, tables: ReadonlyMap<string, string>): st
 
 /** docs/resources.md as the code says it should read now. */
 export function generatedReference(): string {
-    const tables = new Map(TABLES.map((t) => [t.name, renderTable(t, fs.readFileSync(path.join(REPO, t.file), "utf8"))]));
+    const read = (file: string) => fs.readFileSync(path.join(REPO, file), "utf8");
+    const tables = new Map(TABLES.map((t) => [t.name, renderTable(t, read(t.file), (t.more ?? []).map((m) => read(m.file)))]));
     return withTables(fs.readFileSync(REFERENCE_FILE, "utf8"), tables);
 }
 

@@ -11,6 +11,15 @@ const Server = { host: z.string(), port: z.number().int(), hostKey: z.string(), 
 export const LabAppliance = z.object({
     ...Server,
     name: z.string(), user: z.string(), privateKeyPath: z.string(), orbitRoot: z.string(), rootPublicKey: z.string(),
+    /** What its orbit spoke when the lab started: the vendor's documented CLI, or docs/appliance-contract.md. */
+    orbit: z.enum(["vendor", "contract"]),
+    /** mt4adm's sudo password (a lab secret, mode 600): the vendor's sudo asks for it for anything but orbit. */
+    sudoPasswordPath: z.string(),
+    /** The vendor driver's paths on this appliance (connection.paths): a real appliance's, under its root. */
+    vendorPaths: z.object({
+        fstab: z.string(), mountTable: z.string(), mountPoint: z.string(), rootPublicKey: z.string(), rootPrivateKey: z.string(),
+        rootKnownHosts: z.string(), rootSshConfig: z.string(), backupLog: z.string(), localBackupDir: z.string(), hostname: z.string(),
+    }),
 });
 export type LabAppliance = z.output<typeof LabAppliance>;
 

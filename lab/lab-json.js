@@ -40,6 +40,22 @@ for (let i = 0; i < Number(e.N); i++) {
     sshdPid: pid(`sshd-${name}`),
     sshdLog: path.join(root, 'logs', `sshd-${name}.log`),
     orbitCommand: e.ORBIT_COMMAND,
+    // What the appliance's orbit spoke when the lab started (tests may switch one: tests/support/lab.ts).
+    orbit: e.ORBIT_MODE,
+    sudoPasswordPath: path.join(root, 'secrets', 'mt4adm-sudo-password'),
+    // The vendor driver's paths (connection.paths): a real appliance's, under the appliance's root.
+    vendorPaths: {
+      fstab: path.join(orbitRoot, 'etc', 'fstab'),
+      mountTable: path.join(orbitRoot, 'proc', 'mounts'),
+      mountPoint: path.join(orbitRoot, 'srv', 'backup_remoto'),
+      rootPublicKey: path.join(orbitRoot, 'root', '.ssh', 'id_rsa.pub'),
+      rootPrivateKey: path.join(orbitRoot, 'root', '.ssh', 'id_rsa'),
+      rootKnownHosts: path.join(orbitRoot, 'root', '.ssh', 'known_hosts'),
+      rootSshConfig: path.join(orbitRoot, 'root', '.ssh', 'config'),
+      backupLog: path.join(orbitRoot, 'var', 'log', 'orbinibkp.log'),
+      localBackupDir: path.join(orbitRoot, 'var', 'orbini', 'backup', 'senhasegura'),
+      hostname: path.join(orbitRoot, 'etc', 'hostname'),
+    },
   });
 }
 

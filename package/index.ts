@@ -15,7 +15,8 @@ export { ApplianceRootKey, type ApplianceRootKeyArgs, type ApplianceRootKeyState
 export { AuthorizedKey, type AuthorizedKeyArgs, type AuthorizedKeyState } from "../providers/resources/authorized-key";
 export { BackupPolicy, type BackupPolicyArgs, type BackupPolicyState } from "../providers/resources/backup-policy";
 export { BackupVerification, type BackupVerificationArgs, type BackupVerificationState } from "../providers/resources/backup-verification";
-export { APPLIANCE_LOGIN, ApplianceConnection, type ConnectionInput, HostKey, ServerConnection } from "../providers/transport/connection";
+export { APPLIANCE_LOGIN, HostKey, ServerConnection } from "../providers/transport/connection";
+export { ApplianceConnection, type ApplianceConnectionInput, type ApplianceConnectionInput as ConnectionInput, AppliancePaths, VENDOR_PATHS } from "../providers/appliance/connection";
 export { RemotePartition, type RemotePartitionArgs, type RemotePartitionState } from "../providers/resources/remote-partition";
 export type { Inputs } from "../providers/scaffolding/resource";
 export { RsyncTarget, type RsyncTargetArgs, type RsyncTargetState } from "../providers/resources/rsync-target";

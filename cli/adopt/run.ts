@@ -8,7 +8,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import { AuthorizedKeyArgs, authorizedKeyProvider } from "../../providers/resources/authorized-key";
-import { ApplianceConnection, type Connection } from "../../providers/transport/connection";
+import { ApplianceConnection } from "../../providers/appliance/connection";
 import { OrbitClient, type OrbitConfig } from "../../providers/appliance/orbit";
 import { sshPool } from "../../providers/transport/ssh";
 import { UsageError, projectDirectory } from "../shared/args";
@@ -66,7 +66,7 @@ async function readKeyLine(config: OrbitConfig, publicKey: string, server: NonNu
 }
 
 async function find(target: ApplianceTarget): Promise<ApplianceFindings> {
-    const connection: Connection = ApplianceConnection.parse({
+    const connection: ApplianceConnection = ApplianceConnection.parse({
         host: target.host, port: target.port, user: target.user, hostKey: target.hostKey, privateKeyPath: target.privateKeyFile, dialAttempts: DIAL_ATTEMPTS,
     });
     const orbit = new OrbitClient(connection);

@@ -6,7 +6,8 @@
 // restore drill's do (scripts/stack-targets.ts): pinned host keys, secrets in memory.
 import { nameOf } from "../shared/text";
 import { BACKUP_LAYOUT, Manifest, newestBackupId } from "../../providers/formats/backup-format";
-import { ApplianceConnection, describeTarget } from "../../providers/transport/connection";
+import { describeTarget } from "../../providers/transport/connection";
+import { ApplianceConnection } from "../../providers/appliance/connection";
 import { FarSide, describeSide, listFiles, readFile } from "../../providers/transport/far-side";
 import { OrbitClient } from "../../providers/appliance/orbit";
 import { type BackupFacts, type UnreadableAppliance } from "./backup-age-plan";

@@ -1727,6 +1727,13 @@ function audit(root, entry) {
 
 async function main() {
   const argv = process.argv.slice(2);
+  // As the vendor documents: orbit refuses to run without root. Only the privileged lab
+  // (its allowlist exists) has a root to refuse; the unprivileged one runs as its user.
+  if (process.geteuid() !== 0 && fs.existsSync(ALLOWLIST)) {
+    process.stdout.write(`${require('./orbit-vendor.js').NOT_ROOT}\n`);
+    process.exitCode = 1;
+    return;
+  }
   const json = argv.includes('--json');
   let root = null;
   let parsed = null;
@@ -1734,6 +1741,18 @@ async function main() {
   let errCode;
   try {
     root = resolveRoot();
+    const vendor = require('./orbit-vendor.js');
+    if (fs.existsSync(path.join(root, vendor.VENDOR_MARKER))) {
+      // Vendor mode (docs/lab.md): the documented text-only CLI, and nothing of the contract.
+      try {
+        process.exitCode = await vendor.vendorMain(argv, root, { run, privateTmp, ensureRecordings, audit });
+      } catch (e) {
+        process.stderr.write(`orbit: ${e && e.message ? e.message : String(e)}\n`);
+        audit(root, { time: new Date().toISOString(), mode: 'vendor', argv: ['<failed>'], exit: 1, error: String(e && e.message) });
+        process.exitCode = 1;
+      }
+      return;
+    }
     parsed = parseArgs(argv);
     let lockTimeoutSec = 10;
     if (parsed.flags['--lock-timeout-sec'] !== undefined) {

@@ -10,7 +10,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { blobKeyType, sha256Fingerprint } from "../formats/authorized-keys/key";
-import { ApplianceConnection } from "../transport/connection";
+import { ApplianceConnection } from "../appliance/connection";
 import { readOnlyApplianceProvider } from "../scaffolding/read-only";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 import { sshPool } from "../transport/ssh";

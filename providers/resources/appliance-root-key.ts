@@ -3,8 +3,9 @@
 // Read-only: it never changes the appliance, and deleting it leaves the key alone.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ApplianceConnection } from "../transport/connection";
-import { OrbitClient } from "../appliance/orbit";
+import { ApplianceConnection } from "../appliance/connection";
+import type { DriverName } from "../appliance/driver";
+import { driverFor } from "../appliance/select";
 import { readOnlyApplianceProvider } from "../scaffolding/read-only";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 
@@ -20,21 +21,21 @@ export interface ApplianceRootKeyState extends ApplianceRootKeyInputs {
     publicKey: string;
     /** Its SHA256 fingerprint. */
     fingerprint: string;
-    /** The appliance's host name, as orbit reports it. */
+    /** The appliance's host name, as it reports it. */
     hostname: string;
+    /** Which driver spoke to the appliance: "vendor" (a real appliance) or "contract" (the lab's extended mode). */
+    driver: DriverName;
 }
 
 /**
- * The key and host name come from the configuration the appliance's other resources
- * read too (contract 2 shows the root key there), so a refresh costs no extra orbit
- * run. A contract 1 appliance, or one whose key is not there yet, is asked with
- * `root-key show`.
+ * A refresh read, shared with the appliance's other resources: on a vendor
+ * appliance one batched exec reads the key with everything else, and contract 2
+ * shows it in the configuration.
  */
 async function readRootKey(inputs: ApplianceRootKeyInputs): Promise<ApplianceRootKeyState> {
-    const orbit = new OrbitClient(inputs.connection);
-    const config = await orbit.showConfigShared();
-    const key = config.rootKey ?? await orbit.rootKey();
-    return { connection: inputs.connection, publicKey: key.publicKey.trim(), fingerprint: key.fingerprint, hostname: config.hostname };
+    const driver = await driverFor(inputs.connection);
+    const key = await driver.rootKey(true);
+    return { connection: inputs.connection, ...key, driver: driver.name };
 }
 
 export const applianceRootKeyProvider = readOnlyApplianceProvider({
@@ -54,9 +55,10 @@ export class ApplianceRootKey extends BackupResource {
     declare readonly publicKey: pulumi.Output<string>;
     declare readonly fingerprint: pulumi.Output<string>;
     declare readonly hostname: pulumi.Output<string>;
+    declare readonly driver: pulumi.Output<DriverName>;
 
     constructor(name: string, args: Inputs<ApplianceRootKeyArgs>, opts?: pulumi.CustomResourceOptions) {
         super("ApplianceRootKey", "applianceRootKey", name,
-            { ...args, publicKey: undefined, fingerprint: undefined, hostname: undefined }, opts, []);
+            { ...args, publicKey: undefined, fingerprint: undefined, hostname: undefined, driver: undefined }, opts, []);
     }
 }

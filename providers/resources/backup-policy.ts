@@ -4,10 +4,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ADOPTION_FIELDS, Adopt, adoptionDifferences, reportAdoption } from "../scaffolding/adoption";
-import { checkInputs, connectionIdentity, decideDiff, requireState } from "../scaffolding/check";
-import { ApplianceConnection, type Connection, objectId } from "../transport/connection";
-import { OrbitClient, type OrbitConfig } from "../appliance/orbit";
-import { progress } from "../transport/progress";
+import { checkInputs, connectionIdentity, decideDiff, fieldsOf, requireState } from "../scaffolding/check";
+import { describeTarget, objectId } from "../transport/connection";
+import { ApplianceConnection } from "../appliance/connection";
+import type { BackupSettingsView, DestinationView, DriverAbilities, DriverName, PolicyStep } from "../appliance/driver";
+import { driverFor } from "../appliance/select";
+import { VENDOR_ABILITIES } from "../appliance/vendor-driver";
+import { progress, warn } from "../transport/progress";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 import { EmailAddress, Hour, MasterPassword, ObjectId } from "../formats/rules";
 
@@ -56,62 +59,127 @@ export const BackupPolicyArgs = z.strictObject({
 });
 export type BackupPolicyArgs = z.input<typeof BackupPolicyArgs>;
 type BackupPolicyInputs = z.output<typeof BackupPolicyArgs>;
-export type BackupPolicyState = BackupPolicyInputs;
 
-export interface OrbitStep { args: string[]; operation: string; stdin?: string }
+/** The driver in use, recorded in state so that a change shows at preview. */
+type Recorded = { driver?: DriverName };
+export type BackupPolicyState = BackupPolicyInputs & Recorded;
 
-function liveDestination(live: OrbitConfig["backup"]): Destination {
-    if (live.destination.mode === "partition") return { type: "partition", partitionId: live.destination.partitionId ?? "" };
-    return { type: live.destination.mode };
+function liveDestination(live: DestinationView): Destination {
+    return live.type === "partition" ? { type: "partition", partitionId: live.partitionId } : { type: live.type };
 }
 
-/** The steps that take the live backup settings to the desired ones, in a safe order. Pure. */
-export function planPolicy(live: OrbitConfig["backup"], desired: BackupPolicyInputs, masterPasswordChanged: boolean): OrbitStep[] {
-    const steps: OrbitStep[] = [];
-    for (const kind of ["system", "video"] as const) {
-        if (live[kind] !== desired[kind]) steps.push({ args: ["backup", "kind", desired[kind] ? "enable" : "disable", kind], operation: `${desired[kind] ? "enable" : "disable"} the ${kind} backup` });
+/**
+ * The steps that take the live backup settings to the desired ones, in a safe
+ * order, leaving out what the driver cannot set. Pure.
+ */
+export function planPolicy(live: BackupSettingsView, desired: BackupPolicyInputs, masterPasswordChanged: boolean): PolicyStep[] {
+    const steps: PolicyStep[] = [];
+    if (live.kinds) {
+        for (const kind of ["system", "video"] as const) {
+            if (live.kinds[kind] !== desired[kind]) steps.push({ set: "kind", kind, on: desired[kind] });
+        }
+        if (desired.secrets && (!live.kinds.secrets || !live.kinds.masterPasswordSet || masterPasswordChanged)) {
+            steps.push({ set: "kind", kind: "secrets", on: true, masterPassword: desired.masterPassword });
+        } else if (!desired.secrets && live.kinds.secrets) {
+            steps.push({ set: "kind", kind: "secrets", on: false });
+        }
     }
-    if (desired.secrets && (!live.secrets || !live.masterPasswordSet || masterPasswordChanged)) {
-        steps.push({ args: ["backup", "kind", "enable", "secrets"], operation: "enable the secrets backup", stdin: desired.masterPassword });
-    } else if (!desired.secrets && live.secrets) {
-        steps.push({ args: ["backup", "kind", "disable", "secrets"], operation: "disable the secrets backup" });
-    }
-    if (live.hour !== desired.hour) steps.push({ args: ["backup", "time", "--hour", String(desired.hour)], operation: "set the daily backup hour" });
+    if (live.hour !== desired.hour) steps.push({ set: "hour", hour: desired.hour });
     const n = desired.notifications;
     const liveN = live.notifications;
-    if (liveN.email !== n.email || liveN.siem !== n.siem || liveN.emailTo !== (n.emailTo ?? null)) {
-        steps.push({
-            args: ["backup", "notify", "--email", n.email ? "on" : "off", "--siem", n.siem ? "on" : "off", ...(n.emailTo ? ["--email-to", n.emailTo] : ["--no-email-to"])],
-            operation: "set the lost-directory notifications",
-        });
+    if (liveN && (liveN.email !== n.email || liveN.siem !== n.siem || liveN.emailTo !== (n.emailTo ?? null))) {
+        steps.push({ set: "notifications", notifications: { email: n.email, siem: n.siem, emailTo: n.emailTo ?? null } });
     }
-    const from = liveDestination(live);
-    const to = desired.destination;
-    if (from.type !== to.type || (to.type === "partition" && from.type === "partition" && from.partitionId !== to.partitionId)) {
-        steps.push({ args: ["backup", "destination", to.type, ...(to.type === "partition" ? ["--partition", to.partitionId] : [])], operation: `send backups to ${to.type === "partition" ? `partition ${to.partitionId}` : to.type}` });
+    if (live.destination) {
+        const from = liveDestination(live.destination);
+        const to = desired.destination;
+        if (from.type !== to.type || (to.type === "partition" && from.type === "partition" && from.partitionId !== to.partitionId)) {
+            steps.push({ set: "destination", destination: to });
+        }
     }
     return steps;
 }
 
-/** The live settings in input shape. The master password cannot be read back, so it is carried over while the appliance holds one. */
-export function liveInputs(live: OrbitConfig["backup"], connection: Connection, knownMasterPassword: string | undefined): BackupPolicyInputs {
+/** What a step does, in words, for progress lines and messages. Pure. */
+export function stepOperation(step: PolicyStep): string {
+    switch (step.set) {
+        case "hour": return "set the daily backup hour";
+        case "kind": return `${step.on ? "enable" : "disable"} the ${step.kind} backup`;
+        case "notifications": return "set the lost-directory notifications";
+        case "destination": return `send backups to ${step.destination.type === "partition" ? `partition ${step.destination.partitionId}` : step.destination.type}`;
+    }
+}
+
+/**
+ * The live settings in input shape. What the driver cannot read (on a real
+ * appliance, what Orbit Web sets) is carried over from `known`, the state, since
+ * it is checked by its outcome instead. The master password cannot be read back,
+ * so it is carried over while the appliance holds one.
+ */
+export function liveInputs(live: BackupSettingsView, known: BackupPolicyInputs): BackupPolicyInputs {
     const out: BackupPolicyInputs = {
-        connection, system: live.system, secrets: live.secrets, video: live.video, hour: live.hour,
-        notifications: { email: live.notifications.email, siem: live.notifications.siem, ...(live.notifications.emailTo !== null ? { emailTo: live.notifications.emailTo } : {}) },
-        destination: liveDestination(live),
+        connection: known.connection,
+        system: live.kinds?.system ?? known.system,
+        secrets: live.kinds?.secrets ?? known.secrets,
+        video: live.kinds?.video ?? known.video,
+        hour: live.hour,
+        notifications: live.notifications
+            ? { email: live.notifications.email, siem: live.notifications.siem, ...(live.notifications.emailTo !== null ? { emailTo: live.notifications.emailTo } : {}) }
+            : known.notifications,
+        destination: live.destination ? liveDestination(live.destination) : known.destination,
     };
-    if (live.secrets && live.masterPasswordSet && knownMasterPassword !== undefined) out.masterPassword = knownMasterPassword;
+    const holdsMasterPassword = live.kinds ? live.kinds.secrets && live.kinds.masterPasswordSet : known.secrets;
+    if (holdsMasterPassword && known.masterPassword !== undefined) out.masterPassword = known.masterPassword;
     return out;
 }
 
-async function converge(desired: BackupPolicyInputs, previousMasterPassword: string | undefined): Promise<BackupPolicyState> {
-    const orbit = new OrbitClient(desired.connection);
-    const live = (await orbit.showConfig()).backup;
-    for (const step of planPolicy(live, desired, desired.masterPassword !== previousMasterPassword)) {
-        progress(`BackupPolicy on ${orbit.target}: ${step.operation}`);
-        await orbit.change(step.args, step.operation, step.stdin, [desired.masterPassword]);
+/**
+ * Where in Orbit Web each declared value the driver cannot set is set, for the
+ * one notice per appliance. Pure.
+ */
+export function orbitWebSettings(desired: Pick<BackupPolicyInputs, "system" | "secrets" | "video" | "destination" | "notifications">, abilities: DriverAbilities): string[] {
+    const screen = "Orbit Config Manager ➔ Settings ➔ Backup";
+    const out: string[] = [];
+    if (!abilities.kinds) {
+        out.push(`${screen}: "Enable application backup?" = ${desired.system ? "Yes" : "No"} (system)`);
+        out.push(`${screen}: "Enable sessions file backup?" = ${desired.video ? "Yes" : "No"} (video)`);
+        out.push(desired.secrets
+            ? `${screen} ➔ Servers: Enabled, with its Mode and Directory path (secrets; it runs only after the master key ceremony)`
+            : `${screen} ➔ Servers: not enabled (secrets)`);
     }
-    return desired;
+    if (!abilities.destination) {
+        const d = desired.destination;
+        out.push(d.type === "none"
+            ? `${screen}: "Mount a remote partition?" = No (destination none)`
+            : d.type === "rsync"
+                ? `${screen}: "Mount a remote partition?" = Yes, "Send to a remote Linux server (via rsync)", with the RsyncTarget's User, Server and Remote path`
+                : `${screen}: "Mount a remote partition?" = Yes, "Mounting a remote partition (via CIFS or NFS)" (partition ${d.partitionId})`);
+    }
+    if (!abilities.notifications) {
+        out.push(`notifications (e-mail ${desired.notifications.email ? "on" : "off"}, SIEM ${desired.notifications.siem ? "on" : "off"}): no documented command sets them; check them on the appliance`);
+    }
+    return out;
+}
+
+/** The appliances told this run where their Orbit Web settings go: once per appliance, not once per call. */
+const toldOrbitWeb = new Set<string>();
+
+function tellOrbitWeb(target: string, desired: BackupPolicyInputs, abilities: DriverAbilities): void {
+    const settings = orbitWebSettings(desired, abilities);
+    if (settings.length === 0 || toldOrbitWeb.has(target)) return;
+    toldOrbitWeb.add(target);
+    warn(`BackupPolicy on ${target}: no documented orbit command sets these, so they are not written; set them in Orbit Web, and the verification backup and \`senhasegura-backup drift\` check them by their outcome:\n  - ${settings.join("\n  - ")}`);
+}
+
+async function converge(desired: BackupPolicyInputs, previousMasterPassword: string | undefined): Promise<BackupPolicyState> {
+    const driver = await driverFor(desired.connection);
+    tellOrbitWeb(driver.target, desired, driver.abilities);
+    const live = await driver.backupSettings(false);
+    for (const step of planPolicy(live, desired, desired.masterPassword !== previousMasterPassword)) {
+        progress(`BackupPolicy on ${driver.target}: ${stepOperation(step)}`);
+        await driver.applyPolicyStep(step, stepOperation(step));
+    }
+    return { ...desired, driver: driver.name };
 }
 
 /**
@@ -120,10 +188,11 @@ async function converge(desired: BackupPolicyInputs, previousMasterPassword: str
  * if it were that one (docs/adopt.md).
  */
 async function adopt(desired: BackupPolicyInputs): Promise<BackupPolicyState> {
-    const orbit = new OrbitClient(desired.connection);
-    const found = liveInputs((await orbit.showConfig()).backup, desired.connection, desired.masterPassword);
-    reportAdoption(`BackupPolicy on ${orbit.target}`, adoptionDifferences(found, desired, { secret: ["masterPassword"] }));
-    return found;
+    const driver = await driverFor(desired.connection);
+    tellOrbitWeb(driver.target, desired, driver.abilities);
+    const found = liveInputs(await driver.backupSettings(false), desired);
+    reportAdoption(`BackupPolicy on ${driver.target}`, adoptionDifferences(found, desired, { secret: ["masterPassword"] }));
+    return { ...found, driver: driver.name };
 }
 
 /** What delete leaves behind: every backup off and no destination. */
@@ -136,7 +205,11 @@ export const backupPolicyProvider = {
         return checkInputs(BackupPolicyArgs, news);
     },
     async diff(_id: string, olds: unknown, news: unknown) {
-        const decision = decideDiff(olds, news, { identity: ["connection"], identityProjection: { connection: connectionIdentity }, ignore: ADOPTION_FIELDS });
+        const recorded = fieldsOf(olds).driver;
+        const parsed = BackupPolicyArgs.safeParse(fieldsOf(news));
+        // At every preview, once per appliance: what a vendor appliance needs set in Orbit Web.
+        if (recorded === "vendor" && parsed.success) tellOrbitWeb(describeTarget(parsed.data.connection), parsed.data, VENDOR_ABILITIES);
+        const decision = decideDiff(olds, news, { identity: ["connection"], identityProjection: { connection: connectionIdentity }, ignore: ["driver", ...ADOPTION_FIELDS] });
         return { changes: decision.changes, replaces: decision.replaces };
     },
     async create(inputs: BackupPolicyInputs) {
@@ -145,9 +218,9 @@ export const backupPolicyProvider = {
     },
     async read(id: string, props?: BackupPolicyState) {
         const state = requireState(props, id);
-        const live = (await new OrbitClient(state.connection).showConfigShared()).backup;
-        const inputs = liveInputs(live, state.connection, state.masterPassword);
-        return { id, props: inputs, inputs };
+        const driver = await driverFor(state.connection);
+        const inputs = liveInputs(await driver.backupSettings(true), state);
+        return { id, props: { ...inputs, driver: driver.name }, inputs };
     },
     async update(_id: string, olds: BackupPolicyState, news: BackupPolicyInputs) {
         return { outs: await converge(news, olds.masterPassword) };
@@ -155,12 +228,16 @@ export const backupPolicyProvider = {
     async delete(_id: string, props: BackupPolicyState) {
         // Documented behaviour: the appliance is left with every backup off and no destination,
         // so that the partitions and the rsync target can be removed after it.
-        const orbit = new OrbitClient(props.connection);
-        const live = (await orbit.showConfig()).backup;
+        const driver = await driverFor(props.connection);
+        if (!driver.abilities.kinds || !driver.abilities.destination) {
+            warn(`BackupPolicy on ${driver.target}: deleted from the stack only. No documented orbit command turns backups off or clears their destination, so the appliance keeps backing up as Orbit Web says (its hour stays ${props.hour}); turn them off there if that is what you want (Orbit Config Manager ➔ Settings ➔ Backup)`);
+            return;
+        }
+        const live = await driver.backupSettings(false);
         const off: BackupPolicyInputs = { ...BACKUPS_OFF, hour: live.hour, connection: props.connection, notifications: props.notifications };
         for (const step of planPolicy(live, off, false)) {
-            progress(`BackupPolicy on ${orbit.target}: ${step.operation}`);
-            await orbit.change(step.args, step.operation);
+            progress(`BackupPolicy on ${driver.target}: ${stepOperation(step)}`);
+            await driver.applyPolicyStep(step, stepOperation(step));
         }
     },
 } satisfies pulumi.dynamic.ResourceProvider<BackupPolicyInputs, BackupPolicyState>;
@@ -182,8 +259,10 @@ export class BackupPolicy extends BackupResource {
     declare readonly hour: pulumi.Output<number>;
     declare readonly destination: pulumi.Output<Destination>;
     declare readonly notifications: pulumi.Output<z.output<typeof Notifications>>;
+    /** Which driver spoke to the appliance: "vendor" (a real appliance) or "contract" (the lab's extended mode). */
+    declare readonly driver: pulumi.Output<DriverName>;
 
     constructor(name: string, args: Inputs<BackupPolicyArgs>, opts?: pulumi.CustomResourceOptions) {
-        super("BackupPolicy", "backupPolicy", name, { system: undefined, secrets: undefined, video: undefined, hour: undefined, notifications: undefined, ...args }, opts, ["masterPassword"]);
+        super("BackupPolicy", "backupPolicy", name, { system: undefined, secrets: undefined, video: undefined, hour: undefined, notifications: undefined, ...args, driver: undefined }, opts, ["masterPassword"]);
     }
 }

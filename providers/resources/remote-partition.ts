@@ -4,9 +4,11 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ADOPTION_FIELDS, Adopt, adoptionDifferences, reportAdoption } from "../scaffolding/adoption";
 import { type StoredState, checkInputs, connectionIdentity, decideDiff, requireState } from "../scaffolding/check";
-import { ApplianceConnection, type Connection, DEFAULT_PORTS, objectId } from "../transport/connection";
+import { DEFAULT_PORTS, objectId } from "../transport/connection";
+import { ApplianceConnection } from "../appliance/connection";
 import { BackupProviderError } from "../transport/errors";
-import { OrbitClient, type OrbitPartition } from "../appliance/orbit";
+import type { ApplianceDriver, PartitionSpec, PartitionView } from "../appliance/driver";
+import { driverFor } from "../appliance/select";
 import { progress } from "../transport/progress";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 import { AbsolutePath, CifsDomain, CifsPassword, Hostname, ObjectId, Port, UnixUser } from "../formats/rules";
@@ -88,33 +90,22 @@ export interface RemotePartitionState extends RemotePartitionInputs {
     mountedAt: string | null;
 }
 
-/** The orbit arguments for add or update; the password travels on stdin. Pure. */
-export function partitionArgs(verb: "add" | "update", p: RemotePartitionInputs): string[] {
-    const args = ["partition", verb, "--id", p.partitionId, "--protocol", p.protocol, "--host", p.host, "--port", String(p.port), "--path", p.path];
-    if (p.user !== undefined) args.push("--user", p.user);
-    if (p.domain !== undefined) args.push("--domain", p.domain);
-    if (p.credentialId !== undefined) args.push("--credential-id", p.credentialId);
-    if (p.password !== undefined) args.push("--password-stdin");
-    if (!p.mounted) args.push("--no-mount");
-    return args;
-}
-
 /** The live partition in input shape; the password cannot be read back, so it is carried over while one is set. */
-export function liveInputs(live: OrbitPartition, connection: Connection, knownPassword: string | undefined): RemotePartitionInputs {
+export function liveInputs(live: PartitionView, known: RemotePartitionInputs): RemotePartitionInputs {
     const out: RemotePartitionInputs = {
-        connection, partitionId: live.id, protocol: live.protocol, host: live.host, port: live.port, path: live.path, mounted: live.mounted,
+        connection: known.connection, partitionId: live.id, protocol: live.protocol, host: live.host, port: live.port, path: live.path, mounted: live.mounted,
     };
     if (live.user !== null) out.user = live.user;
     if (live.domain !== null) out.domain = live.domain;
     if (live.credentialId !== null) out.credentialId = live.credentialId;
-    if (live.passwordSet && knownPassword !== undefined) out.password = knownPassword;
+    if (live.passwordSet && known.password !== undefined) out.password = known.password;
     return out;
 }
 
 export type PartitionAction = "none" | "add" | "update" | "mount" | "unmount";
 
 /** What to run to bring a live partition (or none) to the desired one. Pure. */
-export function planPartition(live: OrbitPartition | undefined, desired: RemotePartitionInputs, passwordChanged: boolean): PartitionAction {
+export function planPartition(live: PartitionView | undefined, desired: RemotePartitionInputs, passwordChanged: boolean): PartitionAction {
     if (!live) return "add";
     const fieldsDiffer = live.protocol !== desired.protocol || live.host !== desired.host || live.port !== desired.port
         || live.path !== desired.path || live.user !== (desired.user ?? null) || live.domain !== (desired.domain ?? null)
@@ -124,34 +115,39 @@ export function planPartition(live: OrbitPartition | undefined, desired: RemoteP
     return "none";
 }
 
+/** The partition a driver saves for the inputs. Pure. */
+export function partitionSpec(p: RemotePartitionInputs): PartitionSpec {
+    return {
+        id: p.partitionId, protocol: p.protocol, host: p.host, port: p.port, path: p.path, user: p.user ?? null, domain: p.domain ?? null,
+        credentialId: p.credentialId ?? null, password: p.password, mounted: p.mounted,
+    };
+}
+
+/** The driver, when it manages partitions by id; a vendor appliance's one partition is not managed yet. */
+async function partitionDriver(connection: RemotePartitionInputs["connection"]): Promise<ApplianceDriver> {
+    const driver = await driverFor(connection);
+    if (!driver.abilities.partitionsById) {
+        throw new BackupProviderError("this release manages remote partitions only on the lab's contract appliance; a real appliance's one partition (orbit partition) is not managed yet", {
+            kind: "invalid", host: driver.target, operation: "manage the remote partition",
+            hint: "set up the partition with `sudo orbit partition` on the appliance, or send backups over rsync (ApplianceBackup destination type \"rsync\"), which a real appliance supports",
+        });
+    }
+    return driver;
+}
+
 async function converge(desired: RemotePartitionInputs, previousPassword: string | undefined): Promise<RemotePartitionState> {
-    const orbit = new OrbitClient(desired.connection);
-    const config = await orbit.showConfig();
-    const live = config.partitions.find((p) => p.id === desired.partitionId);
+    const driver = await partitionDriver(desired.connection);
+    const live = (await driver.partitions(false)).find((p) => p.id === desired.partitionId);
     const action = planPartition(live, desired, desired.password !== previousPassword);
-    const label = `RemotePartition ${desired.partitionId} on ${orbit.target}`;
+    const label = `RemotePartition ${desired.partitionId} on ${driver.target}`;
     if (action === "add" || action === "update") {
         progress(`${label}: ${action === "add" ? "adding" : "updating"} ${desired.protocol}://${desired.host}:${desired.port}${desired.path}${desired.mounted ? " and mounting it" : ""}`);
-        try {
-            await orbit.change(partitionArgs(action, desired), `${action} partition ${desired.partitionId}`, desired.password, [desired.password]);
-        } catch (err) {
-            if (err instanceof BackupProviderError && err.code === "unreachable") {
-                // The appliance keeps the partition, unmounted; the next up retries the mount.
-                throw new BackupProviderError(`the appliance saved the partition but could not mount ${desired.protocol}://${desired.host}:${desired.port}${desired.path}`, {
-                    kind: "appliance", code: "unreachable", host: orbit.target, operation: `mount partition ${desired.partitionId}`,
-                    hint: desired.protocol === "cifs"
-                        ? "check the share exists, the user has write rights, and the password or credential is right; then run `pulumi up` again"
-                        : "check the NFS server is up and exports the path to the appliance's IP address; then run `pulumi up` again",
-                    cause: err, secrets: [desired.password],
-                });
-            }
-            throw err;
-        }
+        await driver.savePartition(action, partitionSpec(desired));
     } else if (action === "mount" || action === "unmount") {
         progress(`${label}: ${action}ing`);
-        await orbit.change(["partition", action, "--id", desired.partitionId], `${action} partition ${desired.partitionId}`);
+        await driver.mountPartition(desired.partitionId, action === "mount");
     }
-    const after = (await orbit.showConfig()).partitions.find((p) => p.id === desired.partitionId);
+    const after = (await driver.partitions(false)).find((p) => p.id === desired.partitionId);
     return { ...desired, mountedAt: after?.mountedAt ?? null };
 }
 
@@ -162,12 +158,12 @@ async function converge(desired: RemotePartitionInputs, previousPassword: string
  * until the partition next changes (docs/adopt.md).
  */
 async function adopt(desired: RemotePartitionInputs): Promise<RemotePartitionState | undefined> {
-    const orbit = new OrbitClient(desired.connection);
-    const live = (await orbit.showConfig()).partitions.find((p) => p.id === desired.partitionId);
+    const driver = await partitionDriver(desired.connection);
+    const live = (await driver.partitions(false)).find((p) => p.id === desired.partitionId);
     if (!live) return undefined;
-    const found = liveInputs(live, desired.connection, desired.password);
-    reportAdoption(`RemotePartition ${desired.partitionId} on ${orbit.target}`, adoptionDifferences(found, desired, { secret: ["password"] }));
-    return { ...found, mountedAt: live.mountedAt ?? null };
+    const found = liveInputs(live, desired);
+    reportAdoption(`RemotePartition ${desired.partitionId} on ${driver.target}`, adoptionDifferences(found, desired, { secret: ["password"] }));
+    return { ...found, mountedAt: live.mountedAt };
 }
 
 /** What the engine hands back: see StoredState. */
@@ -190,20 +186,19 @@ export const remotePartitionProvider = {
     },
     async read(id: string, props?: StoredPartition) {
         const state = requireState(props, id);
-        const config = await new OrbitClient(state.connection).showConfigShared();
-        const live = config.partitions.find((p) => p.id === state.partitionId);
+        const live = (await (await partitionDriver(state.connection)).partitions(true)).find((p) => p.id === state.partitionId);
         // No id: the partition is gone, and refresh drops the resource.
         if (!live) return {};
-        const inputs = liveInputs(live, state.connection, state.password);
-        return { id, props: { ...inputs, mountedAt: live.mountedAt ?? null }, inputs };
+        const inputs = liveInputs(live, state);
+        return { id, props: { ...inputs, mountedAt: live.mountedAt }, inputs };
     },
     async update(_id: string, olds: StoredPartition, news: RemotePartitionInputs) {
         return { outs: await converge(news, olds.password) };
     },
     async delete(_id: string, props: StoredPartition) {
-        const orbit = new OrbitClient(props.connection);
-        progress(`RemotePartition ${props.partitionId} on ${orbit.target}: unmounting and removing`);
-        await orbit.change(["partition", "remove", "--id", props.partitionId], `remove partition ${props.partitionId}`);
+        const driver = await partitionDriver(props.connection);
+        progress(`RemotePartition ${props.partitionId} on ${driver.target}: unmounting and removing`);
+        await driver.removePartition(props.partitionId);
     },
 } satisfies pulumi.dynamic.ResourceProvider<RemotePartitionInputs, StoredPartition>;
 

@@ -3,9 +3,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ADOPTION_FIELDS, Adopt, adoptionDifferences, reportAdoption } from "../scaffolding/adoption";
-import { type StoredState, checkInputs, connectionIdentity, decideDiff, requireState } from "../scaffolding/check";
-import { ApplianceConnection, DEFAULT_PORTS, objectId } from "../transport/connection";
-import { OrbitClient, type OrbitRsync } from "../appliance/orbit";
+import { type StoredState, checkInputs, connectionIdentity, decideDiff, fieldsOf, requireState } from "../scaffolding/check";
+import { DEFAULT_PORTS, HostKey, objectId, parseHostKeyPin } from "../transport/connection";
+import { BackupProviderError } from "../transport/errors";
+import { ApplianceConnection } from "../appliance/connection";
+import type { ApplianceDriver, DriverName, RsyncTargetView } from "../appliance/driver";
+import { driverFor } from "../appliance/select";
+import { VendorDriver } from "../appliance/vendor-driver";
 import { progress, warn } from "../transport/progress";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 import { BackupDirectory, Hostname, Port, UnixUser } from "../formats/rules";
@@ -17,71 +21,157 @@ export const RsyncTargetArgs = z.strictObject({
     user: UnixUser,
     /** The backup server's host name or IPv4 address, as the appliance reaches it. */
     host: Hostname,
-    /** The backup server's SSH port. @default 22 */
+    /**
+     * The backup server's SSH port. Orbit Web has no port field, so a real appliance
+     * connects to 22 unless root's ssh configuration there says otherwise: any other
+     * port needs portInApplianceSshConfig. @default 22
+     */
     port: Port.default(DEFAULT_PORTS.ssh),
     /** Absolute path of the backup directory on the backup server, e.g. /files/backup/senhasegura: letters, digits and `._-/`, no `..`. */
     path: BackupDirectory,
     /**
-     * Also run the appliance's connection test (`orbit rsync test`) on every refresh,
+     * Also run the appliance's connection test on every refresh (contract appliance),
      * so a drift-detection preview warns when the appliance can no longer reach the
      * server. Off by default: the test is the costliest read (a login of the appliance
      * on the backup server, about 0.3 s), and the AuthorizedKey already shows a
-     * removed or changed key as drift. Create and update always test. @default false
+     * removed or changed key as drift. Create and update always test, and on a vendor
+     * appliance every refresh tests, since the test is all it can read. @default false
      */
     testOnRefresh: z.boolean().default(false),
+    /**
+     * The backup server's host key as the appliance's ssh sees it: its key line (as
+     * ssh-keyscan prints it) or its `SHA256:` fingerprint. On a vendor appliance the key
+     * line is pinned in root's known_hosts (see pinServerHostKey), so the appliance's
+     * own hop to the server is verified too; a fingerprint cannot be written there.
+     */
+    serverHostKey: HostKey.optional(),
+    /**
+     * Vendor appliance: add serverHostKey's line to root's known_hosts when it is not
+     * there, as the vendor's `sudo ssh <user>@<server>` step would, but from the pin
+     * instead of trust on first use (one line added, every other line kept). false:
+     * leave the file alone; the line must be there already. @default true
+     */
+    pinServerHostKey: z.boolean().optional(),
+    /**
+     * Vendor appliance: confirms that root's ssh configuration on the appliance sends
+     * its connections to `host` to `port` (Orbit Web has no port field). Required
+     * when port is not 22 on a vendor appliance. @default false
+     */
+    portInApplianceSshConfig: z.boolean().optional(),
     /** Create takes over the target the appliance already has, as it is, and writes nothing (docs/adopt.md). */
     adopt: Adopt,
+}).superRefine((t, ctx) => {
+    if (t.connection.driver === "vendor" && t.port !== DEFAULT_PORTS.ssh && t.portInApplianceSshConfig !== true) {
+        ctx.addIssue({ code: "custom", path: ["port"], message: portRule(t.port) });
+    }
 });
 export type RsyncTargetArgs = z.input<typeof RsyncTargetArgs>;
 type RsyncTargetInputs = z.output<typeof RsyncTargetArgs>;
 
+/** Why a port other than 22 needs confirming on a vendor appliance. Pure. */
+function portRule(port: number): string {
+    return `a real appliance has no rsync port setting (Orbit Web asks only for User, Server and Remote path), so it connects to port 22 unless root's ssh configuration there says otherwise; port ${port} was provided: set portInApplianceSshConfig to true once that configuration sends the server's connections to ${port}, or use port 22`;
+}
+
 export interface RsyncTargetState extends RsyncTargetInputs {
-    /** Whether the appliance reached the target with its root key at the last create or update (or refresh, with testOnRefresh). */
+    /** Whether the appliance reached the target with its root key at the last create or update (or refresh, with testOnRefresh or on a vendor appliance). */
     reachable: boolean;
     /** Why it could not, when it could not. */
     reachError: string | null;
+    /** Which driver spoke to the appliance. */
+    driver?: DriverName;
 }
 
 const TARGET_FIELDS = ["user", "host", "port", "path"] as const;
 
-/** The orbit arguments that set the target. Pure. */
-export function rsyncSetArgs(t: Pick<RsyncTargetInputs, "user" | "host" | "port" | "path">): string[] {
-    return ["rsync", "set", "--user", t.user, "--host", t.host, "--port", String(t.port), "--path", t.path];
+export function sameTarget(live: RsyncTargetView | null | undefined, desired: RsyncTargetView): boolean {
+    return live !== null && live !== undefined && TARGET_FIELDS.every((f) => live[f] === desired[f]);
 }
 
-export function sameTarget(live: OrbitRsync | null, desired: Pick<RsyncTargetInputs, "user" | "host" | "port" | "path">): boolean {
-    return live !== null && TARGET_FIELDS.every((f) => live[f] === desired[f]);
+function targetOf(inputs: RsyncTargetInputs): RsyncTargetView {
+    return { user: inputs.user, host: inputs.host, port: inputs.port, path: inputs.path };
 }
 
-async function probe(orbit: OrbitClient, inputs: RsyncTargetInputs): Promise<RsyncTargetState> {
-    const test = await orbit.rsyncTest();
+/** What a vendor appliance's rsync test failing means, for messages. */
+function unreachableText(driver: ApplianceDriver, inputs: RsyncTargetInputs, error: string | null): string {
+    return `the appliance cannot write to ${inputs.user}@${inputs.host}:${inputs.port}${inputs.path} as root with its root key (${error ?? "no detail"})`;
+}
+
+async function probe(driver: ApplianceDriver, inputs: RsyncTargetInputs, options: { failHard: boolean }): Promise<RsyncTargetState> {
+    const test = await driver.testRsync(targetOf(inputs));
     if (!test.reachable) {
-        warn(`RsyncTarget on ${orbit.target}: the appliance cannot reach ${inputs.user}@${inputs.host}:${inputs.port}${inputs.path} with its root key (${test.error ?? "no detail"}); backups will fail until the key is authorized (see AuthorizedKey)`);
+        if (options.failHard) {
+            throw new BackupProviderError(unreachableText(driver, inputs, test.error), {
+                kind: "appliance", code: "unreachable", host: driver.target, operation: "test the rsync target",
+                hint: "check that the AuthorizedKey holds the appliance's root key, that the directory exists and is the backup user's, and that root's known_hosts on the appliance holds the server's key; then run `pulumi up` again",
+            });
+        }
+        warn(`RsyncTarget on ${driver.target}: ${unreachableText(driver, inputs, test.error)}; backups will fail until the key is authorized (see AuthorizedKey)`);
     }
-    return { ...inputs, reachable: test.reachable, reachError: test.reachable ? null : (test.error ?? "unreachable") };
+    return { ...inputs, reachable: test.reachable, reachError: test.reachable ? null : (test.error ?? "unreachable"), driver: driver.name };
+}
+
+/**
+ * Vendor appliance: what Orbit Web holds cannot be read or written, so the target
+ * is proven instead: the server's key pinned in root's known_hosts, then a write of
+ * root's rsync into the directory.
+ */
+async function proveOnVendor(driver: VendorDriver, inputs: RsyncTargetInputs, options: { pin: boolean; failHard: boolean }): Promise<RsyncTargetState> {
+    if (inputs.port !== DEFAULT_PORTS.ssh && inputs.portInApplianceSshConfig !== true) {
+        throw new BackupProviderError(portRule(inputs.port), { kind: "invalid", host: driver.target, operation: "check the rsync target", hint: "set portInApplianceSshConfig to true, or port to 22" });
+    }
+    if (options.pin && inputs.pinServerHostKey !== false) {
+        const pin = inputs.serverHostKey === undefined ? undefined : parseHostKeyPin(inputs.serverHostKey);
+        if (pin === undefined || typeof pin === "string" || pin.kind !== "key") {
+            throw new BackupProviderError(`root's known_hosts on the appliance needs the backup server's key line, but serverHostKey is ${pin === undefined ? "not set" : "a fingerprint"}`, {
+                kind: "invalid", host: driver.target, operation: "pin the backup server's host key",
+                hint: "set RsyncTarget.serverHostKey to the server's key line (ssh-keyscan -p PORT HOST), or set pinServerHostKey to false once the line is in root's known_hosts",
+            });
+        }
+        if (await driver.pinServerHostKey(inputs.host, inputs.port, inputs.serverHostKey!)) {
+            progress(`RsyncTarget on ${driver.target}: pinned ${inputs.host}'s host key in root's known_hosts`);
+        }
+    }
+    return probe(driver, inputs, { failHard: options.failHard });
+}
+
+/** Tells, once per appliance, that Orbit Web holds the target. */
+const toldOrbitWeb = new Set<string>();
+function tellOrbitWeb(driver: ApplianceDriver, inputs: RsyncTargetInputs): void {
+    if (driver.abilities.rsyncTarget || toldOrbitWeb.has(driver.target)) return;
+    toldOrbitWeb.add(driver.target);
+    warn(`RsyncTarget on ${driver.target}: no documented orbit command sets the rsync target, so it is not written; in Orbit Config Manager ➔ Settings ➔ Backup choose "Send to a remote Linux server (via rsync)" with User ${inputs.user}, Server ${inputs.host} and Remote path ${inputs.path}. Each refresh proves it by a write of the appliance's root into that directory`);
 }
 
 async function converge(inputs: RsyncTargetInputs): Promise<RsyncTargetState> {
-    const orbit = new OrbitClient(inputs.connection);
-    const live = await orbit.showConfig();
-    if (!sameTarget(live.rsync, inputs)) {
-        progress(`RsyncTarget on ${orbit.target}: setting ${inputs.user}@${inputs.host}:${inputs.port}${inputs.path}`);
-        await orbit.change(rsyncSetArgs(inputs), "set the rsync target");
+    const driver = await driverFor(inputs.connection);
+    if (driver instanceof VendorDriver) {
+        tellOrbitWeb(driver, inputs);
+        return proveOnVendor(driver, inputs, { pin: true, failHard: true });
     }
-    return probe(orbit, inputs);
+    const live = await driver.rsyncTarget(false);
+    if (!sameTarget(live, targetOf(inputs))) {
+        progress(`RsyncTarget on ${driver.target}: setting ${inputs.user}@${inputs.host}:${inputs.port}${inputs.path}`);
+        await driver.setRsyncTarget(targetOf(inputs));
+    }
+    return probe(driver, inputs, { failHard: false });
 }
 
 /**
  * An adopting create: the target as the appliance holds it, tested as every create
- * tests it (`orbit rsync test` writes nothing), or undefined when none is set.
+ * tests it (the test writes nothing on the appliance), or undefined when none is set.
  */
 async function adopt(inputs: RsyncTargetInputs): Promise<RsyncTargetState | undefined> {
-    const orbit = new OrbitClient(inputs.connection);
-    const live = (await orbit.showConfig()).rsync;
-    if (live === null) return undefined;
-    const found: RsyncTargetInputs = { connection: inputs.connection, user: live.user, host: live.host, port: live.port, path: live.path, testOnRefresh: inputs.testOnRefresh };
-    reportAdoption(`RsyncTarget on ${orbit.target}`, adoptionDifferences(found, inputs));
-    return probe(orbit, found);
+    const driver = await driverFor(inputs.connection);
+    if (driver instanceof VendorDriver) {
+        tellOrbitWeb(driver, inputs);
+        return proveOnVendor(driver, inputs, { pin: false, failHard: false });
+    }
+    const live = await driver.rsyncTarget(false);
+    if (!live) return undefined;
+    const found: RsyncTargetInputs = { ...inputs, ...live };
+    reportAdoption(`RsyncTarget on ${driver.target}`, adoptionDifferences(found, inputs));
+    return probe(driver, found, { failHard: false });
 }
 
 /** What the engine hands back: see StoredState. */
@@ -89,12 +179,16 @@ type StoredTarget = StoredState<RsyncTargetInputs, RsyncTargetState>;
 
 export const rsyncTargetProvider = {
     async check(_olds: unknown, news: unknown) {
-        return checkInputs(RsyncTargetArgs, news);
+        const checked = checkInputs(RsyncTargetArgs, news);
+        // The desired state includes a target that works: on a vendor appliance, whose
+        // read is a write test, a failed test shows as drift of this field.
+        return checked.inputs ? { ...checked, inputs: { ...checked.inputs, reachable: true } } : checked;
     },
     async diff(_id: string, olds: unknown, news: unknown) {
+        const vendor = fieldsOf(olds).driver === "vendor";
         const decision = decideDiff(olds, news, {
             identity: ["connection"], identityProjection: { connection: connectionIdentity },
-            ignore: ["reachable", "reachError", ...ADOPTION_FIELDS],
+            ignore: [...(vendor ? [] : ["reachable"]), "reachError", "driver", ...ADOPTION_FIELDS],
         });
         return { changes: decision.changes, replaces: decision.replaces };
     },
@@ -104,24 +198,35 @@ export const rsyncTargetProvider = {
     },
     async read(id: string, props?: StoredTarget) {
         const state = requireState(props, id);
-        const orbit = new OrbitClient(state.connection);
-        const live = await orbit.showConfigShared();
-        // No id: the target is gone, and refresh drops the resource.
-        if (live.rsync === null) return {};
+        const driver = await driverFor(state.connection);
         // State written before testOnRefresh existed has none: the schema's default applies.
         const testOnRefresh = RsyncTargetArgs.shape.testOnRefresh.parse(state.testOnRefresh);
-        const inputs: RsyncTargetInputs = { connection: state.connection, ...live.rsync, testOnRefresh };
-        if (testOnRefresh) return { id, props: await probe(orbit, inputs), inputs };
-        return { id, props: { ...inputs, reachable: state.reachable, reachError: state.reachError ?? null }, inputs };
+        if (driver instanceof VendorDriver) {
+            // Nothing of the target is readable: the declared one is kept, and proven.
+            const { reachable: _r, reachError: _e, driver: _d, ...declared } = state;
+            const proven = await proveOnVendor(driver, { ...declared, testOnRefresh }, { pin: false, failHard: false });
+            return { id, props: proven, inputs: { ...declared, testOnRefresh, reachable: proven.reachable } };
+        }
+        const live = await driver.rsyncTarget(true);
+        // No id: the target is gone, and refresh drops the resource.
+        if (!live) return {};
+        const { reachable: _r, reachError: _e, driver: _d, ...declared } = state;
+        const inputs: RsyncTargetInputs = { ...declared, ...live, testOnRefresh };
+        if (testOnRefresh) return { id, props: await probe(driver, inputs, { failHard: false }), inputs };
+        return { id, props: { ...inputs, reachable: state.reachable ?? true, reachError: state.reachError ?? null, driver: driver.name }, inputs };
     },
     async update(_id: string, _olds: StoredTarget, news: RsyncTargetInputs) {
         return { outs: await converge(news) };
     },
     async delete(_id: string, props: StoredTarget) {
-        const orbit = new OrbitClient(props.connection);
-        const live = await orbit.showConfig();
-        if (live.rsync === null) return;
-        await orbit.change(["rsync", "clear"], "clear the rsync target");
+        const driver = await driverFor(props.connection);
+        if (!driver.abilities.rsyncTarget) {
+            warn(`RsyncTarget on ${driver.target}: deleted from the stack only; Orbit Web still sends backups to ${props.user}@${props.host}${props.path} until it is changed there (Orbit Config Manager ➔ Settings ➔ Backup), and root's known_hosts keeps the server's line`);
+            return;
+        }
+        const live = await driver.rsyncTarget(false);
+        if (live === null) return;
+        await driver.clearRsyncTarget();
     },
 } satisfies pulumi.dynamic.ResourceProvider<RsyncTargetInputs, StoredTarget>;
 
@@ -141,9 +246,10 @@ export class RsyncTarget extends BackupResource {
     declare readonly path: pulumi.Output<string>;
     declare readonly reachable: pulumi.Output<boolean>;
     declare readonly reachError: pulumi.Output<string | null>;
+    declare readonly driver: pulumi.Output<DriverName>;
 
     constructor(name: string, args: Inputs<RsyncTargetArgs>, opts?: pulumi.CustomResourceOptions) {
         super("RsyncTarget", "rsyncTarget", name,
-            { port: undefined, ...args, reachable: undefined, reachError: undefined }, opts, []);
+            { port: undefined, ...args, reachable: undefined, reachError: undefined, driver: undefined }, opts, []);
     }
 }

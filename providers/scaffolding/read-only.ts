@@ -4,9 +4,10 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { checkInputs, connectionIdentity, decideDiff, fieldsOf, requireState } from "./check";
-import { type Connection, objectId } from "../transport/connection";
+import { objectId } from "../transport/connection";
+import type { ApplianceConnection } from "../appliance/connection";
 
-export interface ReadOnlyInputs { connection: Connection }
+export interface ReadOnlyInputs { connection: ApplianceConnection }
 
 export function readOnlyApplianceProvider<State extends ReadOnlyInputs>(resource: {
     /** The Args schema: the connection, with the resource's own documentation. */

@@ -83,14 +83,21 @@ const PrivateKey = z.string().superRefine((value, ctx) => {
     }
 });
 
+/** A sudo password: one line. The message never quotes the value: it is secret. */
+const SudoPassword = z.string().superRefine((value, ctx) => {
+    if (value.length === 0 || value.length > 1024 || /[\u0000\n\r]/.test(value)) {
+        ctx.addIssue({ code: "custom", message: `must be one line of 1 to 1024 characters, without NUL, CR or LF (the value is secret and not shown; it has ${value.length} characters)` });
+    }
+});
+
 const AbsoluteFile = z.string().regex(/^\/[^\u0000-\u001f]*$/, "must be an absolute path to a file on the machine running Pulumi");
 
 /**
  * Builds the connection schema with a resource's own default port and user: the
  * appliance listens on 59022 for `mt4adm`, a backup server on 22.
  */
-export function connectionSchema<User extends z.ZodType<string, any>>(defaults: { port: number }, user: User) {
-    return z.strictObject({
+export function connectionShape<User extends z.ZodType<string, any>>(defaults: { port: number }, user: User) {
+    return {
         /** Host name or IPv4 address of the SSH server. */
         host: Hostname,
         /** The SSH port. @default 59022 on the appliance, 22 on a backup server */
@@ -111,16 +118,30 @@ export function connectionSchema<User extends z.ZodType<string, any>>(defaults: 
         dialTimeoutSec: z.number().int().min(1).max(300).default(CONNECTION_DEFAULTS.dialTimeoutSec),
         /** Seconds allowed for one remote command, so a hung share cannot hang the run. @default 120 */
         commandTimeoutSec: z.number().int().min(1).max(7200).default(CONNECTION_DEFAULTS.commandTimeoutSec),
-    }).superRefine((c, ctx) => {
-        const methods = [c.privateKey, c.privateKeyPath, c.agentSocket].filter((m) => m !== undefined).length;
-        if (methods !== 1) {
-            ctx.addIssue({
-                code: "custom",
-                path: ["privateKey"],
-                message: `give exactly one of privateKey (secret), privateKeyPath or agentSocket, but ${methods} were provided`,
-            });
-        }
-    });
+        /**
+         * The login user's sudo password, for a host where sudo asks for one (a senhasegura
+         * appliance does, as the vendor ships it). Secret: sent on stdin to `sudo -S`, never on
+         * argv or in the environment. Unset: sudo runs with `-n`, which fails at once, naming
+         * this key, where a password is needed.
+         */
+        sudoPassword: SudoPassword.optional(),
+    };
+}
+
+/** The cross-field rule of every connection: exactly one way to authenticate. */
+export function oneKeySource(c: { privateKey?: string; privateKeyPath?: string; agentSocket?: string }, ctx: z.RefinementCtx): void {
+    const methods = [c.privateKey, c.privateKeyPath, c.agentSocket].filter((m) => m !== undefined).length;
+    if (methods !== 1) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["privateKey"],
+            message: `give exactly one of privateKey (secret), privateKeyPath or agentSocket, but ${methods} were provided`,
+        });
+    }
+}
+
+export function connectionSchema<User extends z.ZodType<string, any>>(defaults: { port: number }, user: User) {
+    return z.strictObject(connectionShape(defaults, user)).superRefine(oneKeySource);
 }
 
 /** How senhasegura's documentation reaches an appliance: SSH on 59022 as the admin mt4adm. */
@@ -129,10 +150,9 @@ export const APPLIANCE_LOGIN = { port: 59022, user: "mt4adm" } as const;
 /** The ports the other hosts listen on unless told otherwise: a backup server's sshd, a Samba share, an NFS export. */
 export const DEFAULT_PORTS = { ssh: 22, cifs: 445, nfs: 2049 } as const;
 
-export const ApplianceConnection = connectionSchema({ port: APPLIANCE_LOGIN.port }, UnixUser.default(APPLIANCE_LOGIN.user));
 export const ServerConnection = connectionSchema({ port: DEFAULT_PORTS.ssh }, UnixUser);
-export type Connection = z.output<typeof ApplianceConnection>;
-export type ConnectionInput = z.input<typeof ApplianceConnection>;
+/** An SSH connection, as the transport sees it; the appliance's adds its driver and paths (providers/appliance/connection.ts). */
+export type Connection = z.output<typeof ServerConnection>;
 
 /** The id of an object on a host, `<host>:<port>/<path>`: the host comes first, so a report can name it from the id alone. */
 export function objectId(c: Pick<Connection, "host" | "port">, ...path: string[]): string {

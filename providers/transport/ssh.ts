@@ -8,14 +8,17 @@ import type * as Ssh2 from "ssh2";
 import { type Connection, type HostKeyPin, describeTarget, hostKeyAlgorithmsFor, parseHostKeyPin, verifyHostKey } from "./connection";
 import { BackupProviderError, type FailureKind, RETRYABLE, redact } from "./errors";
 import { progress } from "./progress";
-import { shellJoin, sudoArgv, sudoRefusal } from "./shell";
+import { shellJoin, sudoLine, sudoRefusal } from "./shell";
 
 export interface RemoteCommand {
     /** The command and its arguments; each is quoted for the remote shell. */
     argv: readonly string[];
     /** What this command is for, in words, for messages ("read the backup configuration"). */
     operation: string;
-    /** Run through `sudo -n`, which fails instead of prompting when a password is needed. */
+    /**
+     * Run as root through sudo: with connection.sudoPassword, that password goes first on
+     * stdin (shell.ts, sudoLine); without it, `sudo -n`, which fails instead of prompting.
+     */
     sudo?: boolean;
     /** Sent on stdin, then stdin is closed. The only way secrets travel. */
     stdin?: string | Buffer;
@@ -117,6 +120,22 @@ const DIAL_HINTS: Record<FailureKind, (c: Connection) => string> = {
     socket: (c) => `check that sshd listens on ${c.host}:${c.port} and that no firewall drops the connection`,
     protocol: (c) => `check that ${c.host}:${c.port} is an SSH server and that it offers a key exchange ssh2 supports`,
     sudo: () => "", command: () => "", appliance: () => "", "concurrent-edit": () => "", invalid: () => "",
+};
+
+/** What each way sudo refuses means, and what to do about it. */
+const SUDO_REFUSALS: Record<"password" | "wrong-password" | "forbidden", { reason: string; hint: (c: Connection, program: string) => string }> = {
+    password: {
+        reason: "sudo asks for a password, and none is configured",
+        hint: (c, program) => `set the login's sudo password as a secret, connection.sudoPassword (in the dev stack: pulumi config set --secret sudoPassword), or allow ${c.user} to run ${program} without a password on ${c.host} (a NOPASSWD rule in /etc/sudoers.d)`,
+    },
+    "wrong-password": {
+        reason: "sudo refused the configured password",
+        hint: (c) => `check connection.sudoPassword is ${c.user}'s password on ${c.host} (pulumi config set --secret sudoPassword); sudo may also lock the account after repeated failures`,
+    },
+    forbidden: {
+        reason: "sudo refused the command",
+        hint: (c, program) => `allow ${c.user} to run ${program} with sudo on ${c.host}`,
+    },
 };
 
 class SshPool {
@@ -306,10 +325,14 @@ class SshPool {
     }
 
     private exec(client: Client, conn: Connection, command: RemoteCommand): Promise<CommandResult> {
-        const line = shellJoin(command.sudo ? sudoArgv(command.argv) : command.argv);
+        const withPassword = command.sudo === true && conn.sudoPassword !== undefined;
+        const line = command.sudo ? sudoLine(command.argv, withPassword) : shellJoin(command.argv);
+        const stdin = withPassword
+            ? Buffer.concat([Buffer.from(`${conn.sudoPassword}\n`), Buffer.from(command.stdin ?? "")])
+            : command.stdin;
         const timeoutSec = command.timeoutSec ?? conn.commandTimeoutSec;
         const target = describeTarget(conn);
-        const secrets = [...(command.secrets ?? []), typeof command.stdin === "string" ? command.stdin.trim() : undefined];
+        const secrets = [...(command.secrets ?? []), typeof command.stdin === "string" ? command.stdin.trim() : undefined, conn.sudoPassword];
         const scrub = (text: string) => redact(text, secrets);
         return new Promise((resolve, reject) => {
             client.exec(line, (err: Error | undefined, stream: ClientChannel) => {
@@ -366,17 +389,15 @@ class SshPool {
                     }
                     const refusal = command.sudo && code !== 0 ? sudoRefusal(errText) : undefined;
                     if (refusal !== undefined) {
-                        reject(new BackupProviderError(refusal === "password" ? "sudo asks for a password, and providers never type one" : "sudo refused the command", {
+                        reject(new BackupProviderError(SUDO_REFUSALS[refusal].reason, {
                             kind: "sudo", host: target, operation: command.operation, exitCode: code, stderr: errText, secrets,
-                            hint: refusal === "password"
-                                ? `allow ${conn.user} to run ${command.argv[0]} without a password on ${conn.host} (a NOPASSWD rule in /etc/sudoers.d)`
-                                : `allow ${conn.user} to run ${command.argv[0]} with sudo on ${conn.host}`,
+                            hint: SUDO_REFUSALS[refusal].hint(conn, command.argv[0]),
                         }));
                         return;
                     }
                     resolve({ code, stdout: out, stderr: errText });
                 });
-                if (command.stdin !== undefined) stream.end(command.stdin);
+                if (stdin !== undefined) stream.end(stdin);
                 else stream.end();
             });
         });

@@ -5,27 +5,14 @@
 import { strict as assert } from "assert";
 import { casesFromCommandOutput, casesFromFindings, sliceFleet } from "../../../bench/peers";
 import { type PeersSection, type RunFigure, type ToolResult, checkTargets, fit, marginal, median, ratio, renderPeers, summarize } from "../../../bench/peers/harness-report";
+import { labFixture } from "../../support/lab-fixture";
 import { DRIFT_CASES, DRIFT_ROUNDS, type DriftCaseId, type PeerLab, desiredFleet, driftCasesIn, keyOptions } from "../../../bench/peers/spec";
 import { defaultBackupOptions, renderOptions } from "../../../providers/formats/authorized-keys/options";
 
 const KEY0 = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCkey0 root@appliance-0";
 
 function lab(n = 2): PeerLab {
-    return {
-        version: 1, skipped: [], privileged: true,
-        root: "/lab",
-        appliances: Array.from({ length: n }, (_, i) => ({
-            name: `appliance-${i}`, host: "127.0.0.1", port: 59022 + i, hostKeyFingerprint: "SHA256:host", user: "mt4adm", privateKeyPath: "/lab/keys/k", hostKey: "ssh-ed25519 AAAAhost",
-            orbitRoot: `/lab/appliances/appliance-${i}`, rootPublicKey: i === 0 ? KEY0 : `ssh-rsa AAAAB3Nza${i} root@appliance-${i}`, sshdLog: `/lab/logs/${i}.log`,
-        })),
-        rsyncServer: {
-            hostKeyFingerprint: "SHA256:server", operatorPrivateKeyPath: "/lab/keys/operator",
-            host: "127.0.0.1", port: 2222, hostKey: "ssh-ed25519 AAAAsrv", backupUser: "senhauser", backupPath: "/files/backup/senhasegura",
-            authorizedKeysPath: "/lab/home/senhauser/.ssh/authorized_keys", adminUser: "bkpadmin", adminPrivateKeyPath: "/lab/keys/a", sshdLog: "/lab/logs/rsync.log",
-        },
-        cifs: { available: true, host: "127.0.0.1", port: 4450, share: "backup", credentialId: "lab-cifs", remotePath: "/backup", user: "senhabkp", passwordPath: "/lab/secrets/cifs", localPath: "/lab/cifs" },
-        nfs: { available: true, host: "127.0.0.1", port: 20490, remotePath: "/senhasegura", localPath: "/lab/nfs" },
-    };
+    return labFixture(n, (i) => i === 0 ? KEY0 : `ssh-rsa AAAAB3Nza${i} root@appliance-${i}`);
 }
 
 function run(what: RunFigure["what"], wallMs: number, extra: Partial<RunFigure> = {}): RunFigure {

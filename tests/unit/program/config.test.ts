@@ -5,6 +5,7 @@
 // values and keeps secrets secret; the lab wiring (program/lab-config.ts) fills only what
 // the stack leaves unset, and is never loaded without labFile. Pulumi.yaml declares
 // exactly the program's keys, with its defaults, and docs/configuration.md lists them.
+import { fixtureAppliance } from "../../support/lab-fixture";
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -136,6 +137,7 @@ const LAB = {
     appliances: [{
         name: "appliance-0", host: "127.0.0.1", port: 59022, user: "mt4adm", privateKeyPath: "/var/lib/senhasegura-lab/keys/mt4adm_ed25519", hostKey: applianceHostKey,
         hostKeyFingerprint: "SHA256:appliance", orbitRoot: "/var/lib/senhasegura-lab/appliances/appliance-0", rootPublicKey: ed25519PublicKey("root@appliance-0"), sshdLog: "/var/lib/senhasegura-lab/logs/sshd-appliance-0.log",
+        orbit: "vendor", sudoPasswordPath: fixtureAppliance(0).sudoPasswordPath, vendorPaths: fixtureAppliance(0).vendorPaths,
     }],
     rsyncServer: {
         host: "127.0.0.1", port: 2222, hostKey: serverHostKey, hostKeyFingerprint: "SHA256:server", backupUser: "senhauser", backupPath: "/files/backup/senhasegura",

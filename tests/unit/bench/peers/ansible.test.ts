@@ -11,6 +11,7 @@ import {
 } from "../../../../bench/peers/ansible";
 import { parseStat, treeOf } from "../../../../bench/peers/proc-tree";
 import { SCRATCH_HOUR, scratchCommands, withoutKeys } from "../../../../bench/peers/reset";
+import { labFixture } from "../../../support/lab-fixture";
 import { DRIFT_CASES, type PeerLab, keyOptions } from "../../../../bench/peers/spec";
 
 const KEY0 = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCkey0 root@appliance-0";
@@ -18,22 +19,7 @@ const KEY1 = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCkey1 root@appliance-1";
 const BLOB0 = KEY0.split(" ")[1];
 
 function lab(n = 2): PeerLab {
-    return {
-        version: 1, skipped: [], privileged: true,
-        root: "/var/lib/senhasegura-lab",
-        appliances: Array.from({ length: n }, (_, i) => ({
-            name: `appliance-${i}`, host: "127.0.0.1", port: 59022 + i, hostKeyFingerprint: "SHA256:host", user: "mt4adm", privateKeyPath: "/lab/keys/mt4adm_ed25519",
-            hostKey: `ssh-ed25519 AAAAC3host${i}`, orbitRoot: `/lab/appliances/appliance-${i}`, rootPublicKey: i === 0 ? KEY0 : i === 1 ? KEY1 : `ssh-rsa AAAAkey${i} root@appliance-${i}`,
-            sshdLog: `/lab/logs/sshd-appliance-${i}.log`,
-        })),
-        rsyncServer: {
-            hostKeyFingerprint: "SHA256:server", operatorPrivateKeyPath: "/lab/keys/operator",
-            host: "127.0.0.1", port: 2222, hostKey: "ssh-ed25519 AAAAC3server", backupUser: "senhauser", backupPath: "/files/backup/senhasegura",
-            authorizedKeysPath: "/lab/home/senhauser/.ssh/authorized_keys", adminUser: "bkpadmin", adminPrivateKeyPath: "/lab/keys/bkpadmin_ed25519", sshdLog: "/lab/logs/sshd-rsync.log",
-        },
-        cifs: { available: true, host: "127.0.0.1", port: 4450, share: "backup", credentialId: "lab-cifs", remotePath: "/backup", user: "senhabkp", passwordPath: "/lab/secrets/cifs-password", localPath: "/lab/cifs/backup" },
-        nfs: { available: true, host: "127.0.0.1", port: 20490, remotePath: "/senhasegura", localPath: "/lab/nfs/export" },
-    };
+    return labFixture(n, (i) => i === 0 ? KEY0 : i === 1 ? KEY1 : `ssh-rsa AAAAkey${i} root@appliance-${i}`);
 }
 
 describe("bench/peers/ansible: the work directory", () => {

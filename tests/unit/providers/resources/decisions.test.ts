@@ -5,11 +5,13 @@ import { AuthorizedKeyArgs, authorizedKeyProvider, parseReadAnswer } from "../..
 import { BackupPolicyArgs, liveInputs as policyLiveInputs, planPolicy } from "../../../../providers/resources/backup-policy";
 import { checkInputs, decideDiff, connectionIdentity } from "../../../../providers/scaffolding/check";
 import { sha256Fingerprint } from "../../../../providers/formats/authorized-keys/key";
-import { ApplianceConnection, parseHostKeyPin, verifyHostKey } from "../../../../providers/transport/connection";
+import { parseHostKeyPin, verifyHostKey } from "../../../../providers/transport/connection";
+import { ApplianceConnection } from "../../../../providers/appliance/connection";
+import { partitionArgs, policyStepArgs, rsyncSetArgs } from "../../../../providers/appliance/contract-driver";
+import type { BackupSettingsView, PartitionView } from "../../../../providers/appliance/driver";
 import { redact } from "../../../../providers/transport/errors";
-import type { OrbitConfig, OrbitPartition } from "../../../../providers/appliance/orbit";
-import { RemotePartitionArgs, partitionArgs, planPartition } from "../../../../providers/resources/remote-partition";
-import { RsyncTargetArgs, rsyncSetArgs, sameTarget } from "../../../../providers/resources/rsync-target";
+import { RemotePartitionArgs, partitionSpec, planPartition } from "../../../../providers/resources/remote-partition";
+import { RsyncTargetArgs, sameTarget } from "../../../../providers/resources/rsync-target";
 import { shown } from "../../../../providers/formats/rules";
 import { shellJoin, shellQuote, sudoArgv, sudoRefusal } from "../../../../providers/transport/shell";
 import { ed25519PublicKey, sshKeyPair } from "../../../support/keys";
@@ -163,12 +165,12 @@ describe("remote partition rules", () => {
 
     it("send the password on stdin, never as an argument", () => {
         const inputs = checkInputs(RemotePartitionArgs, cifs).inputs as any;
-        const args = partitionArgs("add", inputs);
+        const args = partitionArgs("add", partitionSpec(inputs));
         assert.ok(args.includes("--password-stdin"));
         assert.ok(!args.join(" ").includes("s3cret-Pass"));
     });
 
-    const live: OrbitPartition = { id: "cifs-share", protocol: "cifs", host: "127.0.0.1", port: 445, path: "/backup", user: "senhabkp", domain: null, credentialId: null, passwordSet: true, mounted: true, mountedAt: null };
+    const live: PartitionView = { id: "cifs-share", protocol: "cifs", host: "127.0.0.1", port: 445, path: "/backup", user: "senhabkp", domain: null, credentialId: null, passwordSet: true, mounted: true, mountedAt: null };
     it("plan nothing when the live partition matches", () => {
         assert.equal(planPartition(live, checkInputs(RemotePartitionArgs, cifs).inputs as any, false), "none");
     });
@@ -208,9 +210,9 @@ describe("diff decisions", () => {
 });
 
 describe("backup policy", () => {
-    const liveBackup: OrbitConfig["backup"] = {
-        system: true, secrets: false, video: false, masterPasswordSet: false, hour: 5,
-        destination: { mode: "none", partitionId: null }, notifications: { email: true, siem: true, emailTo: null },
+    const liveBackup: BackupSettingsView = {
+        kinds: { system: true, secrets: false, video: false, masterPasswordSet: false }, hour: 5,
+        destination: { type: "none" }, notifications: { email: true, siem: true, emailTo: null },
     };
     const desired = (extra: Record<string, unknown>) => checkInputs(BackupPolicyArgs, { connection: appliance, destination: { type: "rsync" }, ...extra }).inputs as any;
 
@@ -225,7 +227,7 @@ describe("backup policy", () => {
     });
 
     it("plans only what differs, with the master password on stdin", () => {
-        const steps = planPolicy(liveBackup, desired({ secrets: true, masterPassword: "correct horse battery", video: true, hour: 3 }), true);
+        const steps = planPolicy(liveBackup, desired({ secrets: true, masterPassword: "correct horse battery", video: true, hour: 3 }), true).map(policyStepArgs);
         assert.deepEqual(steps.map((s) => s.args.join(" ")), [
             "backup kind enable video", "backup kind enable secrets", "backup time --hour 3", "backup destination rsync",
         ]);
@@ -233,11 +235,18 @@ describe("backup policy", () => {
         assert.ok(steps.every((s) => !s.args.join(" ").includes("correct horse")));
     });
 
+    it("plans only the hour where the driver reads only the hour (a vendor appliance)", () => {
+        const steps = planPolicy({ hour: 5 }, desired({ secrets: true, masterPassword: "correct horse battery", video: true, hour: 3 }), true);
+        assert.deepEqual(steps, [{ set: "hour", hour: 3 }]);
+        const want = desired({ video: true, hour: 3 });
+        assert.deepEqual(policyLiveInputs({ hour: 4 }, want), { ...want, hour: 4 }, "what cannot be read is carried over; the hour is read");
+    });
+
     it("plans nothing once the live settings match", () => {
         const want = desired({ secrets: true, masterPassword: "correct horse battery" });
-        const live = { ...liveBackup, secrets: true, masterPasswordSet: true, destination: { mode: "rsync" as const, partitionId: null } };
+        const live: BackupSettingsView = { ...liveBackup, kinds: { ...liveBackup.kinds!, secrets: true, masterPasswordSet: true }, destination: { type: "rsync" } };
         assert.deepEqual(planPolicy(live, want, false), []);
-        assert.deepEqual(policyLiveInputs(live, want.connection, want.masterPassword), want);
+        assert.deepEqual(policyLiveInputs(live, want), want);
     });
 });
 

@@ -18,8 +18,10 @@ import { authorizedKeyProvider } from "../../../../providers/resources/authorize
 import { parseAuthorizedKeys } from "../../../../providers/formats/authorized-keys/file";
 import { backupPolicyProvider, planPolicy } from "../../../../providers/resources/backup-policy";
 import { backupVerificationProvider } from "../../../../providers/resources/backup-verification";
-import { remotePartitionProvider, partitionArgs } from "../../../../providers/resources/remote-partition";
-import { rsyncTargetProvider, rsyncSetArgs } from "../../../../providers/resources/rsync-target";
+import { partitionSpec, remotePartitionProvider } from "../../../../providers/resources/remote-partition";
+import { rsyncTargetProvider } from "../../../../providers/resources/rsync-target";
+import { partitionArgs, policyStepArgs, rsyncSetArgs } from "../../../../providers/appliance/contract-driver";
+import type { BackupSettingsView } from "../../../../providers/appliance/driver";
 import { shellJoin } from "../../../../providers/transport/shell";
 import { RESULTS_DIR, recordFigures } from "../../../support/hardening";
 import { ed25519PublicKey, sshKeyPair } from "../../../support/keys";
@@ -454,7 +456,7 @@ describe("values that are data, not code, stay inert", () => {
         const password = "p'a\"s$(id)`id`;s|w>o<r d#%+=-_.";
         const { inputs, failures } = await check("RemotePartition", { ...BASES.cifs.args, password });
         assert.deepEqual(failures, []);
-        const argv = partitionArgs("add", inputs as any);
+        const argv = partitionArgs("add", partitionSpec(inputs as any));
         assert.ok(argv.includes("--password-stdin"));
         assert.ok(!argv.some((a) => a.includes("s$(id)") || a.includes(password)), "the password must never be an argument");
     });
@@ -463,8 +465,8 @@ describe("values that are data, not code, stay inert", () => {
         const masterPassword = "m'a\"s$(id)`id`;ter|pass>word";
         const { inputs, failures } = await check("BackupPolicy", { ...BASES.policy.args, masterPassword });
         assert.deepEqual(failures, []);
-        const live = { system: true, secrets: false, video: true, masterPasswordSet: false, hour: 5, destination: { mode: "none" as const, partitionId: null }, notifications: { email: true, siem: true, emailTo: null } };
-        const steps = planPolicy(live, inputs as any, true);
+        const live: BackupSettingsView = { kinds: { system: true, secrets: false, video: true, masterPasswordSet: false }, hour: 5, destination: { type: "none" }, notifications: { email: true, siem: true, emailTo: null } };
+        const steps = planPolicy(live, inputs as any, true).map(policyStepArgs);
         const secretStep = steps.find((s) => s.stdin !== undefined);
         assert.equal(secretStep?.stdin, masterPassword);
         assert.ok(steps.every((s) => !s.args.some((a) => a.includes("$(id)"))));
@@ -485,6 +487,7 @@ describe("values that are data, not code, stay inert", () => {
 
     it("rsync target values reach orbit as separate arguments, never through a shell of ours", async () => {
         const { inputs } = await check("RsyncTarget", BASES.rsync.args);
-        assert.deepEqual(rsyncSetArgs(inputs as any), ["rsync", "set", "--user", "senhauser", "--host", "backup.example.com", "--port", "22", "--path", "/files/backup/senhasegura"]);
+        const t = inputs as any;
+        assert.deepEqual(rsyncSetArgs({ user: t.user, host: t.host, port: t.port, path: t.path }), ["rsync", "set", "--user", "senhauser", "--host", "backup.example.com", "--port", "22", "--path", "/files/backup/senhasegura"]);
     });
 });

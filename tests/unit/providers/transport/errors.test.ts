@@ -161,7 +161,7 @@ describe("orbit's failures keep orbit's reason", () => {
             },
         });
         const checked = await remotePartitionProvider.check!({}, {
-            connection: { host: "10.0.0.5", hostKey: connection.hostKey, privateKeyPath: "/keys/mt4adm" },
+            connection: { host: "10.0.0.5", hostKey: connection.hostKey, privateKeyPath: "/keys/mt4adm", driver: "contract" },
             partitionId: "cifs-share", protocol: "cifs", host: "files.example.com", path: "/backup", user: "svc-senhasegura", password,
         });
         assert.deepEqual(checked.failures, []);

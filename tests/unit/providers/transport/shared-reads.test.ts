@@ -128,7 +128,7 @@ describe("refresh reads over a fake transport", () => {
     // Each test uses its own ports: the providers' shared reads live for the process.
     let nextPort = 40_000;
     function appliance() {
-        return { host: "127.0.0.1", port: nextPort++, user: "mt4adm", hostKey, privateKeyPath: "/keys/mt4adm", useSudo: true, dialTimeoutSec: 15, commandTimeoutSec: 120, dialAttempts: 3 };
+        return { host: "127.0.0.1", port: nextPort++, user: "mt4adm", hostKey, privateKeyPath: "/keys/mt4adm", driver: "contract", useSudo: true, dialTimeoutSec: 15, commandTimeoutSec: 120, dialAttempts: 3 };
     }
 
     async function refreshAppliance(connection: object, rsyncExtra: object = {}) {

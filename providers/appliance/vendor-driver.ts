@@ -1,0 +1,204 @@
+// The vendor driver: a real senhasegura appliance, through only what the vendor
+// documents (docs/vendor-appliance.md): `orbit version`, `orbit backup time`,
+// `orbit backup create`, `orbit partition`, the root key file, and standard
+// read-only tools. What only Orbit Web sets is never written here: its abilities
+// say so, and resources check it by its outcome instead.
+import { randomBytes } from "crypto";
+import { checkPublicKey } from "../formats/authorized-keys/key";
+import { UnexpectedAnswer, parseBackupTimeShow, parseOrbitVersion, quoteAnswer, type OrbitVersion } from "../formats/orbit-vendor";
+import { describeTarget } from "../transport/connection";
+import { BackupProviderError } from "../transport/errors";
+import { SharedReads } from "../transport/shared-reads";
+import { shellJoin } from "../transport/shell";
+import { sshPool } from "../transport/ssh";
+import { type ApplianceConnection, type ResolvedPaths, resolvedPaths } from "./connection";
+import {
+    type ApplianceDriver, type BackupSettingsView, type DriverAbilities, type PartitionView, type PolicyStep, type RootKeyView, type RsyncReach,
+    type RsyncTargetView, notSupported,
+} from "./driver";
+import { ALL_ITEMS, type ItemAnswer, type ReadItem, parseReads, readScript } from "./vendor-reads";
+
+/** What the vendor driver can change: the hour only (partitions: RemotePartition's vendor mode). */
+export const VENDOR_ABILITIES: DriverAbilities = { kinds: false, notifications: false, destination: false, rsyncTarget: false, partitionsById: false };
+
+/** The batched refresh reads of each appliance, shared by its resources. */
+const sharedReads = new SharedReads<Record<ReadItem, ItemAnswer>>();
+
+/** What to tell the user when an answer is not what the vendor documents. */
+const PROBE_HINT = "run `senhasegura-backup probe` against this appliance and attach its report to a bug report: the appliance answered in a way the vendor's documentation does not show";
+
+/** The name of the file the rsync write test leaves in the backup directory. */
+export const RSYNC_WRITE_TEST = ".senhasegura-backup-write-test";
+
+/** The known_hosts host field for a server: `host` on port 22, `[host]:port` otherwise (ssh's own lookup key). */
+export function knownHostsName(host: string, port: number): string {
+    return port === 22 ? host : `[${host}]:${port}`;
+}
+
+/**
+ * The rsync that proves the target as the appliance's backup uses it: as root, with
+ * root's key, root's known_hosts (strict: an unknown or changed server key fails),
+ * and no port of its own, since Orbit Web has none (root's ssh configuration
+ * decides). It sends the appliance's public key file, which the server already
+ * holds in authorized_keys, as a write test that proves the directory is writable.
+ * Pure.
+ */
+export function rsyncWriteTestArgv(paths: ResolvedPaths, target: Pick<RsyncTargetView, "user" | "host" | "path">): string[] {
+    const ssh = ["ssh", ...(paths.rootSshConfig ? ["-F", paths.rootSshConfig] : []), "-i", paths.rootPrivateKey,
+        "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+        "-o", `UserKnownHostsFile=${paths.rootKnownHosts}`, "-o", "ConnectTimeout=15"];
+    return ["rsync", "--timeout=30", "-e", shellJoin(ssh), "--", paths.rootPublicKey,
+        `${target.user}@${target.host}:${target.path.replace(/\/+$/, "")}/${RSYNC_WRITE_TEST}`];
+}
+
+/**
+ * The script that adds one line to root's known_hosts unless it is there: under a
+ * lock on the directory, through a temporary file renamed over the old one, every
+ * other line kept byte for byte. Pure.
+ */
+export function knownHostsAddScript(file: string, line: string): string {
+    if (/[\r\n\u0000]/.test(line)) throw new Error("a known_hosts line must be one line");
+    const q = (s: string) => shellJoin([s]);
+    return [
+        `f=${q(file)}; line=${q(line)}; d=$(dirname "$f")`,
+        `[ -d "$d" ] || install -d -m 0700 "$d"`,
+        `exec 9<"$d"; flock -w 20 9 || { echo "cannot lock $d" >&2; exit 3; }`,
+        `if [ -f "$f" ] && grep -qxF -- "$line" "$f"; then echo present; exit 0; fi`,
+        `tmp=$(mktemp "$f.XXXXXX") || exit 3`,
+        `{ if [ -f "$f" ]; then cat -- "$f"; [ -s "$f" ] && [ "$(tail -c 1 -- "$f" | od -An -c | tr -d ' ')" != '\\n' ] && echo; fi; printf '%s\\n' "$line"; } >"$tmp" || { rm -f "$tmp"; exit 3; }`,
+        `if [ -f "$f" ]; then chmod --reference="$f" "$tmp" && chown --reference="$f" "$tmp"; else chmod 0644 "$tmp"; fi`,
+        `mv -f "$tmp" "$f" && echo added`,
+    ].join("\n");
+}
+
+export class VendorDriver implements ApplianceDriver {
+    readonly name = "vendor" as const;
+    readonly abilities = VENDOR_ABILITIES;
+    readonly target: string;
+    readonly paths: ResolvedPaths;
+
+    constructor(readonly connection: ApplianceConnection) {
+        this.target = describeTarget(connection);
+        this.paths = resolvedPaths(connection.paths);
+    }
+
+    private get readKey(): string { return `${this.connection.user}@${this.connection.host}:${this.connection.port}`; }
+
+    /** Runs `argv` as root and returns its exit code and output. */
+    private async root(argv: readonly string[], operation: string, options: { stdin?: string; timeoutSec?: number; secrets?: readonly (string | undefined)[] } = {}) {
+        return sshPool.run(this.connection, { argv, sudo: true, operation, stdin: options.stdin, timeoutSec: options.timeoutSec, secrets: options.secrets });
+    }
+
+    private unexpected(err: unknown, operation: string, context: { exitCode?: number; stderr?: string } = {}): BackupProviderError {
+        const reason = err instanceof UnexpectedAnswer ? err.message : String(err);
+        return new BackupProviderError(reason, { kind: "appliance", code: "unexpected-answer", host: this.target, operation, hint: PROBE_HINT, ...context, cause: err });
+    }
+
+    /** Every read item in one exec. `shared`: a refresh read, shared by the appliance's resources. */
+    reads(shared: boolean): Promise<Record<ReadItem, ItemAnswer>> {
+        const read = async () => {
+            const boundary = randomBytes(16).toString("hex");
+            const result = await this.root(["sh", "-c", readScript(this.paths, boundary)], "read the appliance (orbit version, backup time, root key, partition)");
+            const parsed = parseReads(result.stdout, boundary, ALL_ITEMS);
+            if (typeof parsed === "string") throw this.unexpected(new UnexpectedAnswer("the answers of the read script", parsed, result.stdout + result.stderr), "read the appliance", { exitCode: result.code });
+            return parsed;
+        };
+        return shared ? sharedReads.get(this.readKey, read) : read();
+    }
+
+    private forget(): void { sharedReads.forget(this.readKey); }
+
+    async version(shared: boolean): Promise<OrbitVersion> {
+        const { version } = await this.reads(shared);
+        try {
+            return parseOrbitVersion(version.output);
+        } catch (err) {
+            throw this.unexpected(err, "read the orbit version (orbit version)", { exitCode: version.code });
+        }
+    }
+
+    async rootKey(shared: boolean): Promise<RootKeyView> {
+        const reads = await this.reads(shared);
+        const { rootKey, hostname } = reads;
+        if (rootKey.code !== 0) {
+            throw new BackupProviderError(`cannot read ${this.paths.rootPublicKey}: ${quoteAnswer(rootKey.output)}`, {
+                kind: "appliance", host: this.target, operation: "read the appliance's root public key", exitCode: rootKey.code,
+                hint: `the appliance makes this key when it is installed (vendor: sudo cat ${this.paths.rootPublicKey}); check the path, or set connection.paths.rootPublicKey`,
+            });
+        }
+        const key = checkPublicKey(rootKey.output.split("\n").find((l) => l.trim() !== "") ?? "");
+        if (!key.ok) throw this.unexpected(new UnexpectedAnswer(`a public key in ${this.paths.rootPublicKey}`, key.error, rootKey.output), "read the appliance's root public key");
+        const name = hostname.code === 0 ? (hostname.output.split("\n")[0] ?? "").trim() : "";
+        return {
+            publicKey: `${key.key.type} ${key.key.blob}${key.key.comment ? ` ${key.key.comment}` : ""}`,
+            fingerprint: key.key.fingerprint,
+            hostname: name === "" ? this.connection.host : name,
+        };
+    }
+
+    async backupSettings(shared: boolean): Promise<BackupSettingsView> {
+        const { hour } = await this.reads(shared);
+        if (hour.code !== 0) throw this.unexpected(new UnexpectedAnswer("the answer of `orbit backup time --show`", `it exited with ${hour.code}`, hour.output), "read the daily backup hour", { exitCode: hour.code });
+        try {
+            return { hour: parseBackupTimeShow(hour.output) };
+        } catch (err) {
+            throw this.unexpected(err, "read the daily backup hour (orbit backup time --show)");
+        }
+    }
+
+    async applyPolicyStep(step: PolicyStep, operation: string): Promise<void> {
+        if (step.set !== "hour") notSupported(this.name, operation);
+        this.forget();
+        // --force: the vendor documents it as "never prompt", so nothing waits on a terminal.
+        const result = await this.root(["orbit", "backup", "time", `--hour=${step.hour}`, "--force"], operation);
+        if (result.code !== 0) {
+            throw this.unexpected(new UnexpectedAnswer("`orbit backup time --hour` to succeed", `it exited with ${result.code}`, result.stdout + result.stderr), operation, { exitCode: result.code });
+        }
+        // The command's answer is not documented: the outcome is checked instead.
+        const now = await this.backupSettings(false);
+        if (now.hour !== step.hour) {
+            throw new BackupProviderError(`orbit accepted --hour=${step.hour}, but \`orbit backup time --show\` now reports ${now.hour}`, {
+                kind: "appliance", code: "unexpected-answer", host: this.target, operation, hint: PROBE_HINT,
+            });
+        }
+    }
+
+    async rsyncTarget(): Promise<undefined> {
+        // Orbit Web holds User, Server and Remote path; no documented command reads them.
+        return undefined;
+    }
+
+    setRsyncTarget(): Promise<void> { return notSupported(this.name, "set the rsync target"); }
+    clearRsyncTarget(): Promise<void> { return notSupported(this.name, "clear the rsync target"); }
+
+    /**
+     * Pins the backup server's host key in root's known_hosts, as the vendor's own
+     * `sudo ssh <user>@<server>` step would on first use, but from the pin instead
+     * of trust on first use. Returns whether the line was added.
+     */
+    async pinServerHostKey(host: string, port: number, keyLine: string): Promise<boolean> {
+        const [type, blob] = keyLine.trim().split(/\s+/);
+        const line = `${knownHostsName(host, port)} ${type} ${blob}`;
+        const operation = `pin ${host}'s host key in ${this.paths.rootKnownHosts}`;
+        const result = await this.root(["sh", "-c", knownHostsAddScript(this.paths.rootKnownHosts, line)], operation);
+        if (result.code !== 0) {
+            throw new BackupProviderError(`could not add the backup server's host key to ${this.paths.rootKnownHosts}`, {
+                kind: "appliance", host: this.target, operation, exitCode: result.code, stderr: result.stderr,
+                hint: "check that the file and its directory are root's and not full; or turn the pin off (RsyncTarget.pinServerHostKey: false) and add the line by hand",
+            });
+        }
+        return /added/.test(result.stdout);
+    }
+
+    async testRsync(target: RsyncTargetView): Promise<RsyncReach> {
+        const result = await this.root(rsyncWriteTestArgv(this.paths, target), `test the rsync target ${target.user}@${target.host}:${target.path}`, { timeoutSec: 90 });
+        if (result.code === 0) return { reachable: true, error: null };
+        const lines = (result.stderr || result.stdout).split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^rsync error: /.test(l));
+        return { reachable: false, error: `${lines.slice(0, 3).join("; ") || "no detail"} (rsync exit ${result.code})` };
+    }
+
+    async partitions(): Promise<PartitionView[]> { return notSupported(this.name, "list partitions by id"); }
+    savePartition(): Promise<void> { return notSupported(this.name, "save a partition by id"); }
+    mountPartition(): Promise<void> { return notSupported(this.name, "mount a partition by id"); }
+    removePartition(): Promise<void> { return notSupported(this.name, "remove a partition by id"); }
+}

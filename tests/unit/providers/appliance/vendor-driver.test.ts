@@ -1,0 +1,169 @@
+// The vendor driver (providers/appliance/vendor-driver.ts, vendor-reads.ts, select.ts)
+// over a fake transport that answers as a real appliance's documented commands do;
+// the known_hosts edit script run by the local shell on a scratch file; and how a
+// command runs as root with a sudo password (providers/transport/shell.ts).
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ApplianceConnection } from "../../../../providers/appliance/connection";
+import { driverFromVersion, driverName, forgetDetectedDrivers } from "../../../../providers/appliance/select";
+import { VendorDriver, knownHostsAddScript, knownHostsName, rsyncWriteTestArgv } from "../../../../providers/appliance/vendor-driver";
+import { parseReads, readScript } from "../../../../providers/appliance/vendor-reads";
+import { resolvedPaths } from "../../../../providers/appliance/connection";
+import { forgetAllSharedReads } from "../../../../providers/transport/shared-reads";
+import { SUDO_WITH_PASSWORD_SCRIPT, sudoLine, sudoRefusal } from "../../../../providers/transport/shell";
+import { type CommandResult, type RemoteCommand, sshPool } from "../../../../providers/transport/ssh";
+import { ed25519PublicKey } from "../../../support/keys";
+
+const ROOT_KEY = ed25519PublicKey("root@appliance-0");
+const VERSION = "senhasegura Orbit Command-Line Interface\nVersion 3.31.1-4\n+----+\n| orbini-fwk | 3.31.1-9 |\n| senhasegura-pam | 3.31.1-5 |\n+----+\n";
+
+/** What a vendor appliance answers each command with; `hour` is its state. */
+function vendorAppliance(state: { hour: number; version?: string }) {
+    return (command: RemoteCommand): CommandResult => {
+        const argv = command.argv;
+        if (argv[0] === "sh" && argv[1] === "-c" && argv[2].startsWith("b=")) {
+            // The batched read script: answer each item as the appliance would, in its frame.
+            const boundary = /^b=([0-9a-f]+)/.exec(argv[2])![1];
+            const items: Record<string, [string, number]> = {
+                version: [state.version ?? VERSION, 0], hour: [`Backup daily time: ${state.hour}`, 0], rootKey: [`${ROOT_KEY}\n`, 0],
+                hostname: ["appliance-0\n", 0], fstab: ["# empty\n", 0], mounts: ["/dev/sda1 / ext4 rw 0 0\n", 0],
+                writeTest: ["stat: cannot statx '/srv/backup_remoto/write_test': No such file or directory", 1],
+            };
+            const out = Object.entries(items).map(([k, [text, rc]]) => `${boundary} begin ${k}\n${text}\n${boundary} end ${k} ${rc}\n`).join("");
+            return { code: 0, stdout: out, stderr: "" };
+        }
+        if (argv[0] === "orbit" && argv[1] === "backup" && argv[2] === "time") {
+            const hour = /^--hour=(\d+)$/.exec(argv[3] ?? "");
+            if (hour && argv[4] === "--force") { state.hour = Number(hour[1]); return { code: 0, stdout: "", stderr: "" }; }
+        }
+        return { code: 80, stdout: "", stderr: `orbit: error: unexpected argument ${argv.join(" ")}` };
+    };
+}
+
+describe("the vendor driver, over a fake transport", () => {
+    const realRun = sshPool.run;
+    let sent: RemoteCommand[];
+    const connection = (extra: object = {}) => ApplianceConnection.parse({ host: "10.0.0.5", hostKey: ed25519PublicKey(), privateKeyPath: "/keys/mt4adm", ...extra });
+    function answerWith(fake: (c: RemoteCommand) => CommandResult) {
+        Object.assign(sshPool, { run: async (_conn: unknown, command: RemoteCommand) => { sent.push(command); return fake(command); } });
+    }
+    beforeEach(() => { sent = []; forgetDetectedDrivers(); forgetAllSharedReads(); });
+    afterEach(() => { Object.assign(sshPool, { run: realRun }); });
+
+    it("detects a vendor appliance from `orbit version`, and one batched exec serves the detection and the refresh", async () => {
+        answerWith(vendorAppliance({ hour: 5 }));
+        const c = connection();
+        assert.equal(await driverName(c), "vendor");
+        const driver = new VendorDriver(c);
+        const key = await driver.rootKey(true);
+        assert.equal(key.publicKey, ROOT_KEY.split(" ").slice(0, 3).join(" "));
+        assert.equal(key.hostname, "appliance-0");
+        assert.match(key.fingerprint, /^SHA256:/);
+        assert.deepEqual(await driver.backupSettings(true), { hour: 5 });
+        assert.equal(sent.length, 1, "one exec: detection, root key and hour from the same batch");
+        assert.ok(sent[0].sudo, "the batch runs as root");
+        assert.ok(sent.every((c) => !c.argv.includes("--json")), "nothing undocumented");
+    });
+
+    it("sets the hour with the documented flags and checks it by its outcome", async () => {
+        const state = { hour: 5 };
+        answerWith(vendorAppliance(state));
+        const driver = new VendorDriver(connection());
+        await driver.applyPolicyStep({ set: "hour", hour: 9 }, "set the daily backup hour");
+        assert.deepEqual(sent[0].argv, ["orbit", "backup", "time", "--hour=9", "--force"]);
+        assert.equal(state.hour, 9);
+        // An appliance that accepts the flag but keeps its hour is caught, not believed.
+        answerWith((c) => (c.argv[0] === "orbit" ? { code: 0, stdout: "", stderr: "" } : vendorAppliance({ hour: 5 })(c)));
+        await assert.rejects(driver.applyPolicyStep({ set: "hour", hour: 9 }, "set the daily backup hour"), /accepted --hour=9, but `orbit backup time --show` now reports 5/);
+        await assert.rejects(driver.applyPolicyStep({ set: "kind", kind: "video", on: true }, "enable the video backup"), /no documented command does it/);
+    });
+
+    it("names a contract appliance, fails closed on anything else with the answer, and says when orbit is missing", async () => {
+        assert.equal(driverFromVersion("senhasegura Orbit (lab simulator), contract 2, appliance appliance-0"), "contract");
+        assert.equal(driverFromVersion(VERSION), "vendor");
+        assert.equal(driverFromVersion("Orbit 9 (something new)"), undefined);
+        answerWith(vendorAppliance({ hour: 5, version: "Orbit 9 (something new)" }));
+        await assert.rejects(driverName(connection()), (err: Error) => /Orbit 9 \(something new\)/.test(err.message) && /probe/.test(err.message));
+        forgetDetectedDrivers(); forgetAllSharedReads();
+        answerWith(vendorAppliance({ hour: 5, version: "sh: 1: orbit: not found" }));
+        await assert.rejects(driverName(connection()), /orbit is not installed on this host/);
+        forgetDetectedDrivers(); forgetAllSharedReads();
+        answerWith(vendorAppliance({ hour: 5, version: "senhasegura Orbit (lab simulator), contract 2, appliance appliance-0" }));
+        await assert.rejects(driverName(connection({ driver: "vendor" })), /connection.driver is "vendor", but the appliance answers .* as the lab's contract appliance/);
+        assert.equal(await driverName(connection({ driver: "contract" })), "contract", "an explicit contract driver asks nothing");
+    });
+
+    it("frames each read so that no file content can forge another answer", () => {
+        const paths = resolvedPaths(undefined);
+        const boundary = "0123456789abcdef0123456789abcdef";
+        assert.match(readScript(paths, boundary), /orbit version <\/dev\/null/);
+        assert.throws(() => readScript(paths, "not-hex"), /boundary/);
+        const forged = `${boundary} begin version\n${VERSION}\nfake end version 0\n${boundary} end version 0\n`;
+        const parsed = parseReads(forged, boundary, ["version"]);
+        assert.ok(typeof parsed !== "string");
+        assert.match(parsed.version.output, /fake end version 0/, "a line that only looks like a frame stays content");
+        assert.match(String(parseReads("nothing", boundary, ["version"])), /missing/);
+    });
+});
+
+describe("the vendor driver's rsync proof and known_hosts pin", () => {
+    it("tests the target as the appliance's backup does: root's key and known_hosts, no port of its own", () => {
+        const argv = rsyncWriteTestArgv(resolvedPaths(undefined), { user: "senhauser", host: "backup.example.com", path: "/files/backup/" });
+        assert.equal(argv[0], "rsync");
+        const ssh = argv[argv.indexOf("-e") + 1];
+        assert.match(ssh, /-i \/root\/.ssh\/id_rsa/);
+        assert.match(ssh, /StrictHostKeyChecking=yes/);
+        assert.match(ssh, /UserKnownHostsFile=\/root\/.ssh\/known_hosts/);
+        assert.doesNotMatch(ssh, / -p /);
+        assert.doesNotMatch(ssh, / -F /, "ssh's own configuration file unless the appliance's paths name one");
+        assert.equal(argv[argv.length - 1], "senhauser@backup.example.com:/files/backup/.senhasegura-backup-write-test");
+        assert.match(rsyncWriteTestArgv(resolvedPaths({ rootSshConfig: "/lab/ssh_config" }), { user: "u", host: "h", path: "/p" })[3], /-F \/lab\/ssh_config/);
+        assert.equal(knownHostsName("h", 22), "h");
+        assert.equal(knownHostsName("127.0.0.1", 2222), "[127.0.0.1]:2222");
+    });
+
+    it("adds the line once, keeps every other line byte for byte, and keeps the file's mode", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssb-known-hosts-"));
+        try {
+            const file = path.join(dir, "ssh", "known_hosts");
+            const line = `[127.0.0.1]:2222 ${ed25519PublicKey().split(" ").slice(0, 2).join(" ")}`;
+            const run = () => spawnSync("sh", ["-c", knownHostsAddScript(file, line)], { encoding: "utf8" });
+            const first = run();
+            assert.equal(first.status, 0, first.stderr);
+            assert.equal(first.stdout.trim(), "added");
+            assert.equal(fs.readFileSync(file, "utf8"), `${line}\n`);
+            const others = "# hand-made\r\nhost1 ssh-ed25519 AAAAother  trailing  ";
+            fs.writeFileSync(file, others);
+            fs.chmodSync(file, 0o600);
+            assert.equal(run().stdout.trim(), "added");
+            assert.equal(fs.readFileSync(file, "utf8"), `${others}\n${line}\n`, "a last line without a newline gets one; nothing else changes");
+            assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+            assert.equal(run().stdout.trim(), "present");
+            assert.equal(fs.readFileSync(file, "utf8"), `${others}\n${line}\n`);
+            assert.deepEqual(fs.readdirSync(path.dirname(file)), ["known_hosts"], "no temporary file is left");
+            assert.throws(() => knownHostsAddScript(file, "a\nb"), /one line/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
+describe("sudo with a password", () => {
+    it("puts the password on stdin, never on the command line, and runs sudo -n after sudo -S -v", () => {
+        const line = sudoLine(["orbit", "backup", "create"], true);
+        assert.match(line, /^sh -c /);
+        assert.ok(line.endsWith(" sh orbit backup create"));
+        assert.match(SUDO_WITH_PASSWORD_SCRIPT, /sudo -S -p '' -v/);
+        assert.match(SUDO_WITH_PASSWORD_SCRIPT, /; sudo -n -- "\$@"$/, "not exec'd: sudo's credential is kept per parent process");
+        assert.equal(sudoLine(["orbit", "version"], false), "sudo -n -- orbit version");
+    });
+
+    it("tells a wrong password from a missing one", () => {
+        assert.equal(sudoRefusal("Sorry, try again.\nsudo: 1 incorrect password attempt\n"), "wrong-password");
+        assert.equal(sudoRefusal("sudo: no password was provided\n"), "wrong-password");
+        assert.equal(sudoRefusal("sudo: a password is required\n"), "password");
+    });
+});
