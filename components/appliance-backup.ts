@@ -32,6 +32,13 @@ export interface RsyncDestination {
     port?: pulumi.Input<number>;
     /** Run the appliance's rsync connection test on every refresh too (see RsyncTarget). @default false */
     testOnRefresh?: pulumi.Input<boolean>;
+    /**
+     * Vendor appliance: root's ssh configuration there sends the server's connections to
+     * `port` (Orbit Web has no port field; see RsyncTarget.portInApplianceSshConfig). @default false
+     */
+    portInApplianceSshConfig?: pulumi.Input<boolean>;
+    /** Vendor appliance: pin server.hostKey in root's known_hosts there (see RsyncTarget.pinServerHostKey). @default true */
+    pinServerHostKey?: pulumi.Input<boolean>;
 }
 
 export interface PartitionDestination {
@@ -184,6 +191,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
             backupRun = verificationBackup(`${name}-verification-backup`, {
                 appliance,
                 hostKeyLine: hostKey.keyLine,
+                driver: hostKey.driver,
                 // A new backup proves something only when where or what it backs up changed.
                 triggers: [description, policy.system, policy.secrets, policy.video],
                 timeoutSec: args.backupTimeoutSec,

@@ -16,7 +16,10 @@ import { DEFAULT_PORTS } from "../providers/transport/connection";
 import type { ApplianceBackupArgs } from "./appliance-backup";
 
 /** An rsync destination's fields, as Inputs (the constructor) or as known values (the check). */
-interface RsyncFields { server?: { host?: unknown; port?: unknown }; backupUser?: unknown; path?: unknown; host?: unknown; port?: unknown; testOnRefresh?: unknown }
+interface RsyncFields {
+    server?: { host?: unknown; port?: unknown; hostKey?: unknown }; backupUser?: unknown; path?: unknown; host?: unknown; port?: unknown; testOnRefresh?: unknown;
+    portInApplianceSshConfig?: unknown; pinServerHostKey?: unknown;
+}
 /** A CIFS or NFS destination's fields, likewise. */
 interface PartitionFields { type?: unknown; partitionId?: unknown; host?: unknown; port?: unknown; path?: unknown; user?: unknown; password?: unknown; domain?: unknown; credentialId?: unknown }
 type ServerField<D extends RsyncFields, K extends "host" | "port"> = NonNullable<NonNullable<D["server"]>[K]>;
@@ -35,6 +38,10 @@ export function rsyncTargetArguments<A, D extends RsyncFields>(appliance: A, d: 
         port: (d.port ?? d.server?.port ?? DEFAULT_PORTS.ssh) as NonNullable<D["port"]> | ServerField<D, "port"> | number,
         path: d.path as D["path"],
         testOnRefresh: d.testOnRefresh as D["testOnRefresh"],
+        // The server's pin, as the appliance's own ssh must see it too (a vendor appliance pins it in root's known_hosts).
+        serverHostKey: d.server?.hostKey as NonNullable<D["server"]>["hostKey"],
+        portInApplianceSshConfig: d.portInApplianceSshConfig as D["portInApplianceSshConfig"],
+        pinServerHostKey: d.pinServerHostKey as D["pinServerHostKey"],
     };
 }
 
@@ -71,7 +78,7 @@ const ComponentOptions = z.strictObject({
     retainOnDelete: z.boolean().optional(),
 });
 const DESTINATION_FIELDS = {
-    rsync: ["type", "server", "backupUser", "path", "host", "port", "testOnRefresh"],
+    rsync: ["type", "server", "backupUser", "path", "host", "port", "testOnRefresh", "portInApplianceSshConfig", "pinServerHostKey"],
     cifs: ["type", "partitionId", "host", "port", "path", "user", "password", "domain", "credentialId"],
     nfs: ["type", "partitionId", "host", "port", "path", "user", "password", "domain", "credentialId"],
 } as const;
@@ -100,6 +107,7 @@ function childChecks(a: ResolvedApplianceBackupArgs): ChildCheck[] {
             args: rsyncTargetArguments(a.appliance, d),
             fields: {
                 connection: "appliance", user: "destination.backupUser", path: "destination.path", testOnRefresh: "destination.testOnRefresh",
+                serverHostKey: "destination.server.hostKey", portInApplianceSshConfig: "destination.portInApplianceSshConfig", pinServerHostKey: "destination.pinServerHostKey",
                 host: d.host === undefined ? "destination.server.host" : "destination.host",
                 port: d.port === undefined ? "destination.server.port" : "destination.port",
             },

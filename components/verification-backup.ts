@@ -12,39 +12,28 @@ import * as pulumi from "@pulumi/pulumi";
 import { APPLIANCE_LOGIN, CONNECTION_DEFAULTS } from "../providers/transport/connection";
 import type { ApplianceConnectionInput as ConnectionInput } from "../providers/appliance/connection";
 import type { Inputs } from "../providers/scaffolding/resource";
-import { shellJoin, shellQuote, sudoArgv } from "../providers/transport/shell";
+import { KILL_AFTER_SEC, verificationCommand, verificationStdin } from "../providers/appliance/backup-command";
+import type { DriverName } from "../providers/appliance/driver";
 
 /** @default 900 s: a sample vendor backup took about 18 s; video can take much longer. */
 export const DEFAULT_BACKUP_TIMEOUT_SEC = 900;
-/** What the bound adds for sudo and orbit to stop after SIGTERM before SIGKILL. */
-const KILL_AFTER_SEC = 30;
 
 export interface VerificationBackupArgs {
     /** How to reach the appliance; the same connection as its other resources. */
     appliance: Inputs<ConnectionInput>;
     /** The appliance's host key line, already checked against the pin (ApplianceHostKey.keyLine). */
     hostKeyLine: pulumi.Input<string>;
+    /** The driver the appliance speaks (ApplianceHostKey.driver): it decides the command line. @default "contract" */
+    driver?: pulumi.Input<DriverName>;
     /** Values whose change runs a new backup: the destination and the backup kinds. Never secrets. */
     triggers: pulumi.Input<unknown>[];
     /** Seconds the backup may take. @default 900 */
     timeoutSec?: number;
 }
 
-/**
- * The command line. pulumi-command cannot stop a running session, so coreutils
- * `timeout` on the appliance bounds the backup. On failure the engine shows the
- * command's output: orbit's own error, then one line that names the appliance and
- * what to do. `target` is quoted, never interpreted, by the remote shell.
- */
+/** The contract driver's command line (kept for callers of 0.x); the component picks the driver's own. */
 export function backupCommandLine(timeoutSec: number, target: string): string {
-    if (!Number.isInteger(timeoutSec) || timeoutSec < 10 || timeoutSec > 86_400) {
-        throw new Error(`backupTimeoutSec must be a whole number of seconds from 10 to 86400, but ${JSON.stringify(timeoutSec)} was provided`);
-    }
-    const hint = `senhasegura-backup: the verification backup on %s failed (exit %s; 124 means it ran past ${timeoutSec} s and was stopped). `
-        + "what to do: read /var/log/orbinibkp.log on the appliance and fix what it names (often the destination); "
-        + "the next pulumi up runs the backup again\n";
-    return `timeout -k ${KILL_AFTER_SEC} ${timeoutSec} ${shellJoin(sudoArgv(["orbit", "backup", "create", "--json"]))} `
-        + `|| { rc=$?; printf ${shellQuote(hint)} ${shellQuote(target)} "$rc" >&2; exit "$rc"; }`;
+    return verificationCommand("contract", timeoutSec, target, false);
 }
 
 /** "user@host:port" of the appliance, with its default port and user, for messages. */
@@ -84,15 +73,28 @@ export function commandConnection(c: Inputs<ConnectionInput>, hostKeyLine: pulum
     };
 }
 
+/**
+ * The backup's stdin. It resolves to undefined where nothing is sent (the contract
+ * driver without a sudo password), and the SDK leaves an undefined input out, so
+ * such a stack's Command keeps the inputs it had: no spurious backup on upgrade.
+ */
+function verificationInput(args: VerificationBackupArgs): pulumi.Output<string> {
+    const stdin = pulumi.all([args.driver ?? "contract", args.appliance.sudoPassword]).apply(([driver, password]) => verificationStdin(driver, password ?? undefined));
+    return (args.appliance.sudoPassword === undefined ? stdin : pulumi.secret(stdin)) as pulumi.Output<string>;
+}
+
 /** Declares the command that runs one verification backup when its triggers change. */
 export function verificationBackup(name: string, args: VerificationBackupArgs, opts?: pulumi.CustomResourceOptions): command.remote.Command {
     const timeoutSec = args.timeoutSec ?? DEFAULT_BACKUP_TIMEOUT_SEC;
     const bound = `${timeoutSec + KILL_AFTER_SEC + 30}s`;
     return new command.remote.Command(name, {
         connection: commandConnection(args.appliance, args.hostKeyLine),
-        create: applianceTarget(args.appliance).apply((target) => backupCommandLine(timeoutSec, target)),
+        create: pulumi.all([args.driver ?? "contract", applianceTarget(args.appliance), args.appliance.sudoPassword !== undefined])
+            .apply(([driver, target, withPassword]) => verificationCommand(driver, timeoutSec, target, withPassword)),
+        // The sudo password, when there is one, goes first on stdin: a secret in state.
+        stdin: verificationInput(args),
         triggers: args.triggers,
-        // stdout is the JSON report and stderr orbit's own message; neither holds a
+        // stdout is the report (contract: JSON; vendor: the log lines) and stderr orbit's own message; neither holds a
         // secret, but nothing of the command is echoed into the engine's log either:
         // BackupVerification logs a one-line summary.
         logging: "none",

@@ -6,11 +6,14 @@
 // also accept a `SHA256:` fingerprint. Handing pulumi-command a key we fetched
 // without checking would make its pin worthless, so the key comes from here: the
 // pinned, pooled transport refuses any key that does not match, and only the key it
-// accepted is passed on. Read-only; it runs no command (the handshake is the read).
+// accepted is passed on. Read-only. It also records which driver the appliance
+// speaks, which decides the verification backup's command line.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { blobKeyType, sha256Fingerprint } from "../formats/authorized-keys/key";
 import { ApplianceConnection } from "../appliance/connection";
+import type { DriverName } from "../appliance/driver";
+import { driverName } from "../appliance/select";
 import { readOnlyApplianceProvider } from "../scaffolding/read-only";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 import { sshPool } from "../transport/ssh";
@@ -27,6 +30,8 @@ export interface ApplianceHostKeyState extends ApplianceHostKeyInputs {
     keyLine: string;
     /** Its SHA256 fingerprint. */
     fingerprint: string;
+    /** Which driver speaks to the appliance: "vendor" (a real appliance) or "contract" (the lab's extended mode). */
+    driver: DriverName;
 }
 
 /** `<type> <base64>` of a host key blob: the form pulumi-command's hostKey takes. */
@@ -37,7 +42,7 @@ export function hostKeyLine(blob: Buffer): string {
 async function readHostKey(inputs: ApplianceHostKeyInputs): Promise<ApplianceHostKeyState> {
     // A changed host key fails here, at the pin, naming the fingerprint seen.
     const blob = await sshPool.presentedHostKey(inputs.connection);
-    return { connection: inputs.connection, keyLine: hostKeyLine(blob), fingerprint: sha256Fingerprint(blob) };
+    return { connection: inputs.connection, keyLine: hostKeyLine(blob), fingerprint: sha256Fingerprint(blob), driver: await driverName(inputs.connection) };
 }
 
 export const applianceHostKeyProvider = readOnlyApplianceProvider({
@@ -57,9 +62,10 @@ export const applianceHostKeyProvider = readOnlyApplianceProvider({
 export class ApplianceHostKey extends BackupResource {
     declare readonly keyLine: pulumi.Output<string>;
     declare readonly fingerprint: pulumi.Output<string>;
+    declare readonly driver: pulumi.Output<DriverName>;
 
     constructor(name: string, args: Inputs<ApplianceHostKeyArgs>, opts?: pulumi.CustomResourceOptions) {
         super("ApplianceHostKey", "applianceHostKey", name,
-            { ...args, keyLine: undefined, fingerprint: undefined }, opts, []);
+            { ...args, keyLine: undefined, fingerprint: undefined, driver: undefined }, opts, []);
     }
 }

@@ -20,6 +20,7 @@ import { checkInputs, decideDiff, fieldsOf } from "../scaffolding/check";
 import { BackupProviderError } from "../transport/errors";
 import { FarSide, type FileDigest, describeSide, digestFiles, listFiles } from "../transport/far-side";
 import { OrbitBackupReport, type OrbitBackupSummary } from "../appliance/orbit";
+import { parseBackupRun } from "../formats/orbit-vendor";
 import { info, progress } from "../transport/progress";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 import { shown } from "../formats/rules";
@@ -27,12 +28,38 @@ import { shown } from "../formats/rules";
 // The package exports FarSide from here; it lives with the code that reads the far side.
 export { FarSide } from "../transport/far-side";
 
+/** Where a vendor appliance's database dumps land at the destination (vendor: the backup directory structure). */
+export const VENDOR_DB_DIR = "backup/system/db";
+
+/**
+ * A vendor appliance's report: what `orbit backup create` printed, its log lines.
+ * The backup is the run of the first line; its files are the dumps the log names,
+ * which land in backup/system/db under the same name (ASSUMPTION: the vendor
+ * documents the directory, not the names; an encrypted copy may add a suffix).
+ * Pure.
+ */
+export function vendorSummary(text: string): OrbitBackupSummary | string {
+    const run = parseBackupRun(text);
+    if (run.lines.length === 0) return `is neither orbit's JSON summary nor the log lines of \`orbit backup create\`; got ${shown(text.slice(0, 80))}`;
+    if (!run.succeeded) return "is the log of a backup that did not report `backup successfully performed`";
+    if (run.errors.length > 0) return `is the log of a backup with an ERROR line: ${shown(run.errors[0].message, { maxLength: 160 })}`;
+    const files = run.files.map((f) => `${VENDOR_DB_DIR}/${f.split("/").pop()}`);
+    const bad = files.find((f) => !RelativeFile.safeParse(f).success);
+    if (bad !== undefined) return `names a dump whose name is not plain characters: ${shown(bad.slice(0, 120))}`;
+    const first = run.lines[0].time;
+    return {
+        id: first.replace(/[-:]/g, "").replace(" ", "T"),
+        destination: run.lines.some((l) => /via rsync/.test(l.message)) ? "rsync" : "the appliance's destination",
+        kinds: ["system"], files, bytes: 0, durationMs: Math.round((run.durationSec ?? 0) * 1000), startedAt: first.replace(" ", "T"),
+    };
+}
+
 function parseReport(text: string): OrbitBackupSummary | string {
     let body: unknown;
     try {
         body = JSON.parse(text);
     } catch {
-        return `is not JSON: it must be what \`orbit backup create --json\` printed; got ${shown(text.slice(0, 80))}`;
+        return vendorSummary(text);
     }
     const parsed = OrbitBackupReport.safeParse(body);
     if (!parsed.success) {
@@ -47,7 +74,7 @@ function parseReport(text: string): OrbitBackupSummary | string {
 }
 
 export const BackupVerificationArgs = z.strictObject({
-    /** What `orbit backup create --json` printed: the remote.Command's stdout. It must be orbit's summary, and every file in it and in its manifest a plain relative path inside the backup (no `..`). */
+    /** What the verification backup printed: the remote.Command's stdout. Contract: orbit's JSON summary, every file in it and in its manifest a plain relative path inside the backup (no `..`). Vendor: the log lines of a successful `orbit backup create`. */
     report: z.string().max(4 * 1024 * 1024).superRefine((text, ctx) => {
         const parsed = parseReport(text);
         if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
@@ -184,14 +211,21 @@ async function checkAgainstManifest(summary: OrbitBackupSummary, manifest: Repor
     return compareDigests(summary.id, expected, found, listed);
 }
 
-/** Contract 1: the report has no digests, so the files are only looked for, one listing per directory. */
-async function missingFiles(side: FarSide, files: readonly string[]): Promise<string[]> {
+/**
+ * The report has no digests (contract 1, or a vendor appliance), so the files are
+ * only looked for, one listing per directory. `suffixes`: a vendor dump may land
+ * encrypted, under its name plus one of them.
+ */
+async function missingFiles(side: FarSide, files: readonly string[], suffixes: readonly string[] = []): Promise<string[]> {
     const present = new Set<string>();
     for (const dir of directoriesOf(files.map((path) => ({ path })))) {
         for (const file of await listFiles(side, dir)) present.add(file);
     }
-    return files.filter((f) => !present.has(f));
+    return files.filter((f) => !present.has(f) && !suffixes.some((s) => present.has(`${f}${s}`)));
 }
+
+/** What an encrypted copy of a vendor dump may add to its name (AES Crypt's customary suffix, and a generic one). */
+const VENDOR_SUFFIXES = [".aes", ".enc"];
 
 const NEW_BACKUP_HINT = "to run a new verification backup after the fix, `pulumi up --replace` the backup command (its URN ends in -verification-backup)";
 
@@ -220,7 +254,8 @@ async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificat
         return { ...inputs, ...proof, checked: "sha256" };
     }
     progress(`BackupVerification: looking for ${summary.files.length} files of backup ${summary.id} at ${where}`);
-    const missing = await missingFiles(side, summary.files);
+    const vendor = !inputs.report.trimStart().startsWith("{");
+    const missing = await missingFiles(side, summary.files, vendor ? VENDOR_SUFFIXES : []);
     if (missing.length > 0) {
         throw new BackupProviderError(`backup ${summary.id} reported ${summary.files.length} files sent to ${summary.destination}, but ${missing.length} are not at ${where}: ${missing.join(", ")}`, {
             kind: "appliance", host: appliance, operation: "verify the backup landed",

@@ -8,6 +8,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ApplianceConnection } from "../../../../providers/appliance/connection";
+import { verificationCommand, verificationStdin } from "../../../../providers/appliance/backup-command";
+import { vendorSummary } from "../../../../providers/resources/backup-verification";
 import { driverFromVersion, driverName, forgetDetectedDrivers } from "../../../../providers/appliance/select";
 import { VendorDriver, knownHostsAddScript, knownHostsName, rsyncWriteTestArgv } from "../../../../providers/appliance/vendor-driver";
 import { parseReads, readScript } from "../../../../providers/appliance/vendor-reads";
@@ -165,5 +167,37 @@ describe("sudo with a password", () => {
         assert.equal(sudoRefusal("Sorry, try again.\nsudo: 1 incorrect password attempt\n"), "wrong-password");
         assert.equal(sudoRefusal("sudo: no password was provided\n"), "wrong-password");
         assert.equal(sudoRefusal("sudo: a password is required\n"), "password");
+    });
+});
+
+describe("the verification backup on a vendor appliance", () => {
+    it("answers the documented prompt on stdin, after the sudo password, and proves success by the log", () => {
+        const line = verificationCommand("vendor", 900, "mt4adm@10.0.0.5:59022", true);
+        assert.match(line, /orbit backup create/);
+        assert.doesNotMatch(line, /--json|--force/, "only the documented command");
+        assert.match(line, /backup successfully performed\$/);
+        assert.match(line, /\(ERROR\|CRITICAL\|FATAL\)/);
+        assert.equal(verificationStdin("vendor", "pw"), "pw\ny\n");
+        assert.equal(verificationStdin("vendor", undefined), "y\n");
+        assert.equal(verificationStdin("contract", undefined), undefined, "the contract command takes nothing on stdin");
+        assert.equal(verificationCommand("contract", 900, "t", false).startsWith("timeout -k 30 900 sudo -n -- orbit backup create --json"), true);
+    });
+
+    it("reads the vendor's log as the report: the dumps, where they land, and the run's time", () => {
+        const log = [
+            "Are you sure you want to perform a data backup now: ",
+            "Orbini Backup 1.1.0.2",
+            "[2026-12-07 10:00:01]: BACKUP INFO Using configuration file '/var/senhasegura/orbinibkp.conf'",
+            "[2026-12-07 10:00:01]: senhasegura DB INFO Starting database backup to /var/orbini/backup/senhasegura/senhasegura-db-2026-12-07_100001mt4.sql.gz",
+            "[2026-12-07 10:00:02]: senhasegura FILE INFO Starting db backup files via rsync from the /var/orbini/backup/senhasegura/ with delete source",
+            "[2026-12-07 10:00:03]: senhasegura FILE INFO /var/orbini/backup/senhasegura/ backup successfully performed",
+            "Duration: 2.5s",
+        ].join("\n");
+        const summary = vendorSummary(log);
+        assert.ok(typeof summary !== "string", String(summary));
+        assert.deepEqual(summary.files, ["backup/system/db/senhasegura-db-2026-12-07_100001mt4.sql.gz"]);
+        assert.equal(summary.id, "20261207T100001");
+        assert.equal(summary.durationMs, 2500);
+        assert.equal(summary.destination, "rsync");
     });
 });

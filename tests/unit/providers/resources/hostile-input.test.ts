@@ -271,7 +271,9 @@ for (const [what, base, field, value, reason] of NUMBERS) add({ group: "bad port
 
 // A verification backup's report that is not orbit's: the file list must stay inside the backup.
 const REPORTS: Array<[string, unknown, RegExp]> = [
-    ["a report that is not JSON", "orbit: could not reach", /is not JSON/],
+    ["a report that is neither JSON nor a vendor backup log", "orbit: could not reach", /neither orbit's JSON summary nor the log lines/],
+    ["a vendor backup log without its success line", "[2024-02-28 15:16:49]: BACKUP INFO Using configuration file '/var/senhasegura/orbinibkp.conf'", /did not report `backup successfully performed`/],
+    ["a vendor backup log with an ERROR line", "[2024-02-28 15:16:49]: senhasegura FILE ERROR rsync failed\n[2024-02-28 15:16:50]: senhasegura FILE INFO /x/ backup successfully performed", /with an ERROR line: "rsync failed"/],
     ["a report without files", JSON.stringify({ ok: true, id: "x" }), /is not orbit's backup summary/],
     ["a report naming a file outside the backup", REPORT.replace("backup/system/", "../../etc/"), /outside the backup directory/],
     ["a report naming a file with shell syntax", REPORT.replace("system.tar.gz", "$(id).tar.gz"), /outside the backup directory/],
