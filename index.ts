@@ -12,14 +12,14 @@
 // stack leaves unset from the local lab. Without it, nothing of the lab is loaded.
 import * as pulumi from "@pulumi/pulumi";
 import { APPLIANCE_LOGIN, ApplianceBackup } from "senhasegura-backup";
-import { connectionOf, destinationOf, membersOf, readStackConfig } from "./program/config";
+import { applianceConnectionOf, destinationOf, membersOf, readStackConfig } from "./program/config";
 
 const config = readStackConfig();
 const destination = destinationOf(config);
 const fleet = membersOf(config).map((m) => ({
     member: m,
     backup: new ApplianceBackup(m.name, {
-        appliance: connectionOf(m.access, m.privateKey),
+        appliance: applianceConnectionOf(m, config.sudoPassword),
         destination,
         policy: {
             system: m.system,

@@ -4,7 +4,7 @@
 // docs/configuration.md describes them (tests/unit/program/config.test.ts holds the three equal).
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { APPLIANCE_LOGIN, ApplianceConnection, HostKey, rules } from "senhasegura-backup";
+import { APPLIANCE_LOGIN, ApplianceConnection, AppliancePaths, HostKey, rules } from "senhasegura-backup";
 
 // The providers' own value rules, so the config refuses what they would refuse.
 const { AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, EmailAddress, Hostname, Hour, MasterPassword, ObjectId, OneLine, Port, UnixUser, shown } = rules;
@@ -34,14 +34,18 @@ function secret<Rule extends z.ZodType<string, string>>(rule: Rule) {
 
 const PrivateKey = ApplianceConnection.shape.privateKey.unwrap();
 const PrivateKeyPath = ApplianceConnection.shape.privateKeyPath;
+const SudoPassword = ApplianceConnection.shape.sudoPassword.unwrap();
+const Driver = ApplianceConnection.shape.driver;
 
-/** `appliance`: how to reach the appliance. */
+/** `appliance`: how to reach the appliance, which interface it speaks, and where its vendor files are. */
 export const ApplianceAccess = z.strictObject({
     host: Hostname,
     port: Port.optional(),
     user: UnixUser.optional(),
     hostKey: HostKey,
     privateKeyPath: PrivateKeyPath,
+    driver: Driver,
+    paths: AppliancePaths.optional(),
 });
 
 /** A flag inside an object or a list, where Pulumi keeps JSON: true or false. */
@@ -60,6 +64,8 @@ export const FleetAppliance = z.strictObject({
     hostKey: HostKey,
     privateKeyPath: PrivateKeyPath,
     privateKey: secret(PrivateKey),
+    driver: Driver,
+    paths: AppliancePaths.optional(),
     systemBackup: JsonFlag.optional(),
     videoBackup: JsonFlag.optional(),
     hour: Hour.optional(),
@@ -82,6 +88,8 @@ const BackupServer = z.strictObject({
     privateKeyPath: PrivateKeyPath,
     backupUser: UnixUser,
     path: BackupDirectory,
+    /** A vendor appliance reaches a port other than 22 only through root's ssh configuration: this says it does. */
+    portInApplianceSshConfig: JsonFlag.optional(),
 });
 
 /** `cifs`: a CIFS share, with a user (and cifsPassword) or a credential registered on the appliance. */
@@ -112,6 +120,8 @@ export const StackKeys = z.object({
     /** A fleet, instead of appliance: each item names its appliance and may override the policy keys below. */
     appliances: Fleet.optional(),
     appliancePrivateKey: secret(PrivateKey),
+    /** mt4adm's sudo password, for every appliance of the stack (a senhasegura appliance's sudo asks for it). */
+    sudoPassword: secret(SudoPassword),
     destination: z.enum(["rsync", "cifs", "nfs"], {
         error: (issue) => `must be rsync, cifs or nfs, but ${shown(issue.input)} was provided`,
     }).default("rsync"),
@@ -209,5 +219,5 @@ export type ConfigKey = keyof typeof StackKeys.shape;
 /** The keys a stack sets, as Pulumi holds them: objects parsed, everything else text. */
 export type GivenConfig = Readonly<Partial<Record<ConfigKey, unknown>>>;
 /** What program/lab-config.ts may fill in, in the form a stack would set it. */
-export type LabConfig = Partial<Pick<z.input<typeof StackKeys>, "name" | "appliance" | "appliances" | "backupServer" | "cifs" | "cifsPassword" | "nfs">>;
+export type LabConfig = Partial<Pick<z.input<typeof StackKeys>, "name" | "appliance" | "appliances" | "backupServer" | "cifs" | "cifsPassword" | "nfs" | "sudoPassword">>;
 

@@ -164,10 +164,20 @@ function checked<T>(value: T | undefined, key: ConfigKey): T {
 }
 
 /** A private key: the secret config value when set, else the key file's path (which keeps the key out of state). */
-export function connectionOf(host: z.output<typeof ApplianceAccess>, privateKey: pulumi.Output<string> | undefined) {
+export function connectionOf(host: Omit<z.output<typeof ApplianceAccess>, "driver" | "paths">, privateKey: pulumi.Output<string> | undefined) {
     return {
         host: host.host, port: host.port, user: host.user, hostKey: host.hostKey,
         ...(privateKey ? { privateKey } : { privateKeyPath: host.privateKeyPath }),
+    };
+}
+
+/** The appliance's connection: its SSH login, the driver and vendor paths when set, and the sudo password. */
+export function applianceConnectionOf(m: Member, sudoPassword: pulumi.Output<string> | undefined) {
+    return {
+        ...connectionOf(m.access, m.privateKey),
+        ...(m.access.driver !== undefined ? { driver: m.access.driver } : {}),
+        ...(m.access.paths !== undefined ? { paths: m.access.paths } : {}),
+        ...(sudoPassword !== undefined ? { sudoPassword } : {}),
     };
 }
 
@@ -177,6 +187,7 @@ export function destinationOf(c: z.output<typeof StackConfig>): ApplianceBackupA
         return {
             type: "rsync", server: { ...connectionOf(server, c.backupServerPrivateKey), user: server.user },
             backupUser: server.backupUser, path: server.path,
+            ...(server.portInApplianceSshConfig !== undefined ? { portInApplianceSshConfig: server.portInApplianceSshConfig } : {}),
         };
     }
     if (c.destination === "cifs") {
@@ -208,7 +219,7 @@ export function membersOf(c: z.output<typeof StackConfig>): Member[] {
     if (!c.appliances) return [{ ...shared, name: c.name ?? "appliance", access: checked(c.appliance, "appliance") }];
     return c.appliances.map((a) => ({
         name: a.name,
-        access: { host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKeyPath: a.privateKeyPath },
+        access: { host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKeyPath: a.privateKeyPath, driver: a.driver, paths: a.paths },
         privateKey: a.privateKey ?? (a.privateKeyPath === undefined ? shared.privateKey : undefined),
         system: a.systemBackup ?? shared.system,
         video: a.videoBackup ?? shared.video,

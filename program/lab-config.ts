@@ -56,7 +56,8 @@ export function labStackConfig(given: GivenConfig): LabConfig {
     const offer = <Key extends keyof LabConfig>(name: Key, value: () => LabConfig[Key]) => {
         if (given[name] === undefined) values[name] = value();
     };
-    const access = (a: LabDescription["appliances"][number]) => ({ host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKeyPath: a.privateKeyPath });
+    // The vendor paths are the lab's (a real appliance's under the appliance's root); the driver is detected.
+    const access = (a: LabDescription["appliances"][number]) => ({ host: a.host, port: a.port, user: a.user, hostKey: a.hostKey, privateKeyPath: a.privateKeyPath, paths: a.vendorPaths });
     // A fleet is offered only to a stack that declares no single appliance of its own.
     if (size > 0 && given.appliance === undefined && given.name === undefined) {
         offer("appliances", () => lab.appliances.slice(0, size).map((a) => ({ name: a.name, ...access(a) })));
@@ -68,7 +69,13 @@ export function labStackConfig(given: GivenConfig): LabConfig {
     offer("backupServer", () => ({
         host: server.host, port: server.port, user: server.adminUser, hostKey: server.hostKey,
         privateKeyPath: server.adminPrivateKeyPath, backupUser: server.backupUser, path: server.backupPath,
+        // The lab's appliances reach the rsync port through root's ssh configuration, which lab/start writes.
+        portInApplianceSshConfig: true,
     }));
+    // mt4adm's sudo password: the lab's vendor appliances ask for it, as a real one does. Only
+    // the root lab has the file (an unprivileged lab runs orbit without sudo).
+    const sudoFile = lab.appliances[0].sudoPasswordPath;
+    if (fs.existsSync(sudoFile)) offer("sudoPassword", () => readSecretFile(sudoFile, "sudo password", "sudoPassword", labFile));
     offer("cifs", () => ({ host: lab.cifs.host, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user }));
     offer("nfs", () => ({ host: lab.nfs.host, port: lab.nfs.port, path: lab.nfs.remotePath }));
     // The password file exists only where the lab runs Samba: it is read only for a CIFS
@@ -80,9 +87,13 @@ export function labStackConfig(given: GivenConfig): LabConfig {
 }
 
 function readCifsPassword(lab: LabDescription, labFile: string): string {
+    return readSecretFile(lab.cifs.passwordPath, "CIFS password", "cifsPassword", labFile, "does the lab run Samba? ");
+}
+
+function readSecretFile(file: string, what: string, configKey: string, labFile: string, question = ""): string {
     try {
-        return fs.readFileSync(lab.cifs.passwordPath, "utf8").trim();
+        return fs.readFileSync(file, "utf8").trim();
     } catch (error) {
-        throw new pulumi.RunError(`the lab's CIFS password file ${lab.cifs.passwordPath} (${key("labFile")} ${labFile}) cannot be read (${(error as NodeJS.ErrnoException).code ?? error}): does the lab run Samba? ${RESTART}, or set the password: pulumi config set --secret cifsPassword`);
+        throw new pulumi.RunError(`the lab's ${what} file ${file} (${key("labFile")} ${labFile}) cannot be read (${(error as NodeJS.ErrnoException).code ?? error}): ${question}${RESTART}, or set it: pulumi config set --secret ${configKey}`);
     }
 }

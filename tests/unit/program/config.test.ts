@@ -129,6 +129,7 @@ function withProjectDefaults(stack: Record<string, string>): Record<string, stri
 let labDir: string;
 let labFile: string;
 const labCifsPassword = "lab-cifs-Password-1";
+const labSudoPassword = "lab-sudo-Password-1";
 /** A description as lab/start writes it (lab/description.ts checks every field). */
 const LAB = {
     version: 1,
@@ -164,6 +165,9 @@ before(() => {
     const keyPath = path.join(labDir, "mt4adm_ed25519");
     fs.writeFileSync(keyPath, applianceKey, { mode: 0o600 });
     LAB.appliances[0].privateKeyPath = keyPath;
+    const sudoPath = path.join(labDir, "mt4adm-sudo-password");
+    fs.writeFileSync(sudoPath, `${labSudoPassword}\n`, { mode: 0o600 });
+    LAB.appliances[0].sudoPasswordPath = sudoPath;
     labFile = writeLab(LAB);
 });
 after(() => fs.rmSync(labDir, { recursive: true, force: true }));
@@ -325,8 +329,11 @@ describe("stack config: the dev stack's lab (labFile)", function () {
         assert.equal(r.error, undefined);
         assert.equal(r.resources.find((d) => d.type.endsWith(":ApplianceBackup"))?.name, "appliance-0");
         const lab = LAB.appliances[0];
-        assert.deepEqual(r.resources.find((d) => d.type.endsWith(":BackupPolicy"))?.inputs.connection,
-            { host: lab.host, port: lab.port, user: lab.user, hostKey: lab.hostKey, privateKeyPath: lab.privateKeyPath });
+        // The lab's sudo password is a secret, which makes the connection that holds it one as a whole.
+        const { sudoPassword, ...connection } = secretValue(r.resources.find((d) => d.type.endsWith(":BackupPolicy"))?.inputs.connection) as Record<string, unknown>;
+        assert.deepEqual(connection, { host: lab.host, port: lab.port, user: lab.user, hostKey: lab.hostKey, privateKeyPath: lab.privateKeyPath, paths: lab.vendorPaths });
+        assert.equal(sudoPassword, labSudoPassword);
+        assert.equal(r.resources.find((d) => d.type.endsWith(":RsyncTarget"))?.inputs.portInApplianceSshConfig, true);
         const authorized = r.resources.find((d) => d.type.endsWith(":AuthorizedKey"))?.inputs;
         assert.deepEqual([authorized?.connection.user, authorized?.connection.port, authorized?.targetUser, authorized?.restrictTo], ["bkpadmin", 2222, "senhauser", "/files/backup/senhasegura"]);
         assert.match(String(r.outputs?.summary), /^appliance 127\.0\.0\.1:59022 backs up to rsync:\/\/senhauser@127\.0\.0\.1:2222\/files\/backup\/senhasegura/);
@@ -403,7 +410,7 @@ describe("stack config: a fleet in one stack (appliances)", function () {
         { title: "a flag that is not a boolean", config: fleetConfig(withItem(2, "verify", "yes")), key: "appliances[2].verify", rule: /must be true or false, but "yes" was provided/ },
         { title: "a name with capitals", config: fleetConfig(withItem(1, "name", "Contingency")), key: "appliances[1].name", rule: /must be 1-63 lowercase letters, digits or '-'/, value: '"Contingency"' },
         { title: "no name", config: fleetConfig(withItem(0, "name", undefined)), key: "appliances[0].name", rule: /is required/ },
-        { title: "a misspelt field", config: fleetConfig(withItem(1, "hours", 6)), key: "appliances[1]", rule: /has no field "hours": its fields are name, host, port, user, hostKey, privateKeyPath, privateKey, systemBackup/ },
+        { title: "a misspelt field", config: fleetConfig(withItem(1, "hours", 6)), key: "appliances[1]", rule: /has no field "hours": its fields are name, host, port, user, hostKey, privateKeyPath, privateKey, driver, paths, systemBackup/ },
         { title: "two appliances with one name", config: fleetConfig(withItem(2, "name", "primary")), key: "appliances[2].name", rule: /is "primary", the name of appliances\[0\] too: each appliance needs its own name/ },
         { title: "two items for one appliance", config: fleetConfig(withItem(2, "host", "10.0.0.6").map((item, i) => i === 2 ? { ...item, port: 59022 } : item)), key: "appliances[2].host",
             rule: /and port reach 10\.0\.0\.6:59022, as appliances\[1\] does/ },
@@ -479,7 +486,8 @@ describe("stack config: a fleet in one stack (appliances)", function () {
         const r = await run({ labFile: twoAppliances, labAppliances: "2" });
         assert.equal(r.error, undefined, r.error?.message);
         assert.deepEqual(r.resources.filter((d) => d.type.endsWith(":ApplianceBackup")).map((d) => d.name), ["appliance-0", "appliance-1"]);
-        assert.equal(r.resources.find((d) => d.name === "appliance-1-policy")?.inputs.connection.port, 59023);
+        // The lab's sudo password makes each connection a secret as a whole.
+        assert.equal((secretValue(r.resources.find((d) => d.name === "appliance-1-policy")?.inputs.connection) as { port: number }).port, 59023);
         const single = await run({ labFile: twoAppliances });
         assert.deepEqual(single.resources.filter((d) => d.type.endsWith(":ApplianceBackup")).map((d) => d.name), ["appliance-0"]);
         const tooMany = configErrorOrLab(await run({ labFile: twoAppliances, labAppliances: "3" }));
