@@ -27,9 +27,6 @@ const sharedReads = new SharedReads<Record<ReadItem, ItemAnswer>>();
 /** What to tell the user when an answer is not what the vendor documents. */
 const PROBE_HINT = "run `senhasegura-backup probe` against this appliance and attach its report to a bug report: the appliance answered in a way the vendor's documentation does not show";
 
-/** The name of the file the rsync write test leaves in the backup directory. */
-export const RSYNC_WRITE_TEST = ".senhasegura-backup-write-test";
-
 /** The known_hosts host field for a server: `host` on port 22, `[host]:port` otherwise (ssh's own lookup key). */
 export function knownHostsName(host: string, port: number): string {
     return port === 22 ? host : `[${host}]:${port}`;
@@ -40,15 +37,17 @@ export function knownHostsName(host: string, port: number): string {
  * root's key, root's known_hosts (strict: an unknown or changed server key fails),
  * and no port of its own, since Orbit Web has none (root's ssh configuration
  * decides). It sends the appliance's public key file, which the server already
- * holds in authorized_keys, as a write test that proves the directory is writable.
- * Pure.
+ * holds in authorized_keys, into the directory under its own name (id_rsa.pub), as
+ * a write test: `-I` rewrites it every time, so an unwritable directory fails.
+ * Into the directory, not to another name: rrsync's write-only mode refuses to
+ * replace a file sent under a name of its own. Pure.
  */
 export function rsyncWriteTestArgv(paths: ResolvedPaths, target: Pick<RsyncTargetView, "user" | "host" | "path">): string[] {
     const ssh = ["ssh", ...(paths.rootSshConfig ? ["-F", paths.rootSshConfig] : []), "-i", paths.rootPrivateKey,
         "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
         "-o", `UserKnownHostsFile=${paths.rootKnownHosts}`, "-o", "ConnectTimeout=15"];
-    return ["rsync", "--timeout=30", "-e", shellJoin(ssh), "--", paths.rootPublicKey,
-        `${target.user}@${target.host}:${target.path.replace(/\/+$/, "")}/${RSYNC_WRITE_TEST}`];
+    return ["rsync", "--ignore-times", "--timeout=30", "-e", shellJoin(ssh), "--", paths.rootPublicKey,
+        `${target.user}@${target.host}:${target.path.replace(/\/+$/, "")}/`];
 }
 
 /**

@@ -216,12 +216,18 @@ async function checkAgainstManifest(summary: OrbitBackupSummary, manifest: Repor
  * only looked for, one listing per directory. `suffixes`: a vendor dump may land
  * encrypted, under its name plus one of them.
  */
-async function missingFiles(side: FarSide, files: readonly string[], suffixes: readonly string[] = []): Promise<string[]> {
+async function locateFiles(side: FarSide, files: readonly string[], suffixes: readonly string[] = []): Promise<{ missing: string[]; found: string[] }> {
     const present = new Set<string>();
     for (const dir of directoriesOf(files.map((path) => ({ path })))) {
         for (const file of await listFiles(side, dir)) present.add(file);
     }
-    return files.filter((f) => !present.has(f) && !suffixes.some((s) => present.has(`${f}${s}`)));
+    const missing: string[] = [];
+    const found: string[] = [];
+    for (const f of files) {
+        const name = [f, ...suffixes.map((s) => `${f}${s}`)].find((n) => present.has(n));
+        if (name === undefined) missing.push(f); else found.push(name);
+    }
+    return { missing, found };
 }
 
 /** What an encrypted copy of a vendor dump may add to its name (AES Crypt's customary suffix, and a generic one). */
@@ -240,7 +246,10 @@ async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificat
     }
     const side = inputs.destination;
     const where = describeSide(side);
-    info(`BackupVerification: backup ${summary.id} on ${appliance} sent ${summary.files.length} files, ${summary.bytes} bytes, to ${summary.destination} in ${(summary.durationMs / 1000).toFixed(1)} s`);
+    const vendor = !inputs.report.trimStart().startsWith("{");
+    info(vendor
+        ? `BackupVerification: backup ${summary.id} on ${appliance} wrote ${summary.files.length} database dumps and sent them to ${summary.destination} in ${(summary.durationMs / 1000).toFixed(1)} s`
+        : `BackupVerification: backup ${summary.id} on ${appliance} sent ${summary.files.length} files, ${summary.bytes} bytes, to ${summary.destination} in ${(summary.durationMs / 1000).toFixed(1)} s`);
     const proof = { backupId: summary.id, files: summary.files, bytes: summary.bytes, durationMs: summary.durationMs, startedAt: summary.startedAt, sentTo: summary.destination };
     if (summary.manifest) {
         const findings = await checkAgainstManifest(summary, summary.manifest, side);
@@ -254,13 +263,26 @@ async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificat
         return { ...inputs, ...proof, checked: "sha256" };
     }
     progress(`BackupVerification: looking for ${summary.files.length} files of backup ${summary.id} at ${where}`);
-    const vendor = !inputs.report.trimStart().startsWith("{");
-    const missing = await missingFiles(side, summary.files, vendor ? VENDOR_SUFFIXES : []);
+    const { missing, found } = await locateFiles(side, summary.files, vendor ? VENDOR_SUFFIXES : []);
     if (missing.length > 0) {
         throw new BackupProviderError(`backup ${summary.id} reported ${summary.files.length} files sent to ${summary.destination}, but ${missing.length} are not at ${where}: ${missing.join(", ")}`, {
             kind: "appliance", host: appliance, operation: "verify the backup landed",
             hint: `check the destination path and rights on the backup server, and the appliance's backup log (/var/log/orbinibkp.log); ${NEW_BACKUP_HINT}`,
         });
+    }
+    if (vendor) {
+        // The vendor's log names no sizes: the far side's are the backup's.
+        const digests = await digestFiles(side, found, () => undefined);
+        const empty = found.filter((f) => (digests.get(f)?.size ?? 0) === 0);
+        if (empty.length > 0) {
+            throw new BackupProviderError(`backup ${summary.id} landed, but ${empty.join(", ")} ${empty.length === 1 ? "is" : "are"} empty at ${where}`, {
+                kind: "appliance", host: appliance, operation: "verify the backup landed",
+                hint: `check the appliance's backup log (/var/log/orbinibkp.log) and the space at the destination; ${NEW_BACKUP_HINT}`,
+            });
+        }
+        const bytes = found.reduce((sum, f) => sum + (digests.get(f)?.size ?? 0), 0);
+        info(`BackupVerification: the ${found.length} dumps of backup ${summary.id} are at ${where}, ${bytes} bytes`);
+        return { ...inputs, ...proof, files: found, bytes, checked: "presence" };
     }
     return { ...inputs, ...proof, checked: "presence" };
 }

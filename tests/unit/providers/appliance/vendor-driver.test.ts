@@ -121,8 +121,9 @@ describe("the vendor driver's rsync proof and known_hosts pin", () => {
         assert.match(ssh, /UserKnownHostsFile=\/root\/.ssh\/known_hosts/);
         assert.doesNotMatch(ssh, / -p /);
         assert.doesNotMatch(ssh, / -F /, "ssh's own configuration file unless the appliance's paths name one");
-        assert.equal(argv[argv.length - 1], "senhauser@backup.example.com:/files/backup/.senhasegura-backup-write-test");
-        assert.match(rsyncWriteTestArgv(resolvedPaths({ rootSshConfig: "/lab/ssh_config" }), { user: "u", host: "h", path: "/p" })[3], /-F \/lab\/ssh_config/);
+        assert.equal(argv[argv.length - 1], "senhauser@backup.example.com:/files/backup/", "into the directory itself, so an unwritable one fails");
+        assert.ok(argv.includes("--ignore-times"), "rewritten at every test");
+        assert.match(rsyncWriteTestArgv(resolvedPaths({ rootSshConfig: "/lab/ssh_config" }), { user: "u", host: "h", path: "/p" })[4], /-F \/lab\/ssh_config/);
         assert.equal(knownHostsName("h", 22), "h");
         assert.equal(knownHostsName("127.0.0.1", 2222), "[127.0.0.1]:2222");
     });
