@@ -72,10 +72,12 @@ export function labStackConfig(given: GivenConfig): LabConfig {
         // The lab's appliances reach the rsync port through root's ssh configuration, which lab/start writes.
         portInApplianceSshConfig: true,
     }));
-    // mt4adm's sudo password: the lab's vendor appliances ask for it, as a real one does. Only
-    // the root lab has the file (an unprivileged lab runs orbit without sudo).
+    // mt4adm's sudo password: the lab's vendor appliances ask for it, as a real one does (its
+    // contract mode runs orbit with sudo -n). Only the root lab has the file.
     const sudoFile = lab.appliances[0].sudoPasswordPath;
-    if (fs.existsSync(sudoFile)) offer("sudoPassword", () => readSecretFile(sudoFile, "sudo password", "sudoPassword", labFile));
+    if (lab.appliances.some((a) => a.orbit === "vendor") && fs.existsSync(sudoFile)) {
+        offer("sudoPassword", () => readSecretFile(sudoFile, "sudo password", "sudoPassword", labFile));
+    }
     offer("cifs", () => ({ host: lab.cifs.host, port: lab.cifs.port, path: lab.cifs.remotePath, user: lab.cifs.user }));
     offer("nfs", () => ({ host: lab.nfs.host, port: lab.nfs.port, path: lab.nfs.remotePath }));
     // The password file exists only where the lab runs Samba: it is read only for a CIFS

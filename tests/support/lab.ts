@@ -220,3 +220,24 @@ export function resourceProgramConfig(lab: LabDescription, appliance: LabApplian
         ...(policy.video === undefined ? {} : { video: { value: String(policy.video) } }),
     };
 }
+
+/**
+ * Restarts the lab (idempotent: running servers stay up) with every appliance's orbit
+ * in `mode`, and returns the new description. The suites run in contract mode
+ * (scripts/test sets LAB_ORBIT); the vendor suite switches and switches back.
+ */
+export function setOrbitMode(mode: "vendor" | "contract"): LabDescription {
+    const count = loadLab().appliances.length;
+    const r = spawnSync("bash", [path.join(__dirname, "..", "..", "lab", "start")], {
+        env: { ...process.env, LAB_ORBIT: mode, LAB_APPLIANCES: String(count) }, encoding: "utf8", timeout: 120_000,
+    });
+    if (r.status !== 0) throw new Error(`lab/start with LAB_ORBIT=${mode} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`);
+    return loadLab();
+}
+
+/** Sets an appliance's Orbit Web settings (lab/orbit-web stands in for the admin), as KEY=VALUE pairs. */
+export function orbitWeb(appliance: LabAppliance, settings: Record<string, string>): unknown {
+    const r = spawnSync("bash", [path.join(__dirname, "..", "..", "lab", "orbit-web"), appliance.name, ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)], { encoding: "utf8", timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`lab/orbit-web ${appliance.name} failed (exit ${r.status}): ${r.stderr.trim()}`);
+    return JSON.parse(r.stdout);
+}

@@ -1,0 +1,206 @@
+// A real appliance, as the lab's vendor mode plays it (the documented Orbit CLI only,
+// a sudo that asks for mt4adm's password, Orbit Web settings set by lab/orbit-web),
+// driven by the dev stack's own program over rsync, through the real engine:
+//   up (the driver detected as vendor, the server's key pinned for the appliance's own
+//   hop, a verification backup whose dumps land in backup/system/db);
+//   a no-op preview --refresh, with its SSH logins and execs counted;
+//   drift made by hand, each named by field: the hour (orbit backup time), the backup
+//   directory made unwritable, the root key removed from authorized_keys; repaired;
+//   sudo: no password configured, and a wrong one, each a clear error, neither a hang;
+//   the appliance's orbit audit log holds only documented commands and flags;
+//   the sudo password appears in no argv (sudo's own log), output or plaintext state;
+//   destroy.
+// The appliance goes back to contract mode afterwards, as the other suites expect.
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { ApplianceConnection } from "../../providers/appliance/connection";
+import { forgetDetectedDrivers } from "../../providers/appliance/select";
+import { VendorDriver } from "../../providers/appliance/vendor-driver";
+import { forgetAllSharedReads } from "../../providers/transport/shared-reads";
+import { sshPool } from "../../providers/transport/ssh";
+import { REPO, type TestStack, createTestStack, exportState, plannedFieldChanges, recorded } from "../support/engine";
+import { withSudoersDropIn } from "../support/hardening";
+import { type LabAppliance, type LabDescription, acceptedLogins, orbitWeb, pinnedSsh, setOrbitMode } from "../support/lab";
+
+/** Every command and flag the vendor documents that the driver may use (docs/vendor-appliance.md). */
+const DOCUMENTED: ReadonlyArray<RegExp> = [
+    /^version$/,
+    /^backup time --show$/,
+    /^backup time --hour=([0-9]|1[0-9]|2[0-4]) --force$/,
+    /^backup create$/,
+];
+
+function auditEntries(app: LabAppliance): Array<{ mode?: string; argv: string[] }> {
+    const file = path.join(app.orbitRoot, "log", "orbit-audit.log");
+    return fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+function sshdCounts(app: LabAppliance): { logins: number; execs: number } {
+    const log = fs.readFileSync(app.sshdLog, "utf8");
+    return { logins: acceptedLogins(app.sshdLog), execs: (log.match(/Starting session: command for /g) ?? []).length };
+}
+
+describe("a vendor appliance: only the documented Orbit CLI, through the real engine", function () {
+    this.timeout(600_000);
+    let lab: LabDescription;
+    let app: LabAppliance;
+    let t: TestStack;
+    let sudoPassword: string;
+    let auditFrom = 0;
+    const backupDir = () => lab.rsyncServer.backupPath;
+    const authorizedKeys = () => lab.rsyncServer.authorizedKeysPath;
+
+    before(async () => {
+        lab = setOrbitMode("vendor");
+        app = lab.appliances[0];
+        assert.equal(app.orbit, "vendor");
+        sudoPassword = fs.readFileSync(app.sudoPasswordPath, "utf8").trim();
+        // Root's known_hosts starts empty: the driver pins the server's key itself.
+        fs.writeFileSync(app.vendorPaths.rootKnownHosts, "# kept by hand\n");
+        orbitWeb(app, {
+            applicationBackup: "yes", sessionsBackup: "no", remotePartition: "yes", sendMode: "rsync",
+            "rsync.user": lab.rsyncServer.backupUser, "rsync.server": lab.rsyncServer.host, "rsync.path": backupDir(),
+        });
+        auditFrom = auditEntries(app).length;
+        t = await createTestStack(REPO, { labFile: { value: path.join(lab.root, "lab.json") }, destination: { value: "rsync" }, videoBackup: { value: "false" } });
+    });
+
+    after(async () => {
+        try {
+            if (t) await t.destroyAndRemove().catch(() => undefined);
+        } finally {
+            fs.chmodSync(backupDir(), 0o750);
+            setOrbitMode("contract");
+        }
+    });
+
+    it("up: detects the vendor driver, pins the server's key once, and lands the verification backup's dumps", async () => {
+        const result = await t.stack.up(recorded(t));
+        assert.equal(result.summary.result, "succeeded");
+        const v = result.outputs.lastVerification.value;
+        assert.equal(v.files.length, 2, JSON.stringify(v));
+        for (const f of v.files) {
+            assert.match(f, /^backup\/system\/db\/senhasegura-db-\d{4}-\d\d-\d\d_\d{6}(mt4|senhasegura)\.sql\.gz$/);
+            assert.ok(fs.statSync(path.join(backupDir(), f)).size > 0, `${f} landed empty`);
+        }
+        assert.ok(v.bytes > 0);
+        const state = exportState(t).deployment.resources;
+        for (const type of ["ApplianceRootKey", "BackupPolicy", "RsyncTarget", "ApplianceHostKey"]) {
+            assert.equal(state.find((r: any) => r.type.endsWith(`:${type}`))?.outputs.driver, "vendor", `${type} records the driver`);
+        }
+        const knownHosts = fs.readFileSync(app.vendorPaths.rootKnownHosts, "utf8");
+        const pinned = `[${lab.rsyncServer.host}]:${lab.rsyncServer.port} ${lab.rsyncServer.hostKey}`;
+        assert.equal(knownHosts, `# kept by hand\n${pinned}\n`, "one line added, the hand-made line kept");
+        const output = t.output.join("\n");
+        assert.match(output, /Enable application backup\?/, "the preview says what Orbit Web must hold");
+        assert.match(output, /Send to a remote Linux server \(via rsync\)/);
+    });
+
+    it("a no-op preview --refresh changes nothing, in one SSH login and few execs per appliance", async () => {
+        const before = sshdCounts(app);
+        const started = Date.now();
+        const events: any[] = [];
+        await t.stack.preview({ refresh: true, expectNoChanges: true, onEvent: (e) => events.push(e), onOutput: (l) => t.output.push(l) });
+        const wallMs = Date.now() - started;
+        const after = sshdCounts(app);
+        assert.deepEqual(plannedFieldChanges(events), []);
+        const logins = after.logins - before.logins;
+        const execs = after.execs - before.execs;
+        assert.ok(logins <= 2, `logins: ${logins} (one for the refresh and the preview each, at most)`);
+        // The batched read, the rsync proof, and the host key's handshake: a handful, not one per item.
+        assert.ok(execs <= 6, `execs: ${execs}`);
+        fs.mkdirSync(path.join(REPO, ".test-results"), { recursive: true });
+        fs.writeFileSync(path.join(REPO, ".test-results", "vendor-noop-preview.json"), JSON.stringify({ wallMs, logins, execs }) + "\n");
+    });
+
+    it("drift made by hand is named by field: the hour, an unwritable backup directory; up repairs what it owns", async () => {
+        const r = pinnedSsh(app, "sudo -n orbit backup time --hour=9 --force");
+        assert.equal(r.code, 0, r.stderr);
+        fs.chmodSync(backupDir(), 0o550);
+        const events: any[] = [];
+        await t.stack.preview({ refresh: true, onEvent: (e) => events.push(e), onOutput: (l) => t.output.push(l) });
+        const changes = plannedFieldChanges(events);
+        assert.deepEqual(changes.find((c) => c.name.endsWith("-policy"))?.keys, ["hour"], JSON.stringify(changes));
+        assert.deepEqual(changes.find((c) => c.name.endsWith("-rsync"))?.keys, ["reachable"], JSON.stringify(changes));
+        assert.match(t.output.join("\n"), /cannot write to .* as root with its root key \(.*(Permission denied|not permitted)/);
+        // The directory is the server admin's to fix; up then converges the rest.
+        fs.chmodSync(backupDir(), 0o750);
+        const up = await t.stack.up({ refresh: true, ...recorded(t) });
+        assert.equal(up.summary.result, "succeeded");
+        assert.match(pinnedSsh(app, "sudo -n orbit backup time --show").stdout, /Backup daily time: 5/);
+        await t.stack.preview({ refresh: true, expectNoChanges: true });
+    });
+
+    it("the root key removed from authorized_keys is drift, and up puts it back", async () => {
+        const blob = app.rootPublicKey.split(" ")[1];
+        const text = fs.readFileSync(authorizedKeys(), "latin1");
+        fs.writeFileSync(authorizedKeys(), text.split("\n").filter((l) => !l.includes(blob)).join("\n"), "latin1");
+        const events: any[] = [];
+        await t.stack.preview({ refresh: true, onEvent: (e) => events.push(e) });
+        const changes = plannedFieldChanges(events);
+        assert.ok(changes.some((c) => c.name.endsWith("-appliance-key") && c.op === "create"), JSON.stringify(changes));
+        assert.deepEqual(changes.find((c) => c.name.endsWith("-rsync"))?.keys, ["reachable"], "the appliance can no longer log in");
+        const up = await t.stack.up({ refresh: true, ...recorded(t) });
+        assert.equal(up.summary.result, "succeeded");
+        assert.ok(fs.readFileSync(authorizedKeys(), "latin1").includes(blob));
+        await t.stack.preview({ refresh: true, expectNoChanges: true });
+    });
+
+    it("sudo: no password configured and a wrong one are clear errors naming the key, not hangs", async () => {
+        const connection = (extra: object) => ApplianceConnection.parse({
+            host: app.host, port: app.port, user: app.user, hostKey: app.hostKey, privateKeyPath: app.privateKeyPath, paths: app.vendorPaths, commandTimeoutSec: 30, ...extra,
+        });
+        try {
+            for (const [extra, message] of [
+                [{}, /sudo asks for a password, and none is configured[\s\S]*connection\.sudoPassword/],
+                [{ sudoPassword: "not-the-password" }, /sudo refused the configured password[\s\S]*connection\.sudoPassword/],
+            ] as const) {
+                forgetDetectedDrivers(); forgetAllSharedReads();
+                const started = Date.now();
+                await assert.rejects(new VendorDriver(connection(extra)).reads(false), (err: Error) => {
+                    assert.match(err.message, message);
+                    assert.ok(!err.message.includes(sudoPassword));
+                    return true;
+                });
+                assert.ok(Date.now() - started < 20_000, "a refusal, not a timeout");
+            }
+            forgetAllSharedReads();
+            const right = await new VendorDriver(connection({ sudoPassword })).backupSettings(false);
+            assert.equal(right.hour, 5);
+        } finally {
+            await sshPool.closeAll();
+        }
+    });
+
+    it("a verification backup run by hand keeps the password out of every argv sudo logs", async () => {
+        const log = path.join(lab.root, "logs", "vendor-sudo.log");
+        fs.rmSync(log, { force: true });
+        await withSudoersDropIn("ssb-vendor-log", `Defaults logfile=${log}\nDefaults log_year\n`, async () => {
+            await t.stack.up({ replace: [`urn:pulumi:${t.name}::senhasegura-backup::senhasegura:backup:ApplianceBackup$command:remote:Command::appliance-0-verification-backup`], ...recorded(t) });
+        });
+        const logged = fs.readFileSync(log, "utf8");
+        assert.match(logged, /COMMAND=\/usr\/local\/bin\/orbit backup create/, "sudo logged the backup's command line");
+        assert.ok(!logged.includes(sudoPassword), "the sudo password is in sudo's log");
+    });
+
+    it("the appliance saw only documented orbit commands and flags, and no secret is in output or state", () => {
+        const used = auditEntries(app).slice(auditFrom).filter((e) => e.mode === "vendor").map((e) => e.argv.join(" "));
+        assert.ok(used.length > 5, `only ${used.length} orbit calls were audited`);
+        const undocumented = used.filter((line) => !DOCUMENTED.some((re) => re.test(line)));
+        assert.deepEqual(undocumented, [], "orbit calls the vendor does not document");
+        const state = JSON.stringify(exportState(t));
+        assert.ok(!state.includes(sudoPassword), "the sudo password is in plaintext state");
+        assert.ok(!t.output.join("\n").includes(sudoPassword), "the sudo password is in the engine's output");
+        assert.ok(!execFileSync("ps", ["-eo", "args"]).toString().includes(sudoPassword));
+    });
+
+    it("destroy: leaves Orbit Web's settings alone, says so, and removes the key line", async () => {
+        const blob = app.rootPublicKey.split(" ")[1];
+        const output: string[] = [];
+        await t.stack.destroy({ onOutput: (l) => output.push(l) });
+        assert.match(output.join("\n"), /deleted from the stack only/);
+        assert.ok(!fs.readFileSync(authorizedKeys(), "latin1").includes(blob), "the appliance key is still authorized");
+    });
+});
