@@ -23,6 +23,10 @@ const TOOLS: Record<string, Tool> = {
         summary: "one command (preview, up, drift, restore-drill) over many stacks, K at a time (0, 2, 1 as above)",
         load: () => require("./fleet/run").main,
     },
+    probe: {
+        summary: "does a real appliance answer as the vendor driver expects? read-only (0 as expected, 2 differs, 1 unreachable)",
+        load: () => require("./probe/run").main,
+    },
     adopt: {
         summary: "read an appliance set up by hand and write the stack config that describes it (0 adopted, 1 error)",
         load: () => require("./adopt/run").main,

@@ -8,6 +8,7 @@ import { nameOf } from "../shared/text";
 import { BACKUP_LAYOUT, Manifest, newestBackupId } from "../../providers/formats/backup-format";
 import { describeTarget } from "../../providers/transport/connection";
 import { ApplianceConnection } from "../../providers/appliance/connection";
+import { driverName } from "../../providers/appliance/select";
 import { FarSide, describeSide, listFiles, readFile } from "../../providers/transport/far-side";
 import { OrbitClient } from "../../providers/appliance/orbit";
 import { type BackupFacts, type UnreadableAppliance } from "./backup-age-plan";
@@ -73,8 +74,14 @@ export async function readBackupFacts(sources: BackupSource[], onProgress: (line
             return;
         }
         const host = describeTarget(connection.data);
-        onProgress(`reading the backup status of ${source.appliance} on ${host}`);
         try {
+            if (await driverName(connection.data) === "vendor") {
+                // A real appliance writes no manifest and has no `backup config show`: its
+                // backup age is read from what it does write (the vendor formats issue).
+                onProgress(`${source.appliance} on ${host} is a vendor appliance: its backup age is not checked by this release (its verification backup and the RsyncTarget's write test still are)`);
+                return;
+            }
+            onProgress(`reading the backup status of ${source.appliance} on ${host}`);
             const [config, newest] = await Promise.all([new OrbitClient(connection.data).showConfig(), newestAtDestination(source.destination)]);
             facts.push({
                 appliance: source.appliance, urn: source.urn, host,

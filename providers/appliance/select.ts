@@ -6,6 +6,7 @@
 import { parseOrbitVersion, quoteAnswer } from "../formats/orbit-vendor";
 import { describeTarget } from "../transport/connection";
 import { BackupProviderError } from "../transport/errors";
+import { sshPool } from "../transport/ssh";
 import type { ApplianceConnection } from "./connection";
 import { ContractDriver } from "./contract-driver";
 import type { ApplianceDriver, DriverName } from "./driver";
@@ -31,10 +32,27 @@ export function driverFromVersion(answer: string): DriverName | undefined {
     }
 }
 
+/** `orbit version` alone, through sudo: for an appliance whose sudo allows orbit but not the batched read's shell. */
+async function versionAlone(connection: ApplianceConnection): Promise<{ output: string; code: number }> {
+    const r = await sshPool.run(connection, { argv: ["orbit", "version"], sudo: true, operation: "detect the appliance's driver (orbit version)" });
+    return { output: `${r.stdout}${r.stderr}`, code: r.code };
+}
+
 async function detect(connection: ApplianceConnection): Promise<DriverName> {
-    const reads = await new VendorDriver(connection).reads(true);
-    const name = driverFromVersion(reads.version.output);
+    let version: { output: string; code: number };
+    try {
+        version = (await new VendorDriver(connection).reads(true)).version;
+    } catch (err) {
+        // sudo may allow orbit itself and refuse the shell of the batched read (the lab's
+        // contract appliances do): ask orbit alone. A vendor appliance then still needs
+        // the shell, so its refusal is the error to report.
+        if (!(err instanceof BackupProviderError) || err.kind !== "sudo") throw err;
+        version = await versionAlone(connection);
+        if (driverFromVersion(version.output) !== "contract") throw err;
+    }
+    const name = driverFromVersion(version.output);
     if (name !== undefined) return name;
+    const reads = { version };
     const notOrbit = reads.version.code === 127 || /orbit: (command )?not found/.test(reads.version.output);
     throw new BackupProviderError(`cannot tell which interface the appliance speaks: \`orbit version\` answered ${quoteAnswer(reads.version.output)} (exit ${reads.version.code})`, {
         kind: "appliance", code: "unexpected-answer", host: describeTarget(connection), operation: "detect the appliance's driver (orbit version)",

@@ -12,7 +12,7 @@
 //   destroy.
 // The appliance goes back to contract mode afterwards, as the other suites expect.
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ApplianceConnection } from "../../providers/appliance/connection";
@@ -196,11 +196,50 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         assert.ok(!execFileSync("ps", ["-eo", "args"]).toString().includes(sudoPassword));
     });
 
+    /** Runs the installed CLI's probe, as an operator would (scripts/env.sh's ssb_cli). */
+    function probe(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+        const r = spawnSync("bash", ["-c", `source ${path.join(REPO, "scripts", "env.sh")}; ssb_cli probe "$@"`, "probe", ...args], { encoding: "utf8", timeout: 120_000 });
+        return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    }
+    const pathsFile = () => {
+        const file = path.join(lab.root, "run", "vendor-paths.json");
+        fs.writeFileSync(file, JSON.stringify(app.vendorPaths));
+        return file;
+    };
+
+    it("the probe: every capability as expected on the vendor appliance (exit 0), and 1 on a host that is not one", () => {
+        const ok = probe("--host", app.host, "--port", String(app.port), "--host-key", app.hostKey, "--private-key-file", app.privateKeyPath,
+            "--sudo-password-file", app.sudoPasswordPath, "--paths", pathsFile());
+        assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+        assert.match(ok.stdout, /ok +version +Version 3\.31\.1-4/);
+        assert.match(ok.stdout, /ok +backup hour +hour 5 \(an assumption/);
+        assert.ok(!ok.stdout.includes(sudoPassword));
+        const server = lab.rsyncServer;
+        const not = probe("--host", server.host, "--port", String(server.port), "--user", server.adminUser, "--host-key", server.hostKey, "--private-key-file", server.adminPrivateKeyPath);
+        assert.equal(not.code, 1, not.stdout + not.stderr);
+        assert.match(not.stdout, /orbit is not installed: not a senhasegura appliance/);
+        const bad = probe("--host", app.host, "--port", String(app.port), "--host-key", lab.rsyncServer.hostKey, "--private-key-file", app.privateKeyPath);
+        assert.equal(bad.code, 1);
+        assert.match(bad.stdout, /UNREACHABLE .*host key does not match/);
+    });
+
     it("destroy: leaves Orbit Web's settings alone, says so, and removes the key line", async () => {
         const blob = app.rootPublicKey.split(" ")[1];
         const output: string[] = [];
         await t.stack.destroy({ onOutput: (l) => output.push(l) });
         assert.match(output.join("\n"), /deleted from the stack only/);
         assert.ok(!fs.readFileSync(authorizedKeys(), "latin1").includes(blob), "the appliance key is still authorized");
+    });
+
+    it("the probe lists the differences on a contract appliance (exit 2)", () => {
+        lab = setOrbitMode("contract");
+        app = lab.appliances[0];
+        const r = probe("--host", app.host, "--port", String(app.port), "--host-key", app.hostKey, "--private-key-file", app.privateKeyPath,
+            "--sudo-password-file", app.sudoPasswordPath, "--paths", pathsFile(), "--json");
+        assert.equal(r.code, 2, r.stdout + r.stderr);
+        const report = JSON.parse(r.stdout).reports[0];
+        const differs = report.findings.filter((f: any) => f.status === "differs").map((f: any) => f.capability);
+        assert.ok(differs.includes("version"), JSON.stringify(report));
+        assert.match(report.findings.find((f: any) => f.capability === "version").answer, /contract 2/);
     });
 });

@@ -15,6 +15,7 @@ import { VendorDriver, knownHostsAddScript, knownHostsName, rsyncWriteTestArgv }
 import { parseReads, readScript } from "../../../../providers/appliance/vendor-reads";
 import { resolvedPaths } from "../../../../providers/appliance/connection";
 import { forgetAllSharedReads } from "../../../../providers/transport/shared-reads";
+import { BackupProviderError } from "../../../../providers/transport/errors";
 import { SUDO_WITH_PASSWORD_SCRIPT, sudoLine, sudoRefusal } from "../../../../providers/transport/shell";
 import { type CommandResult, type RemoteCommand, sshPool } from "../../../../providers/transport/ssh";
 import { ed25519PublicKey } from "../../../support/keys";
@@ -96,6 +97,17 @@ describe("the vendor driver, over a fake transport", () => {
         answerWith(vendorAppliance({ hour: 5, version: "senhasegura Orbit (lab simulator), contract 2, appliance appliance-0" }));
         await assert.rejects(driverName(connection({ driver: "vendor" })), /connection.driver is "vendor", but the appliance answers .* as the lab's contract appliance/);
         assert.equal(await driverName(connection({ driver: "contract" })), "contract", "an explicit contract driver asks nothing");
+    });
+
+    it("asks orbit alone where sudo allows orbit but not the batched read's shell (the lab's contract appliance)", async () => {
+        const refuse = () => { throw new BackupProviderError("sudo asks for a password, and none is configured", { kind: "sudo", host: "h", operation: "read", hint: "set sudoPassword" }); };
+        answerWith((c) => (c.argv[0] === "sh" ? refuse() : c.argv.join(" ") === "orbit version"
+            ? { code: 0, stdout: "senhasegura Orbit (lab simulator), contract 2, appliance appliance-0\n", stderr: "" } : vendorAppliance({ hour: 5 })(c)));
+        assert.equal(await driverName(connection()), "contract");
+        forgetDetectedDrivers(); forgetAllSharedReads();
+        // A vendor appliance behind such a sudo still needs the shell: the refusal is what is reported.
+        answerWith((c) => (c.argv[0] === "sh" ? refuse() : { code: 0, stdout: VERSION, stderr: "" }));
+        await assert.rejects(driverName(connection()), /sudo asks for a password, and none is configured/);
     });
 
     it("frames each read so that no file content can forge another answer", () => {
