@@ -33,7 +33,8 @@ const NS = "senhasegura-backup";
 const MASTER_PASSWORD = `adopt-master-${crypto.randomBytes(9).toString("base64url")}`;
 const CIFS_ID = "adopt-cifs";
 /** What an adopting up may ask orbit: the reads, and the rsync test (a dry run that writes nothing). */
-const READS = new Set(["backup config show", "root-key show", "rsync test"]);
+// `version` is how the auto driver tells a contract appliance from a vendor one.
+const READS = new Set(["version", "backup config show", "root-key show", "rsync test"]);
 // js-yaml comes with @pulumi/pulumi; it has no types of its own here.
 const yaml: { load(text: string): any } = require("js-yaml");
 
@@ -353,7 +354,8 @@ describe("adopt: a hand-configured appliance taken over without a write, and nev
         const result = await cifsStack.stack.up(recorded(cifsStack));
         assert.equal(result.summary.result, "succeeded");
         const calls = assertNothingWritten(cifsMarks, "the adopting up of a CIFS partition");
-        assert.deepEqual([...new Set(calls)], ["backup config show"]);
+        // The auto driver asks `orbit version` once (detection), then reads the configuration.
+        assert.deepEqual([...new Set(calls)], ["version", "backup config show"]);
         const events: EngineEvent[] = [];
         await cifsStack.stack.preview({ refresh: true, expectNoChanges: true, ...recorded(cifsStack), onEvent: (e) => events.push(e) });
         assert.deepEqual(plannedChanges(events), []);
