@@ -66,14 +66,17 @@ export function probeReport(target: string, reads: Record<ReadItem, ItemAnswer>,
     const v = reads.version;
     const driver = driverFromVersion(v.output);
     const notOrbit = v.code === 127 || /orbit: (command )?not found/.test(v.output);
-    const senhasegura = !notOrbit && (driver !== undefined || /orbit/i.test(v.output));
+    // A version answer the driver does not know still names the product on a senhasegura appliance.
+    const senhasegura = !notOrbit && (driver !== undefined || /senhasegura/i.test(v.output));
     if (driver === "vendor") {
         const parsed = parseOrbitVersion(v.output);
         add("version", "orbit version", "ok", `Version ${parsed.version} (${Object.entries(parsed.packages).map(([n, x]) => `${n} ${x}`).join(", ")})`);
     } else if (driver === "contract") {
         add("version", "orbit version", "differs", "answers as this project's lab contract appliance, not as the vendor documents (use connection.driver \"contract\")", v);
     } else {
-        add("version", "orbit version", "differs", notOrbit ? "orbit is not installed: not a senhasegura appliance" : `not the documented header, Version line and package table (exit ${v.code})`, v);
+        add("version", "orbit version", "differs", notOrbit ? "orbit is not installed: not a senhasegura appliance"
+            : senhasegura ? `not the documented header, Version line and package table (exit ${v.code})`
+            : `not a senhasegura appliance: its orbit does not answer as senhasegura's (exit ${v.code})`, v);
     }
 
     try {

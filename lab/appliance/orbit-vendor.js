@@ -87,7 +87,7 @@ function parseFlags(argv, spec) {
     const raw = eq > 0 ? a.slice(0, eq) : a;
     const name = spec.short && spec.short[raw] ? spec.short[raw] : raw;
     const kind = spec.flags[name];
-    if (!kind) throw new UsageError(a.startsWith('-') ? `unknown flag ${raw}` : `unexpected argument ${a}`);
+    if (!kind) throw new UsageError(a.startsWith('-') ? `unknown flag ${raw}` : 'unexpected argument');
     if (kind === 'bool') {
       if (eq > 0) throw new UsageError(`${raw} takes no value`);
       flags[name] = true;
@@ -340,7 +340,8 @@ async function vendorMain(argv, root, lab) {
       code = 0;
     } else {
       const key = Object.keys(COMMANDS).sort((a, b) => b.length - a.length).find((k) => argv.slice(0, k.split(' ').length).join(' ') === k);
-      if (!key) throw new UsageError(argv[0].startsWith('-') ? `unknown flag ${argv[0].split('=')[0]}` : `unexpected argument ${argv.slice(0, 2).join(' ')}`);
+      // Only the first word or flag name is echoed: a value after it may be a password.
+      if (!key) throw new UsageError(argv[0].startsWith('-') ? `unknown flag ${argv[0].split('=')[0]}` : `unexpected argument ${argv[0]}`);
       code = await COMMANDS[key](ctx, argv.slice(key.split(' ').length));
     }
   } catch (e) {

@@ -217,7 +217,8 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         const server = lab.rsyncServer;
         const not = probe("--host", server.host, "--port", String(server.port), "--user", server.adminUser, "--host-key", server.hostKey, "--private-key-file", server.adminPrivateKeyPath);
         assert.equal(not.code, 1, not.stdout + not.stderr);
-        assert.match(not.stdout, /orbit is not installed: not a senhasegura appliance/);
+        // The lab's backup server shares the machine, so an orbit is there, but not a senhasegura's.
+        assert.match(not.stdout, /not a senhasegura appliance/);
         const bad = probe("--host", app.host, "--port", String(app.port), "--host-key", lab.rsyncServer.hostKey, "--private-key-file", app.privateKeyPath);
         assert.equal(bad.code, 1);
         assert.match(bad.stdout, /UNREACHABLE .*host key does not match/);

@@ -45,6 +45,11 @@ describe("probe: the report", () => {
         assert.equal(r.senhasegura, false);
         assert.equal(exitCode([r], 0), 1);
         assert.equal(exitCode([], 1), 1);
+        const other = probeReport("u@h:22", reads({ version: { output: "orbit: some other tool's error", code: 1 } }), paths);
+        assert.equal(other.senhasegura, false, "an orbit that is not senhasegura's");
+        const newer = probeReport("u@h:22", reads({ version: ok("senhasegura Orbit CLI v5 (a format not seen yet)") }), paths);
+        assert.equal(newer.senhasegura, true, "a senhasegura that answers in a new format differs, exit 2");
+        assert.equal(exitCode([newer], 0), 2);
     });
 
     it("masks a password an fstab entry holds", () => {
