@@ -1,5 +1,7 @@
 // RsyncTarget: the appliance's "Send to a remote Linux server (via RSYNC)" setting
-// (vendor step 1): user, host, port and remote path. One per appliance.
+// (vendor step 1): user, host, port and remote path. One per appliance. A contract
+// appliance sets and reads it; on a vendor appliance Orbit Web holds it, and the
+// resource proves it instead: a write of root's rsync into the directory.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ADOPTION_FIELDS, Adopt, adoptionDifferences, reportAdoption } from "../scaffolding/adoption";
