@@ -18,7 +18,7 @@ export const LabAppliance = z.object({
     /** The vendor driver's paths on this appliance (connection.paths): a real appliance's, under its root. */
     vendorPaths: z.object({
         fstab: z.string(), mountTable: z.string(), mountPoint: z.string(), rootPublicKey: z.string(), rootPrivateKey: z.string(),
-        rootKnownHosts: z.string(), rootSshConfig: z.string(), backupLog: z.string(), localBackupDir: z.string(), hostname: z.string(),
+        rootKnownHosts: z.string(), rootSshConfig: z.string(), backupLog: z.string(), localBackupDir: z.string(), hostname: z.string(), cifsCredentials: z.string(),
     }),
 });
 export type LabAppliance = z.output<typeof LabAppliance>;

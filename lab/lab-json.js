@@ -55,6 +55,7 @@ for (let i = 0; i < Number(e.N); i++) {
       backupLog: path.join(orbitRoot, 'var', 'log', 'orbinibkp.log'),
       localBackupDir: path.join(orbitRoot, 'var', 'orbini', 'backup', 'senhasegura'),
       hostname: path.join(orbitRoot, 'etc', 'hostname'),
+      cifsCredentials: path.join(orbitRoot, 'root', '.senhasegura-backup', 'cifs-credentials'),
     },
   });
 }

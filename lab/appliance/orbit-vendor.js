@@ -236,12 +236,13 @@ async function backupCreate(ctx, argv) {
     log('senhasegura FILE', 'WARNING', `no remote partition is set: the backup stays in ${LOCAL_SHOWN}`);
     return finish(0);
   }
-  if (settings.sendMode !== 'rsync') {
-    log('senhasegura FILE', 'ERROR', `send mode ${settings.sendMode} is not simulated by this lab release`);
+  const share = settings.sendMode === 'partition' ? mountedShare(root) : null;
+  if (settings.sendMode === 'partition' && !share) {
+    log('senhasegura FILE', 'ERROR', 'the remote partition is not mounted');
     return finish(1);
   }
   const r = settings.rsync || {};
-  if (!r.user || !r.server || !r.path) {
+  if (!share && (!r.user || !r.server || !r.path)) {
     log('senhasegura FILE', 'ERROR', 'the rsync User, Server and Remote path are not all set');
     return finish(1);
   }
@@ -259,6 +260,18 @@ async function backupCreate(ctx, argv) {
       for (const name of fs.readdirSync(rec)) fs.copyFileSync(path.join(rec, name), path.join(day, name));
     }
     log('senhasegura FILE', 'INFO', `Starting db backup files via rsync from the ${LOCAL_SHOWN} with delete source`);
+    if (share) {
+      const rel = [];
+      const walk = (d) => { for (const n of fs.readdirSync(path.join(staging, d))) { const x = d ? `${d}/${n}` : n; if (fs.statSync(path.join(staging, x)).isDirectory()) walk(x); else rel.push(x); } };
+      walk('');
+      const t = await ctx.transfer(root, { hostname: 'appliance', credentials: [] }, { kind: share.protocol, target: share }, staging, rel, 0);
+      if (!t.ok) {
+        log('senhasegura FILE', 'ERROR', `copy to the remote partition ${share.protocol}://${share.host}${share.path} failed: ${t.error}`);
+        return finish(1);
+      }
+      log('senhasegura FILE', 'INFO', `${LOCAL_SHOWN} backup successfully performed`);
+      return finish(0);
+    }
     const res = await run('rsync', ['-rt', '--chmod=Du=rwx,Dgo=,Fu=rw,Fgo=', '--timeout=60', '-e', rootSsh(root), `${staging}/`, `${r.user}@${r.server}:${r.path.replace(/\/+$/, '')}/`],
       { timeoutMs: TRANSFER_TIMEOUT_MS });
     if (res.code !== 0) {
@@ -296,6 +309,148 @@ function backupTime(ctx, argv) {
   return 0;
 }
 
+// ---------------------------------------------------------------- partition
+
+const DEFAULT_PORT = { cifs: 445, nfs: 2049 };
+
+function readTable(file) {
+  try { return fs.readFileSync(file, 'utf8'); } catch (e) { if (e.code === 'ENOENT') return ''; throw e; }
+}
+
+/** The table's lines but the one for mountPoint, then `line` (none: removed). Written atomically. */
+function putEntry(file, mountPoint, line) {
+  const kept = readTable(file).split('\n').filter((l) => l !== '' && !(l.trim().split(/\s+/)[1] === mountPoint && !l.trim().startsWith('#')));
+  if (line) kept.push(line);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, kept.join('\n') + '\n', { mode: 0o644 });
+  fs.renameSync(tmp, file);
+}
+
+function entryAt(file, mountPoint) {
+  const line = readTable(file).split('\n').reverse().find((l) => !l.trim().startsWith('#') && l.trim().split(/\s+/)[1] === mountPoint);
+  if (!line) return null;
+  const [spec, mp, type, options] = line.trim().split(/\s+/);
+  return { spec, mountPoint: mp, type, options: (options || '').split(',').filter(Boolean) };
+}
+
+const optionOf = (entry, key) => { const o = entry.options.find((x) => x.startsWith(`${key}=`)); return o === undefined ? undefined : o.slice(key.length + 1); };
+
+function readCredentialsFile(file) {
+  const out = {};
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0) out[line.slice(0, at).trim()] = line.slice(at + 1).replace(/\r$/, '');
+  }
+  return out;
+}
+
+/** The share an fstab entry names, as orbit.js's transports take it. */
+function shareOf(entry) {
+  const port = Number(optionOf(entry, 'port')) || undefined;
+  if (entry.type === 'cifs') {
+    const m = /^\/\/([^/]+)(\/.+)$/.exec(entry.spec);
+    const file = optionOf(entry, 'credentials');
+    const creds = file ? readCredentialsFile(file) : {};
+    return { protocol: 'cifs', host: m[1], path: m[2], port: port || DEFAULT_PORT.cifs, user: optionOf(entry, 'username') || optionOf(entry, 'user') || creds.username,
+      password: creds.password, domain: optionOf(entry, 'domain') || creds.domain || null };
+  }
+  const m = /^([^:]+):(\/.*)$/.exec(entry.spec);
+  return { protocol: 'nfs', host: m[1], path: m[2], port: port || DEFAULT_PORT.nfs };
+}
+
+/** Checks the share and writes write_test there, as the vendor's validation does; then the mount point shows it. */
+async function validate(ctx, entry) {
+  const p = shareOf(entry);
+  const hostname = readTable(files(ctx.root).hostname).trim() || 'appliance';
+  const r = await ctx.probe(ctx.root, { hostname, credentials: [] }, { kind: p.protocol, target: p }, { writeTest: true });
+  if (!r.ok) return r;
+  fs.mkdirSync(entry.mountPoint, { recursive: true, mode: 0o755 });
+  fs.writeFileSync(path.join(entry.mountPoint, 'write_test'), `write test from ${hostname} at ${new Date().toISOString()}\n`);
+  putEntry(files(ctx.root).mounts, entry.mountPoint, `${entry.spec} ${entry.mountPoint} ${entry.type} rw,${entry.options.filter((o) => !o.startsWith('credentials=') && o !== '_netdev').join(',')} 0 0`.replace(/,+ 0 0$/, ' 0 0'));
+  return r;
+}
+
+async function partition(ctx, argv) {
+  const flags = parseFlags(argv, {
+    flags: { '--help': 'bool', '--local': 'value', '--remote-host': 'value', '--remote-path': 'value', '--type': 'value', '--options': 'value', '--user': 'value',
+      '--password': 'value', '--domain': 'value', '--remount': 'bool', '--umount': 'bool', '--delete': 'bool', '--force': 'bool', '--show': 'bool' },
+    short: { '-l': '--local', '-h': '--remote-host', '-r': '--remote-path', '-o': '--options', '-u': '--user', '-p': '--password', '-d': '--domain' },
+  });
+  if (flags['--help']) { process.stdout.write('Usage: orbit partition\n\nFile system partitions management tools\n'); return 0; }
+  const f = files(ctx.root);
+  const mountPoint = (flags['--local'] || path.join(ctx.root, 'srv', 'backup_remoto')).replace(/\/+$/, '');
+  const existing = entryAt(f.fstab, mountPoint);
+  if (flags['--show']) {
+    // Not documented: the lab prints the fstab entry, its password masked.
+    process.stdout.write(existing ? `${existing.spec} ${mountPoint} ${existing.type} ${existing.options.join(',')}\n` : 'No remote partition configured\n');
+    return 0;
+  }
+  const action = ['--remount', '--umount', '--delete'].filter((a) => flags[a]);
+  if (action.length > 1) throw new UsageError(`${action.join(' and ')} cannot be combined`);
+  if (action.length === 0 && (!flags['--remote-host'] || !flags['--remote-path'])) throw new UsageError('missing flags: --remote-host=STRING --remote-path=STRING');
+  if (action.length > 0 && !existing) { process.stdout.write('No remote partition configured\n'); return 1; }
+  if (!flags['--force'] && !confirm('Are you sure you want to proceed')) return 1;
+  if (flags['--umount'] || flags['--delete']) {
+    putEntry(f.mounts, mountPoint, null);
+    fs.rmSync(path.join(mountPoint, 'write_test'), { force: true });
+    if (flags['--delete']) putEntry(f.fstab, mountPoint, null);
+    process.stdout.write('Done!\nNo errors reported\n');
+    return 0;
+  }
+  let entry = existing;
+  if (!flags['--remount']) {
+    const type = flags['--type'] || 'cifs';
+    if (!/^(cifs|nfs)$/.test(type)) { process.stdout.write(`Invalid filesystem type "${type}": use nfs or cifs\n`); return 1; }
+    const remotePath = flags['--remote-path'];
+    if (!remotePath.startsWith('/')) { process.stdout.write('The remote path must start with /\n'); return 1; }
+    const password = flags['--password'];
+    if (password !== undefined && /[\\&!]/.test(password)) { process.stdout.write('The password must not contain \\, & or !\n'); return 1; }
+    const options = (flags['--options'] || '').split(',').filter(Boolean);
+    if (type === 'cifs') {
+      if (flags['--user']) options.unshift(`username=${flags['--user']}`);
+      if (flags['--domain']) options.push(`domain=${flags['--domain']}`);
+      if (password !== undefined) {
+        // The lab keeps a password given on argv in a file of its own, never in fstab.
+        const file = path.join(ctx.root, 'var', 'senhasegura', 'partition-credentials');
+        fs.writeFileSync(file, `username=${flags['--user'] || ''}\npassword=${password}\n`, { mode: 0o600 });
+        options.push(`credentials=${file}`);
+      }
+    }
+    options.push('_netdev');
+    const spec = type === 'cifs' ? `//${flags['--remote-host']}${remotePath}` : `${flags['--remote-host']}:${remotePath}`;
+    entry = { spec, mountPoint, type: type === 'nfs' ? 'nfs4' : 'cifs', options };
+    putEntry(f.fstab, mountPoint, `${spec} ${mountPoint} ${entry.type} ${options.join(',')} 0 0`);
+  }
+  const r = await validate(ctx, entry);
+  if (!r.ok) {
+    putEntry(f.mounts, mountPoint, null);
+    process.stdout.write(`mount error: ${r.error}\n`);
+    return 32;
+  }
+  if (flags['--remount']) {
+    const p = shareOf(entry);
+    const lines = ['Partition remounted successfully'];
+    if (p.protocol === 'cifs') {
+      if (p.domain) lines.push(`- domain=${p.domain}`);
+      lines.push(`mount.cifs kernel mount options: ip=${p.host},`, `unc=\\\\${p.host}${p.path.replace(/\//g, '\\')},file_mode=0750,dir_mode=0750,`, `uid=0,gid=0,user=${p.user || ''}${p.domain ? `,domain=${p.domain}` : ''},pass=*******`);
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+  } else {
+    process.stdout.write('Done!\nNo errors reported\n');
+  }
+  return 0;
+}
+
+/** The one partition's share, when it is mounted: where a partition backup goes. */
+function mountedShare(root) {
+  const f = files(root);
+  const entry = readTable(f.fstab).split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')).map((l) => l.trim().split(/\s+/))
+    .find((x) => x[2] === 'cifs' || x[2] === 'nfs4' || x[2] === 'nfs');
+  if (!entry || !entryAt(f.mounts, entry[1])) return null;
+  return shareOf(entryAt(f.fstab, entry[1]));
+}
+
 // ---------------------------------------------------------------- version
 
 function version(ctx, argv) {
@@ -313,6 +468,7 @@ const COMMANDS = {
   'version': version,
   'backup time': backupTime,
   'backup create': backupCreate,
+  'partition': partition,
 };
 
 /** The audit log's view of argv: a value given to a password flag is never written. */
@@ -332,7 +488,7 @@ function auditedArgv(argv) {
  * holds orbit.js's process and file helpers, so the two modes share them.
  */
 async function vendorMain(argv, root, lab) {
-  const ctx = { root, run: lab.run, privateTmp: lab.privateTmp, ensureRecordings: lab.ensureRecordings };
+  const ctx = { root, run: lab.run, privateTmp: lab.privateTmp, ensureRecordings: lab.ensureRecordings, probe: lab.probe, transfer: lab.transfer };
   let code;
   try {
     if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {

@@ -1745,7 +1745,7 @@ async function main() {
     if (fs.existsSync(path.join(root, vendor.VENDOR_MARKER))) {
       // Vendor mode (docs/lab.md): the documented text-only CLI, and nothing of the contract.
       try {
-        process.exitCode = await vendor.vendorMain(argv, root, { run, privateTmp, ensureRecordings, audit });
+        process.exitCode = await vendor.vendorMain(argv, root, { run, privateTmp, ensureRecordings, audit, probe, transfer });
       } catch (e) {
         process.stderr.write(`orbit: ${e && e.message ? e.message : String(e)}\n`);
         audit(root, { time: new Date().toISOString(), mode: 'vendor', argv: ['<failed>'], exit: 1, error: String(e && e.message) });

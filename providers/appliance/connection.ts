@@ -30,6 +30,8 @@ export interface ResolvedPaths {
     localBackupDir: string;
     /** The appliance's name. */
     hostname: string;
+    /** The CIFS credentials file (mode 600) mount.cifs reads the partition's password from: this project's, not the vendor's. */
+    cifsCredentials: string;
 }
 
 /** The vendor's paths on a real appliance. */
@@ -43,6 +45,7 @@ export const VENDOR_PATHS: Readonly<ResolvedPaths> = {
     backupLog: "/var/log/orbinibkp.log",
     localBackupDir: "/var/orbini/backup/senhasegura",
     hostname: "/etc/hostname",
+    cifsCredentials: "/root/.senhasegura-backup/cifs-credentials",
 };
 
 export const AppliancePaths = z.strictObject({
@@ -66,6 +69,8 @@ export const AppliancePaths = z.strictObject({
     localBackupDir: AppliancePath.optional(),
     /** @default /etc/hostname */
     hostname: AppliancePath.optional(),
+    /** Where the CIFS partition's credentials file goes (mode 600, root's). @default /root/.senhasegura-backup/cifs-credentials */
+    cifsCredentials: AppliancePath.optional(),
 });
 export type AppliancePaths = z.output<typeof AppliancePaths>;
 

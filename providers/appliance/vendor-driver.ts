@@ -5,7 +5,8 @@
 // say so, and resources check it by its outcome instead.
 import { randomBytes } from "crypto";
 import { checkPublicKey } from "../formats/authorized-keys/key";
-import { UnexpectedAnswer, parseBackupTimeShow, parseOrbitVersion, quoteAnswer, type OrbitVersion } from "../formats/orbit-vendor";
+import { UnexpectedAnswer, parseBackupTimeShow, parseOrbitVersion, parsePartitionAnswer, quoteAnswer, type OrbitVersion } from "../formats/orbit-vendor";
+import { entryFor, optionValue, parseMountTable, remoteShare } from "../formats/mount-table";
 import { describeTarget } from "../transport/connection";
 import { BackupProviderError } from "../transport/errors";
 import { SharedReads } from "../transport/shared-reads";
@@ -13,7 +14,7 @@ import { shellJoin } from "../transport/shell";
 import { sshPool } from "../transport/ssh";
 import { type ApplianceConnection, type ResolvedPaths, resolvedPaths } from "./connection";
 import {
-    type ApplianceDriver, type BackupSettingsView, type DriverAbilities, type PartitionView, type PolicyStep, type RootKeyView, type RsyncReach,
+    type ApplianceDriver, type BackupSettingsView, type DriverAbilities, type PartitionSpec, type PartitionView, type PolicyStep, type RootKeyView, type RsyncReach,
     type RsyncTargetView, notSupported,
 } from "./driver";
 import { ALL_ITEMS, type ItemAnswer, type ReadItem, parseReads, readScript } from "./vendor-reads";
@@ -194,6 +195,100 @@ export class VendorDriver implements ApplianceDriver {
         if (result.code === 0) return { reachable: true, error: null };
         const lines = (result.stderr || result.stdout).split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^rsync error: /.test(l));
         return { reachable: false, error: `${lines.slice(0, 3).join("; ") || "no detail"} (rsync exit ${result.code})` };
+    }
+
+    /**
+     * The one remote partition, at the mount point (its identity): the fstab entry
+     * (what `orbit partition` registered), whether the mount table holds it, and its
+     * write_test's time. undefined when the fstab has none. `id` is the caller's name.
+     */
+    async partitionAt(shared: boolean, id: string): Promise<PartitionView | undefined> {
+        const { fstab, mounts, writeTest } = await this.reads(shared);
+        if (fstab.code !== 0) throw this.unexpected(new UnexpectedAnswer(`a readable ${this.paths.fstab}`, `cat exited ${fstab.code}`, fstab.output), "read the remote partition");
+        const entry = entryFor(parseMountTable(fstab.output), this.paths.mountPoint);
+        if (!entry) return undefined;
+        const share = remoteShare(entry);
+        if (typeof share === "string") {
+            throw this.unexpected(new UnexpectedAnswer(`a CIFS or NFS entry for ${this.paths.mountPoint} in ${this.paths.fstab}`, share, `${entry.spec} ${entry.mountPoint} ${entry.type}`), "read the remote partition");
+        }
+        const text = (key: string) => { const v = optionValue(entry, key); return typeof v === "string" ? v : null; };
+        const stat = /^(\d+) \d+$/.exec(writeTest.output.trim());
+        return {
+            id, protocol: share.protocol, host: share.host, port: share.port ?? (share.protocol === "cifs" ? 445 : 2049), path: share.path,
+            user: share.protocol === "cifs" ? text("username") ?? text("user") : null,
+            domain: share.protocol === "cifs" ? text("domain") : null,
+            credentialId: null,
+            // Read back only as present: the value never leaves the appliance.
+            passwordSet: optionValue(entry, "credentials") !== undefined || optionValue(entry, "password") !== undefined,
+            mounted: mounts.code === 0 && entryFor(parseMountTable(mounts.output), this.paths.mountPoint) !== undefined,
+            mountedAt: writeTest.code === 0 && stat ? new Date(Number(stat[1]) * 1000).toISOString() : null,
+        };
+    }
+
+    /** Runs one `orbit partition …` change with --force and checks its documented answer. */
+    private async partitionCommand(flags: readonly string[], operation: string, secrets: readonly (string | undefined)[] = []): Promise<void> {
+        this.forget();
+        const argv = ["orbit", "partition", `--local=${this.paths.mountPoint}`, ...flags, "--force"];
+        const result = await this.root(argv, operation, { secrets, timeoutSec: 120 });
+        try {
+            if (result.code !== 0) throw new UnexpectedAnswer("`orbit partition` to succeed", `it exited with ${result.code}`, result.stdout + result.stderr);
+            parsePartitionAnswer(result.stdout);
+        } catch (err) {
+            const mountFailed = /mount error|Permission denied|No such file|Connection refused|timed out|NT_STATUS/i.test(result.stdout + result.stderr);
+            throw new BackupProviderError(err instanceof Error ? err.message : String(err), {
+                kind: "appliance", code: mountFailed ? "unreachable" : "unexpected-answer", host: this.target, operation, exitCode: result.code, secrets,
+                hint: mountFailed
+                    ? "check the share exists and the appliance may write to it (for CIFS: the user, the password and the domain; for NFS: the export allows the appliance's address); then run `pulumi up` again"
+                    : PROBE_HINT,
+            });
+        }
+    }
+
+    /**
+     * Registers and mounts the partition with `orbit partition`. A CIFS password goes
+     * into the credentials file (mode 600, from stdin), named with `--options
+     * credentials=…`, unless `passwordOnCommandLine` opts in to `--password`, which
+     * ps and sudo's log on the appliance then show.
+     */
+    async savePartitionAtMountPoint(spec: PartitionSpec, options: { passwordOnCommandLine: boolean }): Promise<void> {
+        const mountOptions: string[] = [];
+        if (spec.port !== (spec.protocol === "cifs" ? 445 : 2049)) mountOptions.push(`port=${spec.port}`);
+        const flags = [`--remote-host=${spec.host}`, `--remote-path=${spec.path}`, `--type=${spec.protocol}`];
+        if (spec.user !== null) flags.push(`--user=${spec.user}`);
+        if (spec.domain !== null) flags.push(`--domain=${spec.domain}`);
+        if (spec.protocol === "cifs" && spec.password !== undefined) {
+            if (options.passwordOnCommandLine) {
+                flags.push(`--password=${spec.password}`);
+            } else {
+                await this.writeCredentials(spec);
+                mountOptions.push(`credentials=${this.paths.cifsCredentials}`);
+            }
+        }
+        if (mountOptions.length > 0) flags.push(`--options=${mountOptions.join(",")}`);
+        await this.partitionCommand(flags, `register and mount ${spec.protocol}://${spec.host}${spec.path} at ${this.paths.mountPoint}`, [spec.password]);
+    }
+
+    /** Writes the CIFS credentials file as root: mode 600, from stdin, renamed into place. */
+    private async writeCredentials(spec: PartitionSpec): Promise<void> {
+        const content = [`username=${spec.user ?? ""}`, `password=${spec.password ?? ""}`, ...(spec.domain !== null ? [`domain=${spec.domain}`] : []), ""].join("\n");
+        const script = `umask 077; f=$1; d=$(dirname "$f"); install -d -m 0700 "$d" && tmp=$(mktemp "$f.XXXXXX") && cat >"$tmp" && chmod 0600 "$tmp" && mv -f "$tmp" "$f"`;
+        const result = await this.root(["sh", "-c", script, "ssb-cifs-credentials", this.paths.cifsCredentials], `write the CIFS credentials file ${this.paths.cifsCredentials}`, { stdin: content, secrets: [spec.password] });
+        if (result.code !== 0) {
+            throw new BackupProviderError(`could not write ${this.paths.cifsCredentials}`, {
+                kind: "appliance", host: this.target, operation: "write the CIFS credentials file", exitCode: result.code, stderr: result.stderr, secrets: [spec.password],
+                hint: "check that root's directory there is writable, or set connection.paths.cifsCredentials; or opt in to passwordOnCommandLine (see docs/vendor-appliance.md)",
+            });
+        }
+    }
+
+    async remountPartition(mounted: boolean): Promise<void> {
+        await this.partitionCommand([mounted ? "--remount" : "--umount"], `${mounted ? "remount" : "unmount"} the partition at ${this.paths.mountPoint}`);
+    }
+
+    /** `orbit partition --delete`, then the credentials file this project wrote goes too. */
+    async deletePartition(): Promise<void> {
+        await this.partitionCommand(["--delete"], `delete the partition at ${this.paths.mountPoint}`);
+        await this.root(["rm", "-f", "--", this.paths.cifsCredentials], "remove the CIFS credentials file");
     }
 
     async partitions(): Promise<PartitionView[]> { return notSupported(this.name, "list partitions by id"); }

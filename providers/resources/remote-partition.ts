@@ -9,6 +9,7 @@ import { ApplianceConnection } from "../appliance/connection";
 import { BackupProviderError } from "../transport/errors";
 import type { ApplianceDriver, PartitionSpec, PartitionView } from "../appliance/driver";
 import { driverFor } from "../appliance/select";
+import { VendorDriver } from "../appliance/vendor-driver";
 import { progress } from "../transport/progress";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 import { AbsolutePath, CifsDomain, CifsPassword, Hostname, ObjectId, Port, UnixUser } from "../formats/rules";
@@ -73,6 +74,13 @@ export const RemotePartitionArgs = z.strictObject({
     domain: CifsDomain.optional(),
     /** CIFS: instead of user and password, a credential registered on the appliance ("Remote backup credential"). */
     credentialId: ObjectId.optional(),
+    /**
+     * Vendor appliance: pass the CIFS password to `orbit partition --password`, where
+     * `ps` and sudo's log on the appliance show it, instead of the credentials file
+     * (mode 600) this project writes by default. Only for an appliance whose orbit
+     * refuses `credentials=` in `--options` (the probe tells). @default false
+     */
+    passwordOnCommandLine: z.boolean().optional(),
     /** Whether the partition must be mounted. Refresh reports an unmounted partition as drift here. @default true */
     mounted: z.boolean().default(true),
     /** Create takes over a partition with this id that the appliance already has, as it is, and writes nothing (docs/adopt.md). */
@@ -99,6 +107,7 @@ export function liveInputs(live: PartitionView, known: RemotePartitionInputs): R
     if (live.domain !== null) out.domain = live.domain;
     if (live.credentialId !== null) out.credentialId = live.credentialId;
     if (live.passwordSet && known.password !== undefined) out.password = known.password;
+    if (known.passwordOnCommandLine !== undefined) out.passwordOnCommandLine = known.passwordOnCommandLine;
     return out;
 }
 
@@ -123,20 +132,45 @@ export function partitionSpec(p: RemotePartitionInputs): PartitionSpec {
     };
 }
 
-/** The driver, when it manages partitions by id; a vendor appliance's one partition is not managed yet. */
-async function partitionDriver(connection: RemotePartitionInputs["connection"]): Promise<ApplianceDriver> {
-    const driver = await driverFor(connection);
-    if (!driver.abilities.partitionsById) {
-        throw new BackupProviderError("this release manages remote partitions only on the lab's contract appliance; a real appliance's one partition (orbit partition) is not managed yet", {
+/**
+ * A vendor appliance has one partition, found at its mount point
+ * (connection.paths.mountPoint); `partitionId` only names it here. The remote backup
+ * credential is a System Parameter no documented command reaches.
+ */
+function vendorRules(driver: VendorDriver, desired: RemotePartitionInputs): void {
+    if (desired.credentialId !== undefined) {
+        throw new BackupProviderError("a vendor appliance's remote backup credential is a System Parameter that no documented command reads or sets, so credentialId cannot be used", {
             kind: "invalid", host: driver.target, operation: "manage the remote partition",
-            hint: "set up the partition with `sudo orbit partition` on the appliance, or send backups over rsync (ApplianceBackup destination type \"rsync\"), which a real appliance supports",
+            hint: "give user and password (a secret) instead; they go into a credentials file of mode 600 on the appliance",
         });
     }
-    return driver;
+}
+
+async function convergeOnVendor(driver: VendorDriver, desired: RemotePartitionInputs, previousPassword: string | undefined): Promise<RemotePartitionState> {
+    vendorRules(driver, desired);
+    const live = await driver.partitionAt(false, desired.partitionId);
+    const action = planPartition(live, desired, desired.password !== previousPassword);
+    const label = `RemotePartition ${desired.partitionId} on ${driver.target}`;
+    if (action === "add" || action === "update") {
+        progress(`${label}: registering ${desired.protocol}://${desired.host}:${desired.port}${desired.path} at ${driver.paths.mountPoint} (orbit partition)`);
+        await driver.savePartitionAtMountPoint(partitionSpec(desired), { passwordOnCommandLine: desired.passwordOnCommandLine === true });
+        if (!desired.mounted) await driver.remountPartition(false);
+    } else if (action === "mount" || action === "unmount") {
+        progress(`${label}: ${action === "mount" ? "remounting" : "unmounting"} (orbit partition --${action === "mount" ? "remount" : "umount"})`);
+        await driver.remountPartition(action === "mount");
+    }
+    const after = await driver.partitionAt(false, desired.partitionId);
+    return { ...desired, mountedAt: after?.mountedAt ?? null };
+}
+
+/** The driver, when it manages partitions by id (contract). */
+async function partitionDriver(connection: RemotePartitionInputs["connection"]): Promise<ApplianceDriver> {
+    return driverFor(connection);
 }
 
 async function converge(desired: RemotePartitionInputs, previousPassword: string | undefined): Promise<RemotePartitionState> {
     const driver = await partitionDriver(desired.connection);
+    if (driver instanceof VendorDriver) return convergeOnVendor(driver, desired, previousPassword);
     const live = (await driver.partitions(false)).find((p) => p.id === desired.partitionId);
     const action = planPartition(live, desired, desired.password !== previousPassword);
     const label = `RemotePartition ${desired.partitionId} on ${driver.target}`;
@@ -151,6 +185,12 @@ async function converge(desired: RemotePartitionInputs, previousPassword: string
     return { ...desired, mountedAt: after?.mountedAt ?? null };
 }
 
+/** The live partition with this id: the contract's by id, a vendor appliance's at its mount point. */
+async function livePartition(driver: ApplianceDriver, id: string, shared: boolean): Promise<PartitionView | undefined> {
+    if (driver instanceof VendorDriver) return driver.partitionAt(shared, id);
+    return (await driver.partitions(shared)).find((p) => p.id === id);
+}
+
 /**
  * An adopting create: the partition as the appliance holds it, or undefined when it
  * has none with this id. The password cannot be read back: while the appliance holds
@@ -159,7 +199,7 @@ async function converge(desired: RemotePartitionInputs, previousPassword: string
  */
 async function adopt(desired: RemotePartitionInputs): Promise<RemotePartitionState | undefined> {
     const driver = await partitionDriver(desired.connection);
-    const live = (await driver.partitions(false)).find((p) => p.id === desired.partitionId);
+    const live = await livePartition(driver, desired.partitionId, false);
     if (!live) return undefined;
     const found = liveInputs(live, desired);
     reportAdoption(`RemotePartition ${desired.partitionId} on ${driver.target}`, adoptionDifferences(found, desired, { secret: ["password"] }));
@@ -186,7 +226,7 @@ export const remotePartitionProvider = {
     },
     async read(id: string, props?: StoredPartition) {
         const state = requireState(props, id);
-        const live = (await (await partitionDriver(state.connection)).partitions(true)).find((p) => p.id === state.partitionId);
+        const live = await livePartition(await partitionDriver(state.connection), state.partitionId, true);
         // No id: the partition is gone, and refresh drops the resource.
         if (!live) return {};
         const inputs = liveInputs(live, state);
@@ -198,6 +238,17 @@ export const remotePartitionProvider = {
     async delete(_id: string, props: StoredPartition) {
         const driver = await partitionDriver(props.connection);
         progress(`RemotePartition ${props.partitionId} on ${driver.target}: unmounting and removing`);
+        if (driver instanceof VendorDriver) {
+            // The mount point is the identity: when another partition was registered there
+            // since (a replacement created before this delete), it is not this one's to delete.
+            const live = await driver.partitionAt(false, props.partitionId);
+            if (live && (live.protocol !== props.protocol || live.host !== props.host || live.path !== props.path)) {
+                progress(`RemotePartition ${props.partitionId} on ${driver.target}: ${driver.paths.mountPoint} now holds ${live.protocol}://${live.host}${live.path}, so it is left alone`);
+                return;
+            }
+            if (live) await driver.deletePartition();
+            return;
+        }
         await driver.removePartition(props.partitionId);
     },
 } satisfies pulumi.dynamic.ResourceProvider<RemotePartitionInputs, StoredPartition>;

@@ -177,7 +177,7 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
     it("a verification backup run by hand keeps the password out of every argv sudo logs", async () => {
         const log = path.join(lab.root, "logs", "vendor-sudo.log");
         fs.rmSync(log, { force: true });
-        await withSudoersDropIn("ssb-vendor-log", `Defaults logfile=${log}\nDefaults log_year\n`, async () => {
+        await withSudoersDropIn("ssb-vendor-log", `Defaults logfile=${log}\nDefaults log_year\nDefaults loglinelen=0\n`, async () => {
             await t.stack.up({ replace: [`urn:pulumi:${t.name}::senhasegura-backup::senhasegura:backup:ApplianceBackup$command:remote:Command::appliance-0-verification-backup`], ...recorded(t) });
         });
         const logged = fs.readFileSync(log, "utf8");

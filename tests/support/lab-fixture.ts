@@ -16,6 +16,7 @@ export function fixtureAppliance(i: number, rootPublicKey: (i: number) => string
             rootPublicKey: `${orbitRoot}/root/.ssh/id_rsa.pub`, rootPrivateKey: `${orbitRoot}/root/.ssh/id_rsa`, rootKnownHosts: `${orbitRoot}/root/.ssh/known_hosts`,
             rootSshConfig: `${orbitRoot}/root/.ssh/config`, backupLog: `${orbitRoot}/var/log/orbinibkp.log`,
             localBackupDir: `${orbitRoot}/var/orbini/backup/senhasegura`, hostname: `${orbitRoot}/etc/hostname`,
+            cifsCredentials: `${orbitRoot}/root/.senhasegura-backup/cifs-credentials`,
         },
     };
 }

@@ -24,7 +24,7 @@ const ROOT_KEY = ed25519PublicKey("root@appliance-0");
 const VERSION = "senhasegura Orbit Command-Line Interface\nVersion 3.31.1-4\n+----+\n| orbini-fwk | 3.31.1-9 |\n| senhasegura-pam | 3.31.1-5 |\n+----+\n";
 
 /** What a vendor appliance answers each command with; `hour` is its state. */
-function vendorAppliance(state: { hour: number; version?: string }) {
+function vendorAppliance(state: { hour: number; version?: string; fstab?: string; mounts?: string }) {
     return (command: RemoteCommand): CommandResult => {
         const argv = command.argv;
         if (argv[0] === "sh" && argv[1] === "-c" && argv[2].startsWith("b=")) {
@@ -32,7 +32,7 @@ function vendorAppliance(state: { hour: number; version?: string }) {
             const boundary = /^b=([0-9a-f]+)/.exec(argv[2])![1];
             const items: Record<string, [string, number]> = {
                 version: [state.version ?? VERSION, 0], hour: [`Backup daily time: ${state.hour}`, 0], rootKey: [`${ROOT_KEY}\n`, 0],
-                hostname: ["appliance-0\n", 0], fstab: ["# empty\n", 0], mounts: ["/dev/sda1 / ext4 rw 0 0\n", 0],
+                hostname: ["appliance-0\n", 0], fstab: [state.fstab ?? "# empty\n", 0], mounts: [state.mounts ?? "/dev/sda1 / ext4 rw 0 0\n", 0],
                 writeTest: ["stat: cannot statx '/srv/backup_remoto/write_test': No such file or directory", 1],
             };
             const out = Object.entries(items).map(([k, [text, rc]]) => `${boundary} begin ${k}\n${text}\n${boundary} end ${k} ${rc}\n`).join("");
@@ -108,6 +108,40 @@ describe("the vendor driver, over a fake transport", () => {
         // A vendor appliance behind such a sudo still needs the shell: the refusal is what is reported.
         answerWith((c) => (c.argv[0] === "sh" ? refuse() : { code: 0, stdout: VERSION, stderr: "" }));
         await assert.rejects(driverName(connection()), /sudo asks for a password, and none is configured/);
+    });
+
+    it("reads the one partition at the mount point from fstab and the mount table, its password only as present", async () => {
+        const entry = "//files.example.com/backup/senhasegura /srv/backup_remoto cifs username=svc,domain=CORP,credentials=/root/.senhasegura-backup/cifs-credentials,port=4450,_netdev 0 0";
+        answerWith(vendorAppliance({ hour: 5, fstab: `UUID=1 / ext4 defaults 0 1\n${entry}\n`, mounts: "//files.example.com/backup/senhasegura /srv/backup_remoto cifs rw 0 0\n" }));
+        const view = await new VendorDriver(connection()).partitionAt(true, "share");
+        assert.deepEqual(view, {
+            id: "share", protocol: "cifs", host: "files.example.com", port: 4450, path: "/backup/senhasegura", user: "svc", domain: "CORP",
+            credentialId: null, passwordSet: true, mounted: true, mountedAt: null,
+        });
+        forgetAllSharedReads();
+        answerWith(vendorAppliance({ hour: 5 }));
+        assert.equal(await new VendorDriver(connection()).partitionAt(true, "share"), undefined, "no entry: no partition");
+    });
+
+    it("registers a CIFS partition with the documented flags, its password in the credentials file from stdin, never in argv", async () => {
+        answerWith((c) => (c.argv[0] === "orbit" ? { code: 0, stdout: "Done!\nNo errors reported\n", stderr: "" } : { code: 0, stdout: "", stderr: "" }));
+        const password = "Sh4red-secret-pass";
+        await new VendorDriver(connection()).savePartitionAtMountPoint({
+            id: "share", protocol: "cifs", host: "files.example.com", port: 445, path: "/backup", user: "svc", domain: null, credentialId: null, password, mounted: true,
+        }, { passwordOnCommandLine: false });
+        assert.equal(sent.length, 2);
+        assert.equal(sent[0].argv[0], "sh", "the credentials file first");
+        assert.match(String(sent[0].stdin), new RegExp(`password=${password}`));
+        assert.deepEqual(sent[1].argv, ["orbit", "partition", "--local=/srv/backup_remoto", "--remote-host=files.example.com", "--remote-path=/backup", "--type=cifs",
+            "--user=svc", "--options=credentials=/root/.senhasegura-backup/cifs-credentials", "--force"]);
+        assert.ok(sent.every((c) => !c.argv.join(" ").includes(password)), "the password is never an argument");
+        sent = [];
+        await new VendorDriver(connection()).savePartitionAtMountPoint({
+            id: "share", protocol: "cifs", host: "h", port: 445, path: "/backup", user: "svc", domain: null, credentialId: null, password, mounted: true,
+        }, { passwordOnCommandLine: true });
+        assert.ok(sent[0].argv.includes(`--password=${password}`), "only with the explicit opt-in");
+        answerWith(() => ({ code: 32, stdout: "Are you sure you want to proceed: mount error(13): Permission denied\n", stderr: "" }));
+        await assert.rejects(new VendorDriver(connection()).remountPartition(true), (err: Error) => /Permission denied/.test(err.message) && /the share exists/.test(err.message));
     });
 
     it("frames each read so that no file content can forge another answer", () => {
