@@ -17,23 +17,13 @@ import {
     type ApplianceDriver, type BackupSettingsView, type DriverAbilities, type PartitionSpec, type PartitionView, type PolicyStep, type RootKeyView, type RsyncReach,
     type RsyncTargetView, notSupported,
 } from "./driver";
-import { ALL_ITEMS, type Reads, parseReads, readScript } from "./vendor-reads";
+import { ALL_ITEMS, type ItemAnswer, type ReadItem, parseReads, readScript } from "./vendor-reads";
 
 /** What the vendor driver can change: the hour only (partitions: RemotePartition's vendor mode). */
 export const VENDOR_ABILITIES: DriverAbilities = { kinds: false, notifications: false, destination: false, rsyncTarget: false, partitionsById: false };
 
 /** The batched refresh reads of each appliance, shared by its resources. */
-const sharedReads = new SharedReads<Reads>();
-
-/**
- * The rsync targets whose proof rides in each appliance's batched read: an RsyncTarget's
- * refresh registers its target, and the batch, which waits BATCH_WINDOW_MS for the
- * engine's other reads of the appliance, runs the proof with the other items. One exec
- * per appliance, then; a target registered too late gets its own exec.
- */
-const batchedProofs = new Map<string, RsyncTargetView>();
-const BATCH_WINDOW_MS = 30;
-const PROOF = "rsyncProof";
+const sharedReads = new SharedReads<Record<ReadItem, ItemAnswer>>();
 
 /** What to tell the user when an answer is not what the vendor documents. */
 const PROBE_HINT = "run `senhasegura-backup probe` against this appliance and attach its report to a bug report: the appliance answered in a way the vendor's documentation does not show";
@@ -81,13 +71,6 @@ export function knownHostsAddScript(file: string, line: string): string {
     ].join("\n");
 }
 
-/** What rsync's exit code and output say about the target. Pure. */
-export function reachOf(code: number, output: string): RsyncReach {
-    if (code === 0) return { reachable: true, error: null };
-    const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^rsync error: /.test(l));
-    return { reachable: false, error: `${lines.slice(0, 3).join("; ") || "no detail"} (rsync exit ${code})` };
-}
-
 export class VendorDriver implements ApplianceDriver {
     readonly name = "vendor" as const;
     readonly abilities = VENDOR_ABILITIES;
@@ -112,17 +95,11 @@ export class VendorDriver implements ApplianceDriver {
     }
 
     /** Every read item in one exec. `shared`: a refresh read, shared by the appliance's resources. */
-    reads(shared: boolean): Promise<Reads> {
+    reads(shared: boolean): Promise<Record<ReadItem, ItemAnswer>> {
         const read = async () => {
-            // A refresh reads all of an appliance's resources at once: wait for them, so
-            // that an RsyncTarget's proof joins this one exec.
-            if (shared) await new Promise((resolve) => setTimeout(resolve, BATCH_WINDOW_MS));
-            const proof = shared ? batchedProofs.get(this.readKey) : undefined;
-            const extra: Record<string, readonly string[]> = proof ? { [PROOF]: rsyncWriteTestArgv(this.paths, proof) } : {};
             const boundary = randomBytes(16).toString("hex");
-            const result = await this.root(["sh", "-c", readScript(this.paths, boundary, ALL_ITEMS, extra)], "read the appliance (orbit version, backup time, root key, partition)", { timeoutSec: proof ? 120 : undefined });
-            const parsed = parseReads(result.stdout, boundary, ALL_ITEMS, Object.keys(extra));
-            if (typeof parsed !== "string" && proof) parsed.extra.proofOf = { output: JSON.stringify(proof), code: 0 };
+            const result = await this.root(["sh", "-c", readScript(this.paths, boundary)], "read the appliance (orbit version, backup time, root key, partition)");
+            const parsed = parseReads(result.stdout, boundary, ALL_ITEMS);
             if (typeof parsed === "string") throw this.unexpected(new UnexpectedAnswer("the answers of the read script", parsed, result.stdout + result.stderr), "read the appliance", { exitCode: result.code });
             return parsed;
         };
@@ -215,19 +192,9 @@ export class VendorDriver implements ApplianceDriver {
 
     async testRsync(target: RsyncTargetView): Promise<RsyncReach> {
         const result = await this.root(rsyncWriteTestArgv(this.paths, target), `test the rsync target ${target.user}@${target.host}:${target.path}`, { timeoutSec: 90 });
-        return reachOf(result.code, result.stderr || result.stdout);
-    }
-
-    /**
-     * The rsync proof of a refresh: from the appliance's batched read when it carried
-     * this target's proof (one exec for the appliance), else an exec of its own.
-     */
-    async testRsyncShared(target: RsyncTargetView): Promise<RsyncReach> {
-        batchedProofs.set(this.readKey, target);
-        const reads = await this.reads(true);
-        const proof = reads.extra[PROOF];
-        if (proof && reads.extra.proofOf?.output === JSON.stringify(target)) return reachOf(proof.code, proof.output);
-        return this.testRsync(target);
+        if (result.code === 0) return { reachable: true, error: null };
+        const lines = (result.stderr || result.stdout).split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^rsync error: /.test(l));
+        return { reachable: false, error: `${lines.slice(0, 3).join("; ") || "no detail"} (rsync exit ${result.code})` };
     }
 
     /**

@@ -27,12 +27,11 @@ export const ALL_ITEMS: readonly ReadItem[] = ["version", "hour", "rootKey", "ho
  * and `<boundary> end <item> <exit code>`. stdin is closed for each command, so a
  * command that would prompt fails instead of hanging.
  */
-export function readScript(paths: ResolvedPaths, boundary: string, items: readonly ReadItem[] = ALL_ITEMS, extra: Readonly<Record<string, readonly string[]>> = {}): string {
+export function readScript(paths: ResolvedPaths, boundary: string, items: readonly ReadItem[] = ALL_ITEMS): string {
     if (!/^[0-9a-f]{16,64}$/.test(boundary)) throw new Error("the read boundary must be 16-64 hex characters");
-    const commands: Record<string, readonly string[]> = { ...readCommands(paths), ...extra };
+    const commands = readCommands(paths);
     const lines = [`b=${boundary}`];
-    for (const item of [...items, ...Object.keys(extra)]) {
-        if (!/^\w+$/.test(item)) throw new Error(`a read item's name must be a word, not ${JSON.stringify(item)}`);
+    for (const item of items) {
         lines.push(`printf '%s begin %s\\n' "$b" ${item}; ${shellJoin(commands[item])} </dev/null 2>&1; rc=$?; printf '\\n%s end %s %s\\n' "$b" ${item} "$rc"`);
     }
     return lines.join("\n");
@@ -45,10 +44,8 @@ export interface ItemAnswer {
 }
 
 /** The answers of readScript's output, or a reason it is not that output. */
-export type Reads = Record<ReadItem, ItemAnswer> & { extra: Record<string, ItemAnswer> };
-
-export function parseReads(text: string, boundary: string, items: readonly ReadItem[] = ALL_ITEMS, extraNames: readonly string[] = []): Reads | string {
-    const out: Record<string, ItemAnswer> = {};
+export function parseReads(text: string, boundary: string, items: readonly ReadItem[] = ALL_ITEMS): Record<ReadItem, ItemAnswer> | string {
+    const out: Partial<Record<ReadItem, ItemAnswer>> = {};
     const begin = new RegExp(`^${boundary} begin (\\w+)$`);
     const end = new RegExp(`^${boundary} end (\\w+) (\\d+)$`);
     let current: { item: string; lines: string[] } | undefined;
@@ -58,15 +55,13 @@ export function parseReads(text: string, boundary: string, items: readonly ReadI
         const e = end.exec(line);
         if (e && current && e[1] === current.item) {
             // The script prints a newline before the end marker, so the last line is its own.
-            out[current.item] = { output: current.lines.join("\n").replace(/\n$/, ""), code: Number(e[2]) };
+            out[current.item as ReadItem] = { output: current.lines.join("\n").replace(/\n$/, ""), code: Number(e[2]) };
             current = undefined;
             continue;
         }
         current?.lines.push(line);
     }
-    const missing = [...items, ...extraNames].filter((i) => out[i] === undefined);
+    const missing = items.filter((i) => out[i] === undefined);
     if (missing.length > 0) return `the answer for ${missing.join(", ")} is missing (the script stopped early, or its shell is not POSIX)`;
-    const extra: Record<string, ItemAnswer> = {};
-    for (const name of extraNames) extra[name] = out[name];
-    return { ...(out as Record<ReadItem, ItemAnswer>), extra };
+    return out as Record<ReadItem, ItemAnswer>;
 }

@@ -99,9 +99,8 @@ function unreachableText(inputs: RsyncTargetInputs, error: string | null): strin
     return `the appliance cannot write to ${inputs.user}@${inputs.host}:${inputs.port}${inputs.path} as root with its root key (${error ?? "no detail"})`;
 }
 
-async function probe(driver: ApplianceDriver, inputs: RsyncTargetInputs, options: { failHard: boolean; shared?: boolean }): Promise<RsyncTargetState> {
-    // A vendor refresh's proof rides in the appliance's one batched read.
-    const test = options.shared && driver instanceof VendorDriver ? await driver.testRsyncShared(targetOf(inputs)) : await driver.testRsync(targetOf(inputs));
+async function probe(driver: ApplianceDriver, inputs: RsyncTargetInputs, options: { failHard: boolean }): Promise<RsyncTargetState> {
+    const test = await driver.testRsync(targetOf(inputs));
     if (!test.reachable) {
         if (options.failHard) {
             throw new BackupProviderError(unreachableText(inputs, test.error), {
@@ -119,7 +118,7 @@ async function probe(driver: ApplianceDriver, inputs: RsyncTargetInputs, options
  * is proven instead: the server's key pinned in root's known_hosts, then a write of
  * root's rsync into the directory.
  */
-async function proveOnVendor(driver: VendorDriver, inputs: RsyncTargetInputs, options: { pin: boolean; failHard: boolean; shared?: boolean }): Promise<RsyncTargetState> {
+async function proveOnVendor(driver: VendorDriver, inputs: RsyncTargetInputs, options: { pin: boolean; failHard: boolean }): Promise<RsyncTargetState> {
     if (inputs.port !== DEFAULT_PORTS.ssh && inputs.portInApplianceSshConfig !== true) {
         throw new BackupProviderError(portRule(inputs.port), { kind: "invalid", host: driver.target, operation: "check the rsync target", hint: "set portInApplianceSshConfig to true, or port to 22" });
     }
@@ -135,7 +134,7 @@ async function proveOnVendor(driver: VendorDriver, inputs: RsyncTargetInputs, op
             progress(`RsyncTarget on ${driver.target}: pinned ${inputs.host}'s host key in root's known_hosts`);
         }
     }
-    return probe(driver, inputs, { failHard: options.failHard, shared: options.shared });
+    return probe(driver, inputs, { failHard: options.failHard });
 }
 
 /** Tells, once per appliance, that Orbit Web holds the target. */
@@ -207,7 +206,7 @@ export const rsyncTargetProvider = {
         if (driver instanceof VendorDriver) {
             // Nothing of the target is readable: the declared one is kept, and proven.
             const { reachable: _r, reachError: _e, driver: _d, ...declared } = state;
-            const proven = await proveOnVendor(driver, { ...declared, testOnRefresh }, { pin: false, failHard: false, shared: true });
+            const proven = await proveOnVendor(driver, { ...declared, testOnRefresh }, { pin: false, failHard: false });
             return { id, props: proven, inputs: { ...declared, testOnRefresh, reachable: proven.reachable } };
         }
         const live = await driver.rsyncTarget(true);

@@ -109,8 +109,8 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         const logins = after.logins - before.logins;
         const execs = after.execs - before.execs;
         assert.ok(logins <= 2, `logins: ${logins} (one for the refresh and the preview each, at most)`);
-        // One batched read, the rsync proof in it; a second only if the proof's read came late.
-        assert.ok(execs <= 2, `execs: ${execs}`);
+        // The batched read, the rsync proof, and the host key's handshake: a handful, not one per item.
+        assert.ok(execs <= 6, `execs: ${execs}`);
         fs.mkdirSync(path.join(REPO, ".test-results"), { recursive: true });
         fs.writeFileSync(path.join(REPO, ".test-results", "vendor-noop-preview.json"), JSON.stringify({ wallMs, logins, execs }) + "\n");
     });

@@ -35,10 +35,7 @@ function vendorAppliance(state: { hour: number; version?: string; fstab?: string
                 hostname: ["appliance-0\n", 0], fstab: [state.fstab ?? "# empty\n", 0], mounts: [state.mounts ?? "/dev/sda1 / ext4 rw 0 0\n", 0],
                 writeTest: ["stat: cannot statx '/srv/backup_remoto/write_test': No such file or directory", 1],
             };
-            // Any other item (the rsync proof) answers as a successful rsync: nothing printed.
-            const asked = [...argv[2].matchAll(/"\$b" (\w+);/g)].map((m) => m[1]);
-            const out = asked.map((k) => [k, items[k] ?? ["", 0]] as const)
-                .map(([k, [text, rc]]) => `${boundary} begin ${k}\n${text}\n${boundary} end ${k} ${rc}\n`).join("");
+            const out = Object.entries(items).map(([k, [text, rc]]) => `${boundary} begin ${k}\n${text}\n${boundary} end ${k} ${rc}\n`).join("");
             return { code: 0, stdout: out, stderr: "" };
         }
         if (argv[0] === "orbit" && argv[1] === "backup" && argv[2] === "time") {
@@ -72,17 +69,6 @@ describe("the vendor driver, over a fake transport", () => {
         assert.equal(sent.length, 1, "one exec: detection, root key and hour from the same batch");
         assert.ok(sent[0].sudo, "the batch runs as root");
         assert.ok(sent.every((c) => !c.argv.includes("--json")), "nothing undocumented");
-    });
-
-    it("a refresh's rsync proof rides in the appliance's one batched read", async () => {
-        answerWith(vendorAppliance({ hour: 5 }));
-        const driver = new VendorDriver(connection());
-        const target = { user: "senhauser", host: "backup.example.com", port: 22, path: "/files/backup" };
-        const [key, reach] = await Promise.all([driver.rootKey(true), driver.testRsyncShared(target)]);
-        assert.equal(key.hostname, "appliance-0");
-        assert.deepEqual(reach, { reachable: true, error: null });
-        assert.equal(sent.length, 1, "one exec for the root key and the proof");
-        assert.match(sent[0].argv[2], /rsyncProof; rsync --ignore-times/);
     });
 
     it("sets the hour with the documented flags and checks it by its outcome", async () => {
