@@ -52,9 +52,8 @@ async function detect(connection: ApplianceConnection): Promise<DriverName> {
     }
     const name = driverFromVersion(version.output);
     if (name !== undefined) return name;
-    const reads = { version };
-    const notOrbit = reads.version.code === 127 || /orbit: (command )?not found/.test(reads.version.output);
-    throw new BackupProviderError(`cannot tell which interface the appliance speaks: \`orbit version\` answered ${quoteAnswer(reads.version.output)} (exit ${reads.version.code})`, {
+    const notOrbit = version.code === 127 || /orbit: (command )?not found/.test(version.output);
+    throw new BackupProviderError(`cannot tell which interface the appliance speaks: \`orbit version\` answered ${quoteAnswer(version.output)} (exit ${version.code})`, {
         kind: "appliance", code: "unexpected-answer", host: describeTarget(connection), operation: "detect the appliance's driver (orbit version)",
         hint: notOrbit
             ? "orbit is not installed on this host: is it a senhasegura appliance? Check connection.host and port"

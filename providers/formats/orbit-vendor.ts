@@ -76,10 +76,6 @@ export function parseOrbitVersion(text: string): OrbitVersion {
     return { version: version[1], packages };
 }
 
-/** The version's leading numbers, for comparisons: "3.31.1-4" → [3, 31, 1]. */
-export function versionNumbers(version: string): number[] {
-    return (/^(\d+(?:\.\d+)*)/.exec(version)?.[1] ?? "").split(".").filter(Boolean).map(Number);
-}
 
 // ------------------------------------------------------------------ orbit backup time --show
 
@@ -207,12 +203,4 @@ export function parseBackupRun(text: string): BackupRun {
     const errors = lines.filter((l) => FAILURE_LEVELS.has(l.level));
     const files = lines.map((l) => DUMP.exec(l.message)?.[1]).filter((f): f is string => f !== undefined);
     return { lines, files, succeeded: lines.some((l) => SUCCESS.test(l.message)), errors, durationSec };
-}
-
-/** The last run in a backup log: from its last `Using configuration file` line to the end. */
-export function lastRunInLog(text: string): BackupRun {
-    const raw = meaningfulLines(text);
-    let start = -1;
-    raw.forEach((l, i) => { if (/^\[[^\]]+\]:\s+BACKUP\s+INFO\s+Using configuration file/.test(l.trim())) start = i; });
-    return parseBackupRun(raw.slice(Math.max(0, start)).join("\n"));
 }
