@@ -150,15 +150,21 @@ export class ApplianceBackup extends pulumi.ComponentResource {
         let destination: Inputs<BackupPolicyArgs>["destination"];
         let description: pulumi.Output<string>;
         let farSide: Inputs<BackupVerificationArgs>["destination"] | undefined;
+        /** The child whose refresh must be the appliance's first read: it announces the rsync proof. */
+        let firstRead: pulumi.Resource | undefined;
 
         if (d.type === "rsync") {
             // Child names are a contract: renaming one replaces the resource (add an alias if you must).
-            const rootKey = new ApplianceRootKey(`${name}-root-key`, { connection: appliance }, parent);
+            const targetArgs = rsyncTargetArguments(appliance, d);
+            const { host, port } = targetArgs;
+            // The root key's refresh is the appliance's first read: the target's write test rides in it.
+            const rootKey = new ApplianceRootKey(`${name}-root-key`, {
+                connection: appliance, rsyncProof: { user: targetArgs.user, host, path: targetArgs.path },
+            }, parent);
+            firstRead = rootKey;
             const authorizedKey = new AuthorizedKey(`${name}-appliance-key`, {
                 ...authorizedKeyArguments(d), publicKey: rootKey.publicKey, ...adopt,
             }, writer);
-            const targetArgs = rsyncTargetArguments(appliance, d);
-            const { host, port } = targetArgs;
             const target = new RsyncTarget(`${name}-rsync`, { ...targetArgs, ...adopt }, { ...writer, dependsOn: [authorizedKey] });
             Object.assign(this, { rootKey, authorizedKey, rsyncTarget: target });
             destinationDependency = target;
@@ -187,7 +193,8 @@ export class ApplianceBackup extends pulumi.ComponentResource {
         let backupRun: command.remote.Command | undefined;
         let verification: BackupVerification | undefined;
         if (args.verify !== false) {
-            hostKey = new ApplianceHostKey(`${name}-host-key`, { connection: appliance }, parent);
+            // After the root key: a host key read first would start the appliance's batch without the proof.
+            hostKey = new ApplianceHostKey(`${name}-host-key`, { connection: appliance }, { ...parent, dependsOn: firstRead ? [firstRead] : [] });
             backupRun = verificationBackup(`${name}-verification-backup`, {
                 appliance,
                 hostKeyLine: hostKey.keyLine,

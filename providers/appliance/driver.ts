@@ -98,8 +98,12 @@ export interface ApplianceDriver {
     rsyncTarget(shared: boolean): Promise<RsyncTargetView | null | undefined>;
     setRsyncTarget(target: RsyncTargetView): Promise<void>;
     clearRsyncTarget(): Promise<void>;
-    /** Proves the path the appliance uses: a login of the appliance's root on the server, as the backup makes it. */
-    testRsync(target: RsyncTargetView): Promise<RsyncReach>;
+    /**
+     * Proves the path the appliance uses: a login of the appliance's root on the server,
+     * as the backup makes it. `shared`: a refresh read, which may take its answer from
+     * the appliance's batched read.
+     */
+    testRsync(target: RsyncTargetView, shared?: boolean): Promise<RsyncReach>;
 
     partitions(shared: boolean): Promise<PartitionView[]>;
     savePartition(verb: "add" | "update", spec: PartitionSpec): Promise<void>;

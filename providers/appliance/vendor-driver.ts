@@ -17,13 +17,64 @@ import {
     type ApplianceDriver, type BackupSettingsView, type DriverAbilities, type PartitionSpec, type PartitionView, type PolicyStep, type RootKeyView, type RsyncReach,
     type RsyncTargetView, notSupported,
 } from "./driver";
-import { ALL_ITEMS, type ItemAnswer, type ReadItem, parseReads, readScript } from "./vendor-reads";
+import { ALL_ITEMS, type ExtraRead, type ItemAnswer, type ReadItem, parseReads, readScript } from "./vendor-reads";
 
 /** What the vendor driver can change: the hour only (partitions: RemotePartition's vendor mode). */
 export const VENDOR_ABILITIES: DriverAbilities = { kinds: false, notifications: false, destination: false, rsyncTarget: false, partitionsById: false };
 
+/** One batched read of an appliance: the read items, and the rsync proofs that rode along, by proofKey. */
+interface ReadBatch {
+    items: Record<ReadItem, ItemAnswer>;
+    proofs: ReadonlyMap<string, ItemAnswer>;
+}
+
 /** The batched refresh reads of each appliance, shared by its resources. */
-const sharedReads = new SharedReads<Record<ReadItem, ItemAnswer>>();
+const sharedReads = new SharedReads<ReadBatch>();
+
+/** The part of an rsync target that the write test uses (the port is root's ssh configuration's). */
+export type RsyncPath = Pick<RsyncTargetView, "user" | "host" | "path">;
+
+/** Which rsync proofs each appliance's next batched refresh read carries, by appliance and proofKey. */
+const expectedProofs = new Map<string, Map<string, RsyncPath>>();
+
+function applianceKey(connection: Pick<ApplianceConnection, "user" | "host" | "port">): string {
+    return `${connection.user}@${connection.host}:${connection.port}`;
+}
+
+/** What names one write test: the same user, server and directory are the same proof. Pure. */
+export function proofKey(target: RsyncPath): string {
+    return `${target.user}@${target.host}:${target.path.replace(/\/+$/, "")}`;
+}
+
+/**
+ * Asks that the appliance's batched refresh read also run the rsync write test of
+ * `target`. The engine refreshes RsyncTarget after the AuthorizedKey it depends on,
+ * long after the batch ran, so the resources that read first (ApplianceRootKey,
+ * from the target ApplianceBackup gives it) announce it; RsyncTarget's refresh then
+ * finds its answer there instead of an exec of its own. Refresh reads only: a
+ * create's proof must follow the key's authorization, so it runs on its own.
+ */
+export function expectRsyncProof(connection: Pick<ApplianceConnection, "user" | "host" | "port">, target: RsyncPath): void {
+    const key = applianceKey(connection);
+    const proofs = expectedProofs.get(key) ?? new Map<string, RsyncPath>();
+    proofs.set(proofKey(target), { user: target.user, host: target.host, path: target.path });
+    expectedProofs.set(key, proofs);
+}
+
+/** Forgets the announced proofs of this process (tests and benchmarks that reuse one process). */
+export function forgetExpectedProofs(): void {
+    expectedProofs.clear();
+}
+
+/** What an rsync's exit code and output say about the target. Pure. */
+export function rsyncReach(code: number, output: string): RsyncReach {
+    if (code === 0) return { reachable: true, error: null };
+    const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^rsync error: /.test(l));
+    return { reachable: false, error: `${lines.slice(0, 3).join("; ") || "no detail"} (rsync exit ${code})` };
+}
+
+/** Seconds a batched read with rsync proofs may take: rsync's own limits (a 15 s connect, 30 s of silence) with room. */
+const PROOF_TIMEOUT_SEC = 90;
 
 /** What to tell the user when an answer is not what the vendor documents. */
 const PROBE_HINT = "run `senhasegura-backup probe` against this appliance and attach its report to a bug report: the appliance answered in a way the vendor's documentation does not show";
@@ -82,7 +133,7 @@ export class VendorDriver implements ApplianceDriver {
         this.paths = resolvedPaths(connection.paths);
     }
 
-    private get readKey(): string { return `${this.connection.user}@${this.connection.host}:${this.connection.port}`; }
+    private get readKey(): string { return applianceKey(this.connection); }
 
     /** Runs `argv` as root and returns its exit code and output. */
     private async root(argv: readonly string[], operation: string, options: { stdin?: string; timeoutSec?: number; secrets?: readonly (string | undefined)[] } = {}) {
@@ -95,13 +146,27 @@ export class VendorDriver implements ApplianceDriver {
     }
 
     /** Every read item in one exec. `shared`: a refresh read, shared by the appliance's resources. */
-    reads(shared: boolean): Promise<Record<ReadItem, ItemAnswer>> {
-        const read = async () => {
+    async reads(shared: boolean): Promise<Record<ReadItem, ItemAnswer>> {
+        return (await this.batch(shared)).items;
+    }
+
+    /**
+     * The batch: every read item and, on a shared read, the rsync proofs announced
+     * for this appliance (expectRsyncProof). The script is written once the login is
+     * done, so every proof announced while it ran still rides in the one exec.
+     */
+    private batch(shared: boolean): Promise<ReadBatch> {
+        const read = async (): Promise<ReadBatch> => {
+            await sshPool.presentedHostKey(this.connection);
+            const proofs = shared ? [...(expectedProofs.get(this.readKey) ?? new Map<string, RsyncPath>()).entries()] : [];
+            const extra: ExtraRead[] = proofs.map(([, target], i) => ({ name: `rsync${i}`, argv: rsyncWriteTestArgv(this.paths, target) }));
             const boundary = randomBytes(16).toString("hex");
-            const result = await this.root(["sh", "-c", readScript(this.paths, boundary)], "read the appliance (orbit version, backup time, root key, partition)");
-            const parsed = parseReads(result.stdout, boundary, ALL_ITEMS);
+            const what = proofs.length > 0 ? "orbit version, backup time, root key, partition, rsync write test" : "orbit version, backup time, root key, partition";
+            const result = await this.root(["sh", "-c", readScript(this.paths, boundary, ALL_ITEMS, extra)], `read the appliance (${what})`,
+                proofs.length > 0 ? { timeoutSec: PROOF_TIMEOUT_SEC } : {});
+            const parsed = parseReads<string>(result.stdout, boundary, [...ALL_ITEMS, ...extra.map((e) => e.name)]);
             if (typeof parsed === "string") throw this.unexpected(new UnexpectedAnswer("the answers of the read script", parsed, result.stdout + result.stderr), "read the appliance", { exitCode: result.code });
-            return parsed;
+            return { items: parsed as Record<ReadItem, ItemAnswer>, proofs: new Map(proofs.map(([key], i) => [key, parsed[`rsync${i}`]!])) };
         };
         return shared ? sharedReads.get(this.readKey, read) : read();
     }
@@ -190,11 +255,17 @@ export class VendorDriver implements ApplianceDriver {
         return /added/.test(result.stdout);
     }
 
-    async testRsync(target: RsyncTargetView): Promise<RsyncReach> {
-        const result = await this.root(rsyncWriteTestArgv(this.paths, target), `test the rsync target ${target.user}@${target.host}:${target.path}`, { timeoutSec: 90 });
-        if (result.code === 0) return { reachable: true, error: null };
-        const lines = (result.stderr || result.stdout).split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^rsync error: /.test(l));
-        return { reachable: false, error: `${lines.slice(0, 3).join("; ") || "no detail"} (rsync exit ${result.code})` };
+    /**
+     * The write test of rsyncWriteTestArgv. `shared`: a refresh read, answered from the
+     * appliance's batch when the proof rode in it (expectRsyncProof), else its own exec.
+     */
+    async testRsync(target: RsyncTargetView, shared = false): Promise<RsyncReach> {
+        if (shared) {
+            const answer = (await this.batch(true)).proofs.get(proofKey(target));
+            if (answer) return rsyncReach(answer.code, answer.output);
+        }
+        const result = await this.root(rsyncWriteTestArgv(this.paths, target), `test the rsync target ${target.user}@${target.host}:${target.path}`, { timeoutSec: PROOF_TIMEOUT_SEC });
+        return rsyncReach(result.code, result.stderr || result.stdout);
     }
 
     /**

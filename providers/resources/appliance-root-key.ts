@@ -1,17 +1,29 @@
 // ApplianceRootKey: reads the appliance root's public key, the key the appliance
 // pushes rsync backups with (vendor step 3: `sudo cat /root/.ssh/id_rsa.pub`).
 // Read-only: it never changes the appliance, and deleting it leaves the key alone.
+// Its refresh read is the appliance's first, so it also announces the rsync target
+// whose write test rides in that read (rsyncProof).
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ApplianceConnection } from "../appliance/connection";
 import type { DriverName } from "../appliance/driver";
 import { driverFor } from "../appliance/select";
+import { expectRsyncProof } from "../appliance/vendor-driver";
+import { BackupDirectory, Hostname, UnixUser } from "../formats/rules";
 import { readOnlyApplianceProvider } from "../scaffolding/read-only";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 
 export const ApplianceRootKeyArgs = z.strictObject({
     /** How to reach the appliance (port 59022, user mt4adm by default). */
     connection: ApplianceConnection,
+    /**
+     * The rsync target this key is authorized for (user, server and directory, as the
+     * appliance reaches it). On a vendor appliance the RsyncTarget's write test rides
+     * in this key's refresh read, one exec for the whole appliance, instead of running
+     * on its own after the AuthorizedKey. It steers only the refresh: nothing is
+     * written anywhere. ApplianceBackup sets it.
+     */
+    rsyncProof: z.strictObject({ user: UnixUser, host: Hostname, path: BackupDirectory }).optional(),
 });
 export type ApplianceRootKeyArgs = z.input<typeof ApplianceRootKeyArgs>;
 type ApplianceRootKeyInputs = z.output<typeof ApplianceRootKeyArgs>;
@@ -32,14 +44,16 @@ export interface ApplianceRootKeyState extends ApplianceRootKeyInputs {
  * appliance one batched exec reads the key with everything else, and contract 2
  * shows it in the configuration.
  */
-async function readRootKey(inputs: ApplianceRootKeyInputs): Promise<ApplianceRootKeyState> {
+async function readRootKey(inputs: ApplianceRootKeyInputs, refresh: boolean): Promise<ApplianceRootKeyState> {
+    // A create's batch runs before the key is authorized, so only a refresh carries the proof.
+    if (refresh && inputs.rsyncProof) expectRsyncProof(inputs.connection, inputs.rsyncProof);
     const driver = await driverFor(inputs.connection);
     const key = await driver.rootKey(true);
-    return { connection: inputs.connection, ...key, driver: driver.name };
+    return { ...inputs, ...key, driver: driver.name };
 }
 
 export const applianceRootKeyProvider = readOnlyApplianceProvider({
-    args: ApplianceRootKeyArgs, idSuffix: "root-key", read: readRootKey,
+    args: ApplianceRootKeyArgs, idSuffix: "root-key", updates: ["rsyncProof"], read: readRootKey,
 }) satisfies pulumi.dynamic.ResourceProvider<ApplianceRootKeyInputs, ApplianceRootKeyState>;
 
 /**

@@ -11,7 +11,7 @@ import { BackupProviderError } from "../transport/errors";
 import { ApplianceConnection } from "../appliance/connection";
 import type { ApplianceDriver, DriverName, RsyncTargetView } from "../appliance/driver";
 import { driverFor } from "../appliance/select";
-import { VendorDriver } from "../appliance/vendor-driver";
+import { VendorDriver, expectRsyncProof } from "../appliance/vendor-driver";
 import { progress, warn } from "../transport/progress";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 import { BackupDirectory, Hostname, Port, UnixUser } from "../formats/rules";
@@ -99,8 +99,8 @@ function unreachableText(inputs: RsyncTargetInputs, error: string | null): strin
     return `the appliance cannot write to ${inputs.user}@${inputs.host}:${inputs.port}${inputs.path} as root with its root key (${error ?? "no detail"})`;
 }
 
-async function probe(driver: ApplianceDriver, inputs: RsyncTargetInputs, options: { failHard: boolean }): Promise<RsyncTargetState> {
-    const test = await driver.testRsync(targetOf(inputs));
+async function probe(driver: ApplianceDriver, inputs: RsyncTargetInputs, options: { failHard: boolean; shared?: boolean }): Promise<RsyncTargetState> {
+    const test = await driver.testRsync(targetOf(inputs), options.shared === true);
     if (!test.reachable) {
         if (options.failHard) {
             throw new BackupProviderError(unreachableText(inputs, test.error), {
@@ -118,7 +118,7 @@ async function probe(driver: ApplianceDriver, inputs: RsyncTargetInputs, options
  * is proven instead: the server's key pinned in root's known_hosts, then a write of
  * root's rsync into the directory.
  */
-async function proveOnVendor(driver: VendorDriver, inputs: RsyncTargetInputs, options: { pin: boolean; failHard: boolean }): Promise<RsyncTargetState> {
+async function proveOnVendor(driver: VendorDriver, inputs: RsyncTargetInputs, options: { pin: boolean; failHard: boolean; shared?: boolean }): Promise<RsyncTargetState> {
     if (inputs.port !== DEFAULT_PORTS.ssh && inputs.portInApplianceSshConfig !== true) {
         throw new BackupProviderError(portRule(inputs.port), { kind: "invalid", host: driver.target, operation: "check the rsync target", hint: "set portInApplianceSshConfig to true, or port to 22" });
     }
@@ -134,7 +134,7 @@ async function proveOnVendor(driver: VendorDriver, inputs: RsyncTargetInputs, op
             progress(`RsyncTarget on ${driver.target}: pinned ${inputs.host}'s host key in root's known_hosts`);
         }
     }
-    return probe(driver, inputs, { failHard: options.failHard });
+    return probe(driver, inputs, { failHard: options.failHard, shared: options.shared });
 }
 
 /** Tells, once per appliance, that Orbit Web holds the target. */
@@ -200,13 +200,15 @@ export const rsyncTargetProvider = {
     },
     async read(id: string, props?: StoredTarget) {
         const state = requireState(props, id);
+        // Before the driver is chosen: if this is the appliance's first read, its batch carries the proof.
+        expectRsyncProof(state.connection, state);
         const driver = await driverFor(state.connection);
         // State written before testOnRefresh existed has none: the schema's default applies.
         const testOnRefresh = RsyncTargetArgs.shape.testOnRefresh.parse(state.testOnRefresh);
         if (driver instanceof VendorDriver) {
             // Nothing of the target is readable: the declared one is kept, and proven.
             const { reachable: _r, reachError: _e, driver: _d, ...declared } = state;
-            const proven = await proveOnVendor(driver, { ...declared, testOnRefresh }, { pin: false, failHard: false });
+            const proven = await proveOnVendor(driver, { ...declared, testOnRefresh }, { pin: false, failHard: false, shared: true });
             return { id, props: proven, inputs: { ...declared, testOnRefresh, reachable: proven.reachable } };
         }
         const live = await driver.rsyncTarget(true);

@@ -11,7 +11,9 @@ import { ApplianceConnection } from "../../../../providers/appliance/connection"
 import { verificationCommand, verificationStdin } from "../../../../providers/appliance/backup-command";
 import { vendorSummary } from "../../../../providers/resources/backup-verification";
 import { driverFromVersion, driverName, forgetDetectedDrivers } from "../../../../providers/appliance/select";
-import { VendorDriver, knownHostsAddScript, knownHostsName, rsyncWriteTestArgv } from "../../../../providers/appliance/vendor-driver";
+import {
+    VendorDriver, expectRsyncProof, forgetExpectedProofs, knownHostsAddScript, knownHostsName, proofKey, rsyncReach, rsyncWriteTestArgv,
+} from "../../../../providers/appliance/vendor-driver";
 import { parseReads, readScript } from "../../../../providers/appliance/vendor-reads";
 import { resolvedPaths } from "../../../../providers/appliance/connection";
 import { forgetAllSharedReads } from "../../../../providers/transport/shared-reads";
@@ -23,21 +25,27 @@ import { ed25519PublicKey } from "../../../support/keys";
 const ROOT_KEY = ed25519PublicKey("root@appliance-0");
 const VERSION = "senhasegura Orbit Command-Line Interface\nVersion 3.31.1-4\n+----+\n| orbini-fwk | 3.31.1-9 |\n| senhasegura-pam | 3.31.1-5 |\n+----+\n";
 
-/** What a vendor appliance answers each command with; `hour` is its state. */
-function vendorAppliance(state: { hour: number; version?: string; fstab?: string; mounts?: string }) {
+/** What a vendor appliance answers each command with; `hour` is its state, `rsync` its write tests' answer. */
+function vendorAppliance(state: { hour: number; version?: string; fstab?: string; mounts?: string; rsync?: [string, number] }) {
+    const rsync = () => state.rsync ?? ["", 0];
     return (command: RemoteCommand): CommandResult => {
         const argv = command.argv;
         if (argv[0] === "sh" && argv[1] === "-c" && argv[2].startsWith("b=")) {
-            // The batched read script: answer each item as the appliance would, in its frame.
+            // The batched read script: answer each item it asks, as the appliance would, in its frame.
             const boundary = /^b=([0-9a-f]+)/.exec(argv[2])![1];
             const items: Record<string, [string, number]> = {
                 version: [state.version ?? VERSION, 0], hour: [`Backup daily time: ${state.hour}`, 0], rootKey: [`${ROOT_KEY}\n`, 0],
                 hostname: ["appliance-0\n", 0], fstab: [state.fstab ?? "# empty\n", 0], mounts: [state.mounts ?? "/dev/sda1 / ext4 rw 0 0\n", 0],
                 writeTest: ["stat: cannot statx '/srv/backup_remoto/write_test': No such file or directory", 1],
             };
-            const out = Object.entries(items).map(([k, [text, rc]]) => `${boundary} begin ${k}\n${text}\n${boundary} end ${k} ${rc}\n`).join("");
+            const asked = [...argv[2].matchAll(/"\$b" (\w+); (\S+)/g)].map((m) => ({ name: m[1], program: m[2] }));
+            const out = asked.map(({ name, program }) => {
+                const [text, rc] = items[name] ?? (program === "rsync" ? rsync() : ["sh: unknown item", 127]);
+                return `${boundary} begin ${name}\n${text}\n${boundary} end ${name} ${rc}\n`;
+            }).join("");
             return { code: 0, stdout: out, stderr: "" };
         }
+        if (argv[0] === "rsync") return { code: rsync()[1], stdout: "", stderr: rsync()[0] };
         if (argv[0] === "orbit" && argv[1] === "backup" && argv[2] === "time") {
             const hour = /^--hour=(\d+)$/.exec(argv[3] ?? "");
             if (hour && argv[4] === "--force") { state.hour = Number(hour[1]); return { code: 0, stdout: "", stderr: "" }; }
@@ -50,11 +58,16 @@ describe("the vendor driver, over a fake transport", () => {
     const realRun = sshPool.run;
     let sent: RemoteCommand[];
     const connection = (extra: object = {}) => ApplianceConnection.parse({ host: "10.0.0.5", hostKey: ed25519PublicKey(), privateKeyPath: "/keys/mt4adm", ...extra });
+    const realHostKey = sshPool.presentedHostKey;
     function answerWith(fake: (c: RemoteCommand) => CommandResult) {
-        Object.assign(sshPool, { run: async (_conn: unknown, command: RemoteCommand) => { sent.push(command); return fake(command); } });
+        Object.assign(sshPool, {
+            run: async (_conn: unknown, command: RemoteCommand) => { sent.push(command); return fake(command); },
+            // The login, which the batch waits for before it writes its script.
+            presentedHostKey: async () => Buffer.from("host key"),
+        });
     }
-    beforeEach(() => { sent = []; forgetDetectedDrivers(); forgetAllSharedReads(); });
-    afterEach(() => { Object.assign(sshPool, { run: realRun }); });
+    beforeEach(() => { sent = []; forgetDetectedDrivers(); forgetAllSharedReads(); forgetExpectedProofs(); });
+    afterEach(() => { Object.assign(sshPool, { run: realRun, presentedHostKey: realHostKey }); });
 
     it("detects a vendor appliance from `orbit version`, and one batched exec serves the detection and the refresh", async () => {
         answerWith(vendorAppliance({ hour: 5 }));
@@ -69,6 +82,48 @@ describe("the vendor driver, over a fake transport", () => {
         assert.equal(sent.length, 1, "one exec: detection, root key and hour from the same batch");
         assert.ok(sent[0].sudo, "the batch runs as root");
         assert.ok(sent.every((c) => !c.argv.includes("--json")), "nothing undocumented");
+    });
+
+    it("carries an announced rsync proof in the refresh batch: the RsyncTarget's refresh costs no exec of its own", async () => {
+        answerWith(vendorAppliance({ hour: 5, rsync: ["", 0] }));
+        const c = connection();
+        const target = { user: "senhauser", host: "127.0.0.1", port: 22, path: "/files/backup/" };
+        expectRsyncProof(c, target);
+        const driver = new VendorDriver(c);
+        await driver.rootKey(true);
+        assert.deepEqual(await driver.testRsync({ ...target, path: "/files/backup" }, true), { reachable: true, error: null });
+        assert.equal(sent.length, 1, "the proof rode in the batch");
+        assert.match(sent[0].argv[2], /"\$b" rsync0; rsync --ignore-times/);
+        assert.equal(sent[0].timeoutSec, 90, "a batch with a proof has rsync's time");
+    });
+
+    it("a failed proof in the batch is the target's answer, and the batch's other reads still stand", async () => {
+        answerWith(vendorAppliance({ hour: 7, rsync: ["Permission denied (publickey).\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\nrsync error: unexplained error (code 255)", 255] }));
+        const c = connection();
+        const target = { user: "senhauser", host: "127.0.0.1", port: 22, path: "/files/backup" };
+        expectRsyncProof(c, target);
+        const driver = new VendorDriver(c);
+        assert.deepEqual(await driver.backupSettings(true), { hour: 7 });
+        const reach = await driver.testRsync(target, true);
+        assert.equal(reach.reachable, false);
+        assert.equal(reach.error, "Permission denied (publickey).; rsync: connection unexpectedly closed (0 bytes received so far) [sender] (rsync exit 255)");
+        assert.equal(sent.length, 1);
+    });
+
+    it("runs a proof on its own when the batch did not carry it, or when the read is not a refresh", async () => {
+        answerWith(vendorAppliance({ hour: 5, rsync: ["", 0] }));
+        const c = connection();
+        const driver = new VendorDriver(c);
+        await driver.rootKey(true);
+        const target = { user: "senhauser", host: "127.0.0.1", port: 22, path: "/files/backup" };
+        // Announced after the batch ran: it cannot ride in it.
+        expectRsyncProof(c, target);
+        assert.equal((await driver.testRsync(target, true)).reachable, true);
+        assert.deepEqual(sent.map((s) => s.argv[0]), ["sh", "rsync"]);
+        // A create's or an update's proof never takes a batch's answer.
+        assert.equal((await driver.testRsync(target)).reachable, true);
+        assert.deepEqual(sent.map((s) => s.argv[0]), ["sh", "rsync", "rsync"]);
+        assert.ok(!/rsync0/.test(sent[0].argv[2]), "the first batch had no proof");
     });
 
     it("sets the hour with the documented flags and checks it by its outcome", async () => {
@@ -155,9 +210,33 @@ describe("the vendor driver, over a fake transport", () => {
         assert.match(parsed.version.output, /fake end version 0/, "a line that only looks like a frame stays content");
         assert.match(String(parseReads("nothing", boundary, ["version"])), /missing/);
     });
+
+    it("runs an extra command in the batch under its own name, and refuses a name that is not one word or is used twice", () => {
+        const paths = resolvedPaths(undefined);
+        const boundary = "0123456789abcdef0123456789abcdef";
+        const script = readScript(paths, boundary, ["version"], [{ name: "rsync0", argv: ["rsync", "a b", "c"] }]);
+        assert.match(script, /"\$b" rsync0; rsync 'a b' c <\/dev\/null 2>&1/);
+        assert.throws(() => readScript(paths, boundary, ["version"], [{ name: "version", argv: ["true"] }]), /used once/);
+        assert.throws(() => readScript(paths, boundary, [], [{ name: "a;b", argv: ["true"] }]), /a word/);
+        // The real shell runs it: each answer in its frame, with its exit code.
+        const run = spawnSync("sh", ["-c", readScript(paths, boundary, [], [{ name: "ok", argv: ["echo", "fine"] }, { name: "bad", argv: ["sh", "-c", "echo no >&2; exit 3"] }])], { encoding: "utf8" });
+        const parsed = parseReads(run.stdout, boundary, ["ok", "bad"]);
+        assert.ok(typeof parsed !== "string", String(parsed));
+        assert.deepEqual(parsed, { ok: { output: "fine", code: 0 }, bad: { output: "no", code: 3 } });
+    });
 });
 
 describe("the vendor driver's rsync proof and known_hosts pin", () => {
+    it("names a proof by user, server and directory, with or without a trailing slash", () => {
+        assert.equal(proofKey({ user: "u", host: "h", path: "/files/backup//" }), proofKey({ user: "u", host: "h", path: "/files/backup" }));
+        assert.notEqual(proofKey({ user: "u", host: "h", path: "/a" }), proofKey({ user: "v", host: "h", path: "/a" }));
+    });
+
+    it("reads rsync's answer: exit 0 is reachable; otherwise its first lines, without rsync's own error summary", () => {
+        assert.deepEqual(rsyncReach(0, "anything"), { reachable: true, error: null });
+        assert.deepEqual(rsyncReach(23, "rsync error: some files could not be transferred (code 23)\n"), { reachable: false, error: "no detail (rsync exit 23)" });
+    });
+
     it("tests the target as the appliance's backup does: root's key and known_hosts, no port of its own", () => {
         const argv = rsyncWriteTestArgv(resolvedPaths(undefined), { user: "senhauser", host: "backup.example.com", path: "/files/backup/" });
         assert.equal(argv[0], "rsync");

@@ -12,6 +12,7 @@ import type { BackupSettingsView, PartitionView } from "../../../../providers/ap
 import { redact } from "../../../../providers/transport/errors";
 import { RemotePartitionArgs, partitionSpec, planPartition } from "../../../../providers/resources/remote-partition";
 import { RsyncTargetArgs, sameTarget } from "../../../../providers/resources/rsync-target";
+import { applianceRootKeyProvider } from "../../../../providers/resources/appliance-root-key";
 import { shown } from "../../../../providers/formats/rules";
 import { shellJoin, shellQuote, sudoArgv, sudoRefusal } from "../../../../providers/transport/shell";
 import { ed25519PublicKey, sshKeyPair } from "../../../support/keys";
@@ -206,6 +207,22 @@ describe("diff decisions", () => {
     it("ignore the dynamic provider's own keys and listed outputs", () => {
         const d = decideDiff({ ...olds, __provider: "a", reachable: true }, { ...olds, __provider: "b" }, { identity: [], ignore: ["reachable"] });
         assert.equal(d.changes, false);
+    });
+
+    it("update a root key in place when only the rsync target its refresh proves changed, and ignore what was read", async () => {
+        const key = { connection: olds.connection, rsyncProof: { user: "senhauser", host: "backup", path: "/files/backup" } };
+        const stored = { ...key, publicKey: "ssh-ed25519 AAAA", fingerprint: "SHA256:x", hostname: "a", driver: "vendor" };
+        assert.deepEqual(await applianceRootKeyProvider.diff("id", stored, key), { changes: false, replaces: [] });
+        assert.deepEqual(await applianceRootKeyProvider.diff("id", stored, { ...key, rsyncProof: { ...key.rsyncProof, path: "/elsewhere" } }), { changes: true, replaces: [] });
+        // State from before the input existed: the first up records it, in place.
+        const { rsyncProof: _p, ...older } = stored;
+        assert.deepEqual(await applianceRootKeyProvider.diff("id", older, key), { changes: true, replaces: [] });
+        assert.deepEqual(await applianceRootKeyProvider.diff("id", stored, { ...key, connection: { ...olds.connection, host: "b" } }), { changes: true, replaces: ["connection"] });
+    });
+
+    it("reject a root key's rsync target that breaks the target's rules, naming the field", async () => {
+        const checked = await applianceRootKeyProvider.check({}, { connection: appliance, rsyncProof: { user: "senhauser", host: "backup", path: "relative/dir" } });
+        assert.deepEqual(checked.failures?.map((f) => f.property), ["rsyncProof.path"]);
     });
 });
 
