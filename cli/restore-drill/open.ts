@@ -20,10 +20,43 @@ const BLOCK = 512;
 /** Tar header types that describe the next member rather than being one (pax and GNU long names). */
 const META_TYPES = new Set(["x", "g", "L", "K"]);
 
+/** No real pax or long-name header comes near this; a larger one is refused rather than held. */
+const MAX_META_BYTES = 1024 * 1024;
+
+/** A member as the archive describes it, pax records and GNU long names applied. */
+export interface TarMember {
+    path: string;
+    size: number;
+    /** The ustar type flag: "0" a file, "5" a directory, and so on. */
+    type: string;
+}
+
+/** The records of a pax extended header ("<length> <key>=<value>\n" each), or undefined when malformed. Pure. */
+export function parsePaxRecords(data: Buffer): Map<string, string> | undefined {
+    const records = new Map<string, string>();
+    let at = 0;
+    while (at < data.length) {
+        // A header may be padded with NULs after its last record.
+        if (data[at] === 0) break;
+        const space = data.indexOf(0x20, at);
+        if (space < 0) return undefined;
+        const length = Number(data.subarray(at, space).toString("latin1"));
+        if (!Number.isInteger(length) || length <= space - at + 1 || at + length > data.length || data[at + length - 1] !== 0x0a) return undefined;
+        const record = data.subarray(space + 1, at + length - 1).toString("utf8");
+        const eq = record.indexOf("=");
+        if (eq <= 0) return undefined;
+        records.set(record.slice(0, eq), record.slice(eq + 1));
+        at += length;
+    }
+    return records;
+}
+
 /**
  * Counts the members of a tar archive (POSIX ustar, pax and GNU) from its bytes in
- * any chunking. A header with a bad checksum, or an archive that ends inside a member
- * or before its end-of-archive block, is refused with the byte offset.
+ * any chunking. A pax header's `size=` and `path=` (and a GNU long name) apply to
+ * the member they describe; a global pax header's, to every member after it. A
+ * header with a bad checksum, or an archive that ends inside a member or before its
+ * end-of-archive block, is refused with the byte offset.
  */
 export class TarMemberCounter {
     private members = 0;
@@ -33,6 +66,14 @@ export class TarMemberCounter {
     private pending: Buffer = Buffer.alloc(0);
     private ended = false;
     private inMember = false;
+    /** A pax or long-name header's data, collected while it is skipped. */
+    private meta?: { type: string; size: number; at: number; data: Buffer[]; collected: number };
+    /** What the next member's pax header (or GNU long name) says. */
+    private next = new Map<string, string>();
+    /** What the global pax headers say, for every member after them. */
+    private global = new Map<string, string>();
+
+    constructor(private readonly onMember?: (member: TarMember) => void) {}
 
     /** Throws an Error with the reason when the bytes are not a tar archive. */
     push(chunk: Buffer): void {
@@ -40,10 +81,18 @@ export class TarMemberCounter {
         while (at < chunk.length && !this.ended) {
             if (this.skip > 0) {
                 const n = Math.min(this.skip, chunk.length - at);
+                if (this.meta && this.meta.collected < this.meta.size) {
+                    const take = Math.min(n, this.meta.size - this.meta.collected);
+                    this.meta.data.push(Buffer.from(chunk.subarray(at, at + take)));
+                    this.meta.collected += take;
+                }
                 this.skip -= n;
                 this.offset += n;
                 at += n;
-                if (this.skip === 0) this.inMember = false;
+                if (this.skip === 0) {
+                    this.inMember = false;
+                    if (this.meta) this.applyMeta();
+                }
                 continue;
             }
             const n = Math.min(BLOCK - this.pending.length, chunk.length - at);
@@ -70,12 +119,42 @@ export class TarMemberCounter {
         if (stored === undefined || stored !== sum) {
             throw new Error(`has a damaged tar header at byte ${this.offset} (after ${this.members} member${this.members === 1 ? "" : "s"}): its checksum does not match`);
         }
-        const size = parseSize(block.subarray(124, 136));
-        if (size === undefined) throw new Error(`has a tar header at byte ${this.offset} whose size field is not a number`);
         const type = String.fromCharCode(block[156]);
-        if (!META_TYPES.has(type)) this.members++;
+        const described = { ...Object.fromEntries(this.global), ...Object.fromEntries(this.next) } as Record<string, string>;
+        let size = parseSize(block.subarray(124, 136));
+        if (!META_TYPES.has(type) && described.size !== undefined) {
+            // pax's size= overrides the header's field, which cannot hold 8 GiB or more.
+            size = /^\d+$/.test(described.size) && Number.isSafeInteger(Number(described.size)) ? Number(described.size) : undefined;
+            if (size === undefined) throw new Error(`has a pax header before byte ${this.offset} whose size= is not a number`);
+        }
+        if (size === undefined) throw new Error(`has a tar header at byte ${this.offset} whose size field is not a number`);
+        if (META_TYPES.has(type)) {
+            if (size > MAX_META_BYTES) throw new Error(`has a ${type === "x" || type === "g" ? "pax" : "long-name"} header at byte ${this.offset} of ${size} bytes, more than the ${MAX_META_BYTES} a real one takes`);
+            this.meta = { type, size, at: this.offset, data: [], collected: 0 };
+        } else {
+            this.members++;
+            this.onMember?.({ path: described.path ?? ustarPath(block), size, type });
+            this.next = new Map();
+        }
         this.skip = Math.ceil(size / BLOCK) * BLOCK;
         this.inMember = this.skip > 0;
+        if (this.skip === 0 && this.meta) this.applyMeta();
+    }
+
+    /** A pax header's records, or a GNU long name, for the member after it. */
+    private applyMeta(): void {
+        const meta = this.meta!;
+        this.meta = undefined;
+        const data = Buffer.concat(meta.data);
+        if (meta.type === "L") {
+            this.next.set("path", data.toString("utf8").replace(/\0.*$/s, ""));
+            return;
+        }
+        if (meta.type === "K") return;
+        const records = parsePaxRecords(data);
+        if (!records) throw new Error(`has a pax header at byte ${meta.at} whose records are malformed`);
+        const into = meta.type === "g" ? this.global : this.next;
+        for (const [key, value] of records) into.set(key, value);
     }
 
     /** The number of members; throws when the archive was cut short. */
@@ -88,6 +167,14 @@ export class TarMemberCounter {
         }
         return this.members;
     }
+}
+
+/** A header's path: POSIX ustar's prefix field, a slash and its name field; the name alone in GNU's format, which keeps other fields there. */
+function ustarPath(block: Buffer): string {
+    const text = (from: number, to: number) => block.subarray(from, to).toString("utf8").replace(/\0.*$/s, "");
+    const name = text(0, 100);
+    const prefix = block.subarray(257, 263).toString("latin1") === "ustar\0" ? text(345, 500) : "";
+    return prefix === "" ? name : `${prefix}/${name}`;
 }
 
 function parseOctal(field: Buffer): number | undefined {

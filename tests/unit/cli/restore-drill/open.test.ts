@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { gzipSync } from "zlib";
 import type { ManifestFile } from "../../../../providers/formats/backup-format";
-import { ArchiveOpener, TarMemberCounter, openSecrets } from "../../../../cli/restore-drill/open";
+import { ArchiveOpener, TarMemberCounter, type TarMember, openSecrets, parsePaxRecords } from "../../../../cli/restore-drill/open";
 import { seal } from "../../../support/envelope";
 
 const PASSWORD = "lab master password 0001";
@@ -96,8 +96,57 @@ describe("restore drill: tar members", () => {
     });
 
     it("counts pax and GNU long-name headers as part of the member they describe", () => {
-        const archive = Buffer.concat([header("././@LongLink", 10, "L"), Buffer.alloc(512, 0x6e), header("x", 0), header("PaxHeader", 20, "x"), Buffer.alloc(512, 0x31), header("y", 0), END]);
+        const archive = Buffer.concat([header("././@LongLink", 10, "L"), Buffer.alloc(512, 0x6e), header("x", 0), header("PaxHeader", 20, "x"), Buffer.concat([Buffer.from("20 path=0123456789a\n"), Buffer.alloc(492, 0x31)]), header("y", 0), END]);
         assert.equal(count(archive), 2);
+    });
+
+    /** A pax extended header (type x, or g for global) with its records, padded to a block. */
+    function pax(records: Record<string, string>, type = "x"): Buffer {
+        const body = Buffer.concat(Object.entries(records).map(([k, v]) => {
+            const rest = ` ${k}=${v}\n`;
+            let n = rest.length + 1;
+            while (String(n).length + Buffer.byteLength(rest) !== n) n++;
+            return Buffer.from(`${n}${rest}`);
+        }));
+        return Buffer.concat([header("PaxHeaders/x", body.length, type), body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+    }
+
+    it("honours a pax header's size= over the header's field, and its path=, for the member it describes", () => {
+        const seen: TarMember[] = [];
+        // The ustar field says 0 bytes; pax says 1000: without size= the data would be read as headers.
+        const archive = Buffer.concat([pax({ size: "1000", path: "backup/secrets/credential-0001.aes" }), header("short", 0), Buffer.alloc(1024, 0x41), header("after", 3), Buffer.alloc(512, 0x42), END]);
+        const c = new TarMemberCounter((m) => seen.push(m));
+        for (let i = 0; i < archive.length; i += 100) c.push(archive.subarray(i, i + 100));
+        assert.equal(c.end(), 2);
+        assert.deepEqual(seen, [{ path: "backup/secrets/credential-0001.aes", size: 1000, type: "0" }, { path: "after", size: 3, type: "0" }]);
+        assert.throws(() => count(Buffer.concat([header("short", 0), Buffer.alloc(1024, 0x41), END])), /damaged tar header at byte 512/, "the same bytes without the pax header");
+    });
+
+    it("applies a global pax header to every member after it, and a member's own over it", () => {
+        const seen: TarMember[] = [];
+        const archive = Buffer.concat([pax({ comment: "made by the lab" }, "g"), pax({ path: "a/long/name" }), header("a", 0), header("b", 0), END]);
+        const c = new TarMemberCounter((m) => seen.push(m));
+        c.push(archive);
+        assert.equal(c.end(), 2);
+        assert.deepEqual(seen.map((m) => m.path), ["a/long/name", "b"]);
+    });
+
+    it("reads the paths GNU tar writes in pax format, as tar -t lists them", () => {
+        const seen: string[] = [];
+        const c = new TarMemberCounter((m) => seen.push(m.path.replace(/\/$/, "")));
+        c.push(gnuTar("pax"));
+        c.end();
+        const listed = spawnSync("tar", ["-t", "-f", "-"], { input: gnuTar("pax") }).stdout.toString().split("\n").filter(Boolean).map((p) => p.replace(/\/$/, ""));
+        assert.deepEqual(seen.sort(), listed.sort());
+        assert.ok(seen.some((p) => p.length > 100), "the 120-character name came from a pax path=");
+    });
+
+    it("refuses malformed pax records, naming the byte", () => {
+        assert.equal(parsePaxRecords(Buffer.from("13 path=abc\n")), undefined, "a length that does not match");
+        assert.deepEqual([...parsePaxRecords(Buffer.from("13 path=abcd\n\0\0"))!], [["path", "abcd"]]);
+        const bad = Buffer.concat([header("PaxHeaders/x", 5, "x"), Buffer.from("junk\n"), Buffer.alloc(507), header("a", 0), END]);
+        assert.throws(() => count(bad), /^Error: has a pax header at byte 0 whose records are malformed$/);
+        assert.throws(() => count(Buffer.concat([pax({ size: "12x" }), header("a", 0), END])), /size= is not a number/);
     });
 
     it("reads a size in base-256 (GNU, for members of 8 GiB and more)", () => {
