@@ -247,12 +247,17 @@ export class AesCryptInspector {
     }
 }
 
+/** How a reader gets the key that opens the key block: from the key (derived here, synchronously), or already derived. */
+export type AesCryptKey = string | { derived: (header: AesCryptHeader) => Buffer };
+
 /**
- * Decrypts a stream as it flows: ciphertext in, plaintext out, in memory. The
- * error it fails with is an AesCryptError; `shape` tells what the stream was once
- * it ended without one.
+ * Decrypts an AES Crypt stream piece by piece, synchronously: `push` each chunk in
+ * order and pass on what it returns, then `end`. Holds the header, one block and the
+ * trailer. Throws AesCryptError; `shape` tells what the stream was once `end` returned.
+ * Version 3's key derivation (PBKDF2, 300 000 rounds by default) blocks for a
+ * moment: AesCryptDecipher derives off the event loop.
  */
-export class AesCryptDecipher extends Transform {
+export class AesCryptReader {
     private pending: Buffer = Buffer.alloc(0);
     private header: AesCryptHeader | undefined;
     private decipher: Decipher | undefined;
@@ -263,20 +268,17 @@ export class AesCryptDecipher extends Transform {
     private plaintextBytes = 0;
     shape: AesCryptShape | undefined;
 
-    constructor(private readonly password: string) {
-        super();
-    }
+    constructor(private readonly key: AesCryptKey) {}
 
-    override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-        this.consume(chunk).then(() => done(), (err) => done(err as Error));
-    }
-
-    private async consume(chunk: Buffer): Promise<void> {
+    /** The plaintext this chunk completes (not to be trusted before `end` returns). */
+    push(chunk: Buffer): Buffer {
         this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
         if (!this.header) {
             const header = parseAesCryptHeader(this.pending);
-            if (!header) return;
-            const derived = await deriveKey(header, this.password);
+            if (!header) return Buffer.alloc(0);
+            const derived = typeof this.key === "string"
+                ? (header.version === 2 ? deriveKeyV2(this.key, header.iv) : pbkdf2Sync(passwordOctets(3, this.key), header.iv, header.iterations!, 32, "sha512"))
+                : this.key.derived(header);
             const session = openSessionBlock(header, derived);
             derived.fill(0);
             this.header = header;
@@ -286,53 +288,91 @@ export class AesCryptDecipher extends Transform {
             this.pending = this.pending.subarray(header.length);
         }
         const keep = trailerLength(this.header.version);
-        if (this.pending.length <= keep) return;
+        if (this.pending.length <= keep) return Buffer.alloc(0);
         const body = this.pending.subarray(0, this.pending.length - keep);
         this.pending = Buffer.from(this.pending.subarray(this.pending.length - keep));
         this.ciphertextBytes += body.length;
         this.mac!.update(body);
-        this.release(this.decipher!.update(body));
+        return this.release(this.decipher!.update(body));
     }
 
-    /** Sends all but the last block of plaintext on. */
-    private release(plain: Buffer): void {
-        if (plain.length === 0) return;
+    /** All but the last block of plaintext. */
+    private release(plain: Buffer): Buffer {
+        if (plain.length === 0) return plain;
         const joined = this.held.length === 0 ? plain : Buffer.concat([this.held, plain]);
-        const cut = joined.length - BLOCK;
-        if (cut > 0) {
-            this.push(joined.subarray(0, cut));
-            this.plaintextBytes += cut;
+        const cut = Math.max(0, joined.length - BLOCK);
+        this.held = Buffer.from(joined.subarray(cut));
+        this.plaintextBytes += cut;
+        return joined.subarray(0, cut);
+    }
+
+    /** The rest of the plaintext, once the ciphertext's HMAC and the padding are checked. */
+    end(): Buffer {
+        if (!this.header) {
+            throw new AesCryptError("truncated", this.pending.length === 0 ? "it is empty" : `it ends inside its header, after ${this.pending.length} octets`);
         }
-        this.held = Buffer.from(joined.subarray(Math.max(0, cut)));
+        const { version, extensions, iterations } = this.header;
+        const { modulo } = checkTrailer(version, this.ciphertextBytes, this.pending);
+        if (!sameMac(this.mac!.digest(), this.pending.subarray(this.pending.length - 32))) {
+            throw new AesCryptError("altered", "the HMAC of its ciphertext differs: the file was changed or damaged after it was written");
+        }
+        const before = this.release(this.decipher!.final());
+        let last = this.held;
+        if (version === 3) {
+            const pad = last[last.length - 1];
+            if (last.length !== BLOCK || pad < 1 || pad > BLOCK || !last.subarray(BLOCK - pad).every((b) => b === pad)) {
+                throw new AesCryptError("malformed", "its last block's PKCS#7 padding is not valid, though its HMAC is");
+            }
+            last = last.subarray(0, BLOCK - pad);
+        } else if (modulo !== 0) {
+            last = last.subarray(0, modulo);
+        }
+        this.held = Buffer.alloc(0);
+        this.plaintextBytes += last.length;
+        this.shape = { version, extensions, iterations, ciphertextBytes: this.ciphertextBytes, plaintextBytes: this.plaintextBytes };
+        return Buffer.concat([before, last]);
+    }
+}
+
+/**
+ * AesCryptReader as a stream: ciphertext in, plaintext out, the key derived off the
+ * event loop. The error it fails with is an AesCryptError; `shape` tells what the
+ * stream was once it ended without one.
+ */
+export class AesCryptDecipher extends Transform {
+    private head: Buffer = Buffer.alloc(0);
+    private reader: AesCryptReader | undefined;
+    shape: AesCryptShape | undefined;
+
+    constructor(private readonly password: string) {
+        super();
+    }
+
+    override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+        if (this.reader) {
+            try { done(null, this.reader.push(chunk)); } catch (err) { done(err as Error); }
+            return;
+        }
+        this.head = Buffer.concat([this.head, chunk]);
+        let header: AesCryptHeader | undefined;
+        try { header = parseAesCryptHeader(this.head); } catch (err) { done(err as Error); return; }
+        if (!header) { done(); return; }
+        deriveKey(header, this.password).then((derived) => {
+            this.reader = new AesCryptReader({ derived: () => derived });
+            const head = this.head;
+            this.head = Buffer.alloc(0);
+            done(null, this.reader.push(head));
+        }).catch((err) => done(err as Error));
     }
 
     override _flush(done: TransformCallback): void {
         try {
-            if (!this.header) {
-                throw new AesCryptError("truncated", this.pending.length === 0 ? "it is empty" : `it ends inside its header, after ${this.pending.length} octets`);
-            }
-            const { version, extensions, iterations } = this.header;
-            const { modulo } = checkTrailer(version, this.ciphertextBytes, this.pending);
-            const expected = this.pending.subarray(this.pending.length - 32);
-            if (!sameMac(this.mac!.digest(), expected)) {
-                throw new AesCryptError("altered", "the HMAC of its ciphertext differs: the file was changed or damaged after it was written");
-            }
-            this.release(this.decipher!.final());
-            let last = this.held;
-            if (version === 3) {
-                const pad = last[last.length - 1];
-                if (last.length !== BLOCK || pad < 1 || pad > BLOCK || !last.subarray(BLOCK - pad).every((b) => b === pad)) {
-                    throw new AesCryptError("malformed", "its last block's PKCS#7 padding is not valid, though its HMAC is");
-                }
-                last = last.subarray(0, BLOCK - pad);
-            } else if (modulo !== 0) {
-                last = last.subarray(0, modulo);
-            }
-            if (last.length > 0) this.push(Buffer.from(last));
-            this.plaintextBytes += last.length;
-            this.held = Buffer.alloc(0);
-            this.shape = { version, extensions, iterations, ciphertextBytes: this.ciphertextBytes, plaintextBytes: this.plaintextBytes };
-            done();
+            const reader = this.reader ?? new AesCryptReader(this.password);
+            // Without a reader the header never completed: the reader says so.
+            if (!this.reader) reader.push(this.head);
+            const last = reader.end();
+            this.shape = reader.shape;
+            done(null, last.length > 0 ? last : undefined);
         } catch (err) {
             done(err as Error);
         }

@@ -10,7 +10,7 @@ import * as path from "path";
 import { Readable } from "stream";
 import { pipeline } from "stream/promises";
 import {
-    AesCryptDecipher, AesCryptError, AesCryptInspector, deriveKey, deriveKeyV2, encryptAesCrypt, parseAesCryptHeader, type AesCryptFailure, type AesCryptVersion,
+    AesCryptDecipher, AesCryptError, AesCryptInspector, AesCryptReader, deriveKey, deriveKeyV2, encryptAesCrypt, parseAesCryptHeader, type AesCryptFailure, type AesCryptVersion,
 } from "../../../../providers/formats/aescrypt";
 
 const ORACLE_DIR = path.join(__dirname, "..", "..", "..", "oracle");
@@ -148,6 +148,19 @@ describe("AES Crypt: ours and the Python oracle open each other's files", functi
             }
         });
     }
+
+    it("the synchronous reader (the drill's, which cannot wait) gives the same plaintext, its shape once it ends", async () => {
+        for (const version of [2, 3] as AesCryptVersion[]) {
+            const r = await oracle(["encrypt", "--version", String(version), "--iterations", "1000"], plaintext(5000), MASTER_KEY);
+            const reader = new AesCryptReader(MASTER_KEY);
+            const out: Buffer[] = [];
+            for (let i = 0; i < r.stdout.length; i += 333) out.push(reader.push(r.stdout.subarray(i, i + 333)));
+            assert.equal(reader.shape, undefined, "no verdict before the end");
+            out.push(reader.end());
+            assert.ok(Buffer.concat(out).equals(plaintext(5000)));
+            assert.deepEqual({ ...reader.shape!, extensions: undefined }, { version, extensions: undefined, iterations: version === 3 ? 1000 : null, ciphertextBytes: 5008, plaintextBytes: 5000 });
+        }
+    });
 
     it("opens a version 3 file at the reference's 300 000 iterations", async () => {
         const r = await oracle(["encrypt", "--version", "3", "--iterations", "300000"], Buffer.from("mt4 dump"), MASTER_KEY);
