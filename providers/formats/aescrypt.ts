@@ -458,24 +458,6 @@ export class AesCryptEncryptor {
     }
 }
 
-/** AesCryptEncryptor as a stream. */
-export class AesCryptCipher extends Transform {
-    private readonly encryptor: AesCryptEncryptor;
-
-    constructor(password: string, options: AesCryptWriteOptions) {
-        super();
-        this.encryptor = new AesCryptEncryptor(password, options);
-    }
-
-    override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-        done(null, this.encryptor.update(chunk));
-    }
-
-    override _flush(done: TransformCallback): void {
-        done(null, this.encryptor.final());
-    }
-}
-
 /** A whole buffer, encrypted: for small files and tests. */
 export function encryptAesCrypt(plaintext: Buffer, password: string, options: AesCryptWriteOptions): Buffer {
     const encryptor = new AesCryptEncryptor(password, options);
