@@ -124,7 +124,8 @@ def decrypt(data, key):
     return plain if modulo == 0 else plain[:len(plain) - 16 + modulo]
 
 
-def encrypt(plain, key, version, iterations):
+def encrypt(src, dst, key, version, iterations, chunk=1 << 20):
+    """Streams: reads src and writes dst a chunk at a time (the lab writes 1 GiB sets with it)."""
     iv, session_iv, session_key = os.urandom(16), os.urandom(16), os.urandom(32)
     derived = derive(version, key, iv, iterations)
     block = cbc(derived, iv, session_iv + session_key, False)
@@ -133,13 +134,35 @@ def encrypt(plain, key, version, iterations):
     head += struct.pack(">H", len(creator)) + creator + struct.pack(">H", 0)
     if version == 3:
         head += struct.pack(">I", iterations)
-        pad = 16 - len(plain) % 16
-        body = cbc(session_key, session_iv, plain + bytes([pad]) * pad, False)
-        return head + iv + block + mac(derived, block, bytes([3])) + body + mac(session_key, body)
-    modulo = len(plain) % 16
-    padded = plain + (bytes(16 - modulo) if modulo else b"")
-    body = cbc(session_key, session_iv, padded, False)
-    return head + iv + block + mac(derived, block) + body + bytes([modulo]) + mac(session_key, body)
+    dst.write(head + iv + block + (mac(derived, block, bytes([3])) if version == 3 else mac(derived, block)))
+    op = Cipher(algorithms.AES(session_key), modes.CBC(session_iv)).encryptor()
+    body_mac = hmac.new(session_key, digestmod=hashlib.sha256)
+    pending = b""
+    total = 0
+    while True:
+        data = src.read(chunk)
+        if not data:
+            break
+        total += len(data)
+        pending += data
+        whole = len(pending) - len(pending) % 16
+        out = op.update(pending[:whole])
+        pending = pending[whole:]
+        body_mac.update(out)
+        dst.write(out)
+    # Version 3 pads as PKCS#7 (a whole block when aligned); version 2 pads with zeros and
+    # records the length modulo 16 before the HMAC.
+    if version == 3:
+        pad = 16 - len(pending)
+        tail = pending + bytes([pad]) * pad
+    else:
+        tail = pending + bytes(16 - len(pending)) if pending else b""
+    out = op.update(tail) + op.finalize()
+    body_mac.update(out)
+    dst.write(out)
+    if version == 2:
+        dst.write(bytes([total % 16]))
+    dst.write(body_mac.digest())
 
 
 def main():
@@ -149,8 +172,13 @@ def main():
     ap.add_argument("--iterations", type=int, default=300000)
     ap.add_argument("--key-fd", type=int)
     args = ap.parse_args()
-    data = sys.stdin.buffer.read()
     try:
+        if args.command == "encrypt":
+            with os.fdopen(args.key_fd, "r", encoding="utf-8", closefd=True) as f:
+                key = f.read()
+            encrypt(sys.stdin.buffer, sys.stdout.buffer, key, args.version, args.iterations)
+            return 0
+        data = sys.stdin.buffer.read()
         if args.command == "inspect":
             version, _, _, _, _, start = read_header(data)
             body, _ = body_and_trailer(version, data, start)
@@ -158,10 +186,7 @@ def main():
             return 0
         with os.fdopen(args.key_fd, "r", encoding="utf-8", closefd=True) as f:
             key = f.read()
-        if args.command == "encrypt":
-            sys.stdout.buffer.write(encrypt(data, key, args.version, args.iterations))
-        else:
-            sys.stdout.buffer.write(decrypt(data, key))
+        sys.stdout.buffer.write(decrypt(data, key))
         return 0
     except Failure as err:
         print(str(err), file=sys.stderr)
