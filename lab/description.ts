@@ -15,6 +15,8 @@ export const LabAppliance = z.object({
     orbit: z.enum(["vendor", "contract"]),
     /** mt4adm's sudo password (a lab secret, mode 600): the vendor's sudo asks for it for anything but orbit. */
     sudoPasswordPath: z.string(),
+    /** The vendor mode's master key, complete, once `lab/orbit-web … masterKeyCeremony=yes` made it (a lab secret, mode 600). */
+    masterKeyPath: z.string(),
     /** The vendor driver's paths on this appliance (connection.paths): a real appliance's, under its root. */
     vendorPaths: z.object({
         fstab: z.string(), mountTable: z.string(), mountPoint: z.string(), rootPublicKey: z.string(), rootPrivateKey: z.string(),

@@ -43,6 +43,8 @@ for (let i = 0; i < Number(e.N); i++) {
     // What the appliance's orbit spoke when the lab started (tests may switch one: tests/support/lab.ts).
     orbit: e.ORBIT_MODE,
     sudoPasswordPath: path.join(root, 'secrets', 'mt4adm-sudo-password'),
+    // The vendor mode's master key once lab/orbit-web masterKeyCeremony=yes made it (0600).
+    masterKeyPath: path.join(orbitRoot, 'lab-ceremony', 'master-key'),
     // The vendor driver's paths (connection.paths): a real appliance's, under the appliance's root.
     vendorPaths: {
       fstab: path.join(orbitRoot, 'etc', 'fstab'),

@@ -11,8 +11,10 @@
 // etc/hostname, etc/fstab, proc/mounts, srv/backup_remoto, var/log/orbinibkp.log,
 // var/orbini/backup/senhasegura, var/senhasegura/orbinibkp.conf (the lab's JSON:
 // the real format is not documented), root/.ssh.
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
+const { spawnSync } = require('child_process');
 const zlib = require('zlib');
 
 const VENDOR_MARKER = 'lab-orbit-vendor';
@@ -34,7 +36,43 @@ const files = (root) => ({
   fstab: path.join(root, 'etc', 'fstab'),
   mounts: path.join(root, 'proc', 'mounts'),
   ssh: path.join(root, 'root', '.ssh'),
+  // The lab's stand-in for the master key ceremony's outcome: the complete key (0600),
+  // and the keys of earlier ceremonies as master-key.1, .2, ... (newest last).
+  masterKey: path.join(root, 'lab-ceremony', 'master-key'),
 });
+
+/**
+ * The appliance's AES Crypt: the tests' second implementation (tests/oracle/aescrypt.py,
+ * Debian's python3-cryptography), so that what the lab writes is not made by the code
+ * that reads it. Stream format version 2 (AES Crypt 3.x's, the assumption for a 3.x
+ * appliance; docs/vendor-appliance.md). The key goes on a file descriptor. lab/start
+ * installs it beside this file; the Orbit Web helper runs this file from the checkout.
+ */
+const AESCRYPT = [path.join(__dirname, 'aescrypt.py'), path.join(__dirname, '..', '..', 'tests', 'oracle', 'aescrypt.py')].find((f) => fs.existsSync(f));
+
+function encryptFile(src, dst, keyFile) {
+  const fds = [fs.openSync(src, 'r'), fs.openSync(dst, 'w', 0o600), fs.openSync(keyFile, 'r')];
+  try {
+    const r = spawnSync('/usr/bin/python3', [AESCRYPT, 'encrypt', '--version', '2', '--key-fd', '3'], { stdio: [fds[0], fds[1], 'pipe', fds[2]] });
+    if (r.status !== 0) throw new Error(`aescrypt failed on ${path.basename(src)}: ${(r.stderr || '').toString().trim() || r.error}`);
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+  }
+}
+
+/** The master key ceremony, as the lab plays it: a new complete key; an earlier one is kept, numbered. */
+function masterKeyCeremony(root) {
+  const f = files(root).masterKey;
+  fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o700 });
+  if (fs.existsSync(f)) {
+    let n = 1;
+    while (fs.existsSync(`${f}.${n}`)) n++;
+    fs.renameSync(f, `${f}.${n}`);
+  }
+  const parts = Array.from({ length: 4 }, () => crypto.randomBytes(8).toString('hex'));
+  fs.writeFileSync(f, parts.join('-'), { mode: 0o600 });
+  return f;
+}
 
 /** What Orbit Web holds: the lab's stand-in for the settings no documented command reads or writes. */
 function defaultSettings() {
@@ -251,13 +289,29 @@ async function backupCreate(ctx, argv) {
   try {
     const db = path.join(staging, 'backup', 'system', 'db');
     fs.mkdirSync(db, { recursive: true });
-    for (const name of dumps) fs.copyFileSync(path.join(f.local, name), path.join(db, name));
+    // After the ceremony the appliance encrypts what it sends with the master key (AES Crypt, `.aes`).
+    const key = settings.masterKeyCeremony && fs.existsSync(f.masterKey) ? f.masterKey : null;
+    const place = (src, dir, name) => (key ? encryptFile(src, path.join(dir, `${name}.aes`), key) : fs.copyFileSync(src, path.join(dir, name)));
+    for (const name of dumps) place(path.join(f.local, name), db, name);
     if (settings.sessionsBackup) {
       const now = new Date();
       const day = path.join(staging, 'backup', 'system', 'arz', String(now.getFullYear()), `${String(now.getMonth() + 1).padStart(2, '0')}${String(now.getDate()).padStart(2, '0')}`);
       fs.mkdirSync(day, { recursive: true });
       const rec = ctx.ensureRecordings(root);
-      for (const name of fs.readdirSync(rec)) fs.copyFileSync(path.join(rec, name), path.join(day, name));
+      for (const name of fs.readdirSync(rec)) place(path.join(rec, name), day, name);
+    }
+    if (settings.secrets && settings.secrets.enabled && key) {
+      // Break the glass: one file per item (credentials, SSH keys, other entities), AES-256.
+      log('senhasegura SECRETS', 'INFO', 'Starting secrets backup');
+      const dir = path.join(staging, 'backup', 'secrets');
+      fs.mkdirSync(dir, { recursive: true });
+      const hostname = (() => { try { return fs.readFileSync(f.hostname, 'utf8').trim(); } catch { return 'appliance'; } })();
+      for (const [i, item] of [['credential', 'mt4adm on db-01'], ['ssh-key', 'deploy key of app-02'], ['credential', 'sa on mssql-03']].entries()) {
+        const plain = path.join(staging, `secret-${i}.json`);
+        fs.writeFileSync(plain, JSON.stringify({ type: item[0], name: item[1], appliance: hostname, secret: crypto.randomBytes(12).toString('hex') }) + '\n', { mode: 0o600 });
+        encryptFile(plain, path.join(dir, `${item[0]}-${String(i + 1).padStart(4, '0')}.json.aes`), key);
+        fs.rmSync(plain);
+      }
     }
     log('senhasegura FILE', 'INFO', `Starting db backup files via rsync from the ${LOCAL_SHOWN} with delete source`);
     if (share) {
@@ -509,4 +563,4 @@ async function vendorMain(argv, root, lab) {
   return code;
 }
 
-module.exports = { VENDOR_MARKER, NOT_ROOT, vendorMain, readSettings, writeSettings, defaultSettings, files };
+module.exports = { VENDOR_MARKER, NOT_ROOT, vendorMain, readSettings, writeSettings, defaultSettings, files, masterKeyCeremony };
