@@ -30,6 +30,7 @@ const fleet = membersOf(config).map((m) => ({
             notifications: { email: m.notifyEmail, siem: m.notifySiem, emailTo: m.notifyEmailTo },
         },
         verify: m.verify,
+        masterKey: config.masterKey,
         adopted: m.adopted,
         retainOnDelete: config.retainOnDelete,
     }),

@@ -67,6 +67,12 @@ export interface ApplianceBackupArgs {
      * change, and check that its files landed at the destination. @default true
      */
     verify?: boolean;
+    /**
+     * The master key from the master key ceremony, complete (a secret). On a vendor
+     * appliance the verification opens each AES Crypt file of the backup with it and
+     * checks both HMACs; without it, only their structure. Never sent to the appliance.
+     */
+    masterKey?: pulumi.Input<string>;
     /** Seconds the verification backup may take; coreutils `timeout` on the appliance enforces it. @default 900 */
     backupTimeoutSec?: number;
     /**
@@ -208,6 +214,7 @@ export class ApplianceBackup extends pulumi.ComponentResource {
                     report: backupRun.stdout,
                     appliance: applianceTarget(appliance),
                     destination: farSide,
+                    masterKey: args.masterKey,
                 }, parent);
             }
         }

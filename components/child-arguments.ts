@@ -12,6 +12,7 @@ import { AuthorizedKeyArgs } from "../providers/resources/authorized-key";
 import { BackupPolicyArgs } from "../providers/resources/backup-policy";
 import { RemotePartitionArgs } from "../providers/resources/remote-partition";
 import { RsyncTargetArgs } from "../providers/resources/rsync-target";
+import { MasterKey } from "../providers/formats/rules";
 import { DEFAULT_PORTS } from "../providers/transport/connection";
 import type { ApplianceBackupArgs } from "./appliance-backup";
 
@@ -73,6 +74,7 @@ const ComponentOptions = z.strictObject({
     destination: z.unknown(),
     policy: z.unknown().optional(),
     verify: z.boolean().optional(),
+    masterKey: MasterKey.optional(),
     backupTimeoutSec: z.number().int().min(10).max(86_400).optional(),
     adopted: z.boolean().optional(),
     retainOnDelete: z.boolean().optional(),

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { APPLIANCE_LOGIN, ApplianceConnection, AppliancePaths, HostKey, rules } from "senhasegura-backup";
 
 // The providers' own value rules, so the config refuses what they would refuse.
-const { AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, EmailAddress, Hostname, Hour, MasterPassword, ObjectId, OneLine, Port, UnixUser, shown } = rules;
+const { AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, EmailAddress, Hostname, Hour, MasterKey, MasterPassword, ObjectId, OneLine, Port, UnixUser, shown } = rules;
 
 
 /** Pulumi keeps config as text: a flag is "true" or "false". */
@@ -134,6 +134,8 @@ export const StackKeys = z.object({
     systemBackup: Flag.default(true),
     videoBackup: Flag.default(true),
     masterPassword: secret(MasterPassword),
+    /** The master key from the master key ceremony, complete: the verification opens a vendor appliance's AES Crypt files with it. */
+    masterKey: secret(MasterKey),
     /** Unset: on exactly when masterPassword is set. `true` makes a missing masterPassword an error, which is what scripts/adopt writes for an appliance whose secrets backup is on. */
     secretsBackup: Flag.optional(),
     hour: wholeNumber(Hour).default(5),

@@ -136,6 +136,19 @@ export const MasterPassword = z.string().superRefine((value, ctx) => {
     }
 });
 
+/**
+ * The master key from the master key ceremony, complete: what opens a vendor
+ * appliance's AES Crypt backups (UTF-8, so any printable character).
+ */
+export const MasterKey = z.string().superRefine((value, ctx) => {
+    if (value.length < 1 || value.length > 4096) {
+        ctx.addIssue({ code: "custom", message: `must be 1-4096 characters, but one of ${value.length} characters was provided` });
+    }
+    if (/[\u0000-\u001f\u007f]/.test(value)) {
+        ctx.addIssue({ code: "custom", message: "must be the complete key on one line: it contains a control character (a key entered as its parts is joined first)" });
+    }
+});
+
 export const Hour = z.number({ error: "must be a whole hour from 0 to 23" })
     .int("must be a whole hour from 0 to 23")
     .min(0, "must be a whole hour from 0 to 23")

@@ -12,18 +12,24 @@
 // and the directories that hold them are listed for a file of the backup that the
 // manifest does not name. A contract 1 report has no digests: its files are only
 // looked for.
+//
+// A vendor appliance's report is its log lines: the dumps it names are looked for
+// at the destination and sized there, and each AES Crypt file among them is read
+// through: without the master key its structure (header, lengths), with it its
+// HMACs too. The output says which level was reached.
 import { isDeepStrictEqual } from "util";
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { AesCryptError, AesCryptInspector, AesCryptReader } from "../formats/aescrypt";
 import { RelativeFile, type ReportedManifest, belongsTo } from "../formats/backup-format";
 import { checkInputs, decideDiff, fieldsOf } from "../scaffolding/check";
 import { BackupProviderError } from "../transport/errors";
-import { FarSide, type FileDigest, describeSide, digestFiles, listFiles } from "../transport/far-side";
+import { FarSide, type FileDigest, describeSide, digestFiles, listFiles, streamFile } from "../transport/far-side";
 import { OrbitBackupReport, type OrbitBackupSummary } from "../appliance/orbit";
 import { parseBackupRun } from "../formats/orbit-vendor";
 import { info, progress } from "../transport/progress";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
-import { shown } from "../formats/rules";
+import { MasterKey, shown } from "../formats/rules";
 
 // The package exports FarSide from here; it lives with the code that reads the far side.
 export { FarSide } from "../transport/far-side";
@@ -83,6 +89,13 @@ export const BackupVerificationArgs = z.strictObject({
     appliance: z.string().regex(/^[\x20-\x7e]{1,300}$/, "must be printable ASCII, at most 300 characters").optional(),
     /** Where to look for the files: `{type: "rsync", server, path, useSudo}`, `{type: "cifs", host, port, path, user, password}` or `{type: "nfs", host, port, path}`. */
     destination: FarSide,
+    /**
+     * The master key from the master key ceremony, complete (secret). Vendor appliance:
+     * each AES Crypt file of the backup is opened with it, its HMACs checked; without
+     * it, only its structure is. A backup made before the last ceremony needs the key
+     * that was active then.
+     */
+    masterKey: MasterKey.optional(),
 });
 export type BackupVerificationArgs = z.input<typeof BackupVerificationArgs>;
 type BackupVerificationInputs = z.output<typeof BackupVerificationArgs>;
@@ -99,9 +112,12 @@ const Proof = z.object({
     /**
      * How the files were checked: `sha256` (size and SHA-256 of every file against the
      * manifest, and no stray file of the backup) or `presence` (a contract 1 report,
-     * which has no digests). State written before the checksums reads as `presence`.
+     * which has no digests). Vendor: `aescrypt-hmac` (every AES Crypt file opened with
+     * the master key, both HMACs valid), `aescrypt-structure` (without the key: header
+     * and lengths), or `presence` (sized, no AES Crypt file). State written before the
+     * checksums reads as `presence`.
      */
-    checked: z.enum(["sha256", "presence"]).default("presence"),
+    checked: z.enum(["sha256", "aescrypt-hmac", "aescrypt-structure", "presence"]).default("presence"),
 });
 export type BackupVerificationState = BackupVerificationInputs & z.output<typeof Proof>;
 
@@ -233,6 +249,41 @@ async function locateFiles(side: FarSide, files: readonly string[], suffixes: re
 /** What an encrypted copy of a vendor dump may add to its name (AES Crypt's customary suffix, and a generic one). */
 const VENDOR_SUFFIXES = [".aes", ".enc"];
 
+/** The files of a vendor backup that are AES Crypt streams, by their suffix. Pure. */
+export function aesCryptFiles(files: readonly string[]): string[] {
+    return files.filter((f) => f.endsWith(".aes"));
+}
+
+/** Why an AES Crypt file fails, for a message; the wrong key's case names the ceremony. Pure. */
+export function aesCryptReason(file: string, err: AesCryptError): string {
+    return err.failure === "wrong-key"
+        ? `the master key does not open ${file}: ${err.message}`
+        : `${file} is not a sound AES Crypt file (${err.failure}): ${err.message}`;
+}
+
+/**
+ * Reads each AES Crypt file through, as it streams from the far side: with the key,
+ * both HMACs (the plaintext is dropped as it comes); without, the structure.
+ */
+async function checkAesCrypt(side: FarSide, files: readonly string[], masterKey: string | undefined): Promise<void> {
+    for (const [i, file] of files.entries()) {
+        progress(`BackupVerification: ${masterKey ? "opening" : "reading the structure of"} ${file} (${i + 1}/${files.length}) at ${describeSide(side)}`);
+        const reader = masterKey ? new AesCryptReader(masterKey) : new AesCryptInspector();
+        try {
+            await streamFile(side, file, (chunk) => { if (reader instanceof AesCryptReader) reader.push(chunk); else reader.update(chunk); });
+            if (reader instanceof AesCryptReader) reader.end(); else reader.finish();
+        } catch (err) {
+            if (!(err instanceof AesCryptError)) throw err;
+            throw new BackupProviderError(aesCryptReason(file, err), {
+                kind: "appliance", code: err.failure === "wrong-key" ? "wrong-key" : "corrupt", host: describeSide(side), operation: "check the backup's AES Crypt files",
+                hint: err.failure === "wrong-key"
+                    ? "give the master key that was active when the backup was made (a backup made before the last master key ceremony needs the key of then), complete, as the stack's secret"
+                    : `the file at the destination is not what the appliance wrote: find out what changed or cut it (the backup server's disk, another writer, a transfer cut short); ${NEW_BACKUP_HINT}`,
+            });
+        }
+    }
+}
+
 const NEW_BACKUP_HINT = "to run a new verification backup after the fix, `pulumi up --replace` the backup command (its URN ends in -verification-backup)";
 
 async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificationState> {
@@ -281,8 +332,14 @@ async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificat
             });
         }
         const bytes = found.reduce((sum, f) => sum + (digests.get(f)?.size ?? 0), 0);
-        info(`BackupVerification: the ${found.length} dumps of backup ${summary.id} are at ${where}, ${bytes} bytes`);
-        return { ...inputs, ...proof, files: found, bytes, checked: "presence" };
+        const encrypted = aesCryptFiles(found);
+        await checkAesCrypt(side, encrypted, inputs.masterKey);
+        const checked = encrypted.length === 0 ? "presence" : inputs.masterKey ? "aescrypt-hmac" : "aescrypt-structure";
+        info(`BackupVerification: the ${found.length} dumps of backup ${summary.id} are at ${where}, ${bytes} bytes; `
+            + (checked === "presence" ? "none is an AES Crypt file, so they were sized, not opened"
+                : checked === "aescrypt-hmac" ? `${encrypted.length} AES Crypt file${encrypted.length === 1 ? "" : "s"} opened with the master key, both HMACs valid`
+                    : `${encrypted.length} AES Crypt file${encrypted.length === 1 ? "" : "s"} well-formed (no master key given, so the HMACs were not checked)`));
+        return { ...inputs, ...proof, files: found, bytes, checked };
     }
     return { ...inputs, ...proof, checked: "presence" };
 }
@@ -310,8 +367,9 @@ export const backupVerificationProvider = {
         const after = BackupVerificationArgs.parse(fieldsOf(news));
         const proved = Proof.safeParse(olds);
         const before = fieldsOf(olds);
-        if (proved.success && before.report === after.report && isDeepStrictEqual(before.destination, after.destination)) {
+        if (proved.success && before.report === after.report && isDeepStrictEqual(before.destination, after.destination) && before.masterKey === after.masterKey) {
             // Only the appliance's description changed: keep what was proved, look at nothing.
+            // A new master key opens the files again, since it changes what can be proved.
             return { outs: { ...after, ...proved.data } };
         }
         return { outs: await verify(after) };
@@ -341,12 +399,12 @@ export class BackupVerification extends BackupResource {
     declare readonly durationMs: pulumi.Output<number>;
     declare readonly startedAt: pulumi.Output<string>;
     declare readonly sentTo: pulumi.Output<string>;
-    /** `sha256` when every file's size and SHA-256 matched the manifest; `presence` for a contract 1 report. */
-    declare readonly checked: pulumi.Output<"sha256" | "presence">;
+    /** `sha256` when every file's size and SHA-256 matched the manifest; on a vendor appliance `aescrypt-hmac` or `aescrypt-structure`; `presence` otherwise. */
+    declare readonly checked: pulumi.Output<"sha256" | "aescrypt-hmac" | "aescrypt-structure" | "presence">;
 
     constructor(name: string, args: Inputs<BackupVerificationArgs>, opts?: pulumi.CustomResourceOptions) {
         super("BackupVerification", "backupVerification", name,
             { ...args, backupId: undefined, files: undefined, bytes: undefined, durationMs: undefined, startedAt: undefined, sentTo: undefined, checked: undefined },
-            opts, ["destination"]);
+            opts, ["destination", "masterKey"]);
     }
 }

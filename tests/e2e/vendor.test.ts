@@ -9,6 +9,8 @@
 //   sudo: no password configured, and a wrong one, each a clear error, neither a hang;
 //   the appliance's orbit audit log holds only documented commands and flags;
 //   the sudo password appears in no argv (sudo's own log), output or plaintext state;
+//   after the master key ceremony, the dumps land as AES Crypt: checked by structure
+//   without the master key, by HMAC with it; a flipped byte and a wrong key each named;
 //   destroy.
 // The appliance goes back to contract mode afterwards, as the other suites expect.
 import { strict as assert } from "assert";
@@ -60,7 +62,8 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         // Root's known_hosts starts empty: the driver pins the server's key itself.
         fs.writeFileSync(app.vendorPaths.rootKnownHosts, "# kept by hand\n");
         orbitWeb(app, {
-            applicationBackup: "yes", sessionsBackup: "no", remotePartition: "yes", sendMode: "rsync",
+            // No ceremony yet, whatever an earlier run left: the first backups land in clear.
+            applicationBackup: "yes", sessionsBackup: "no", remotePartition: "yes", sendMode: "rsync", masterKeyCeremony: "no",
             "rsync.user": lab.rsyncServer.backupUser, "rsync.server": lab.rsyncServer.host, "rsync.path": backupDir(),
         });
         auditFrom = auditEntries(app).length;
@@ -183,6 +186,63 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         const logged = fs.readFileSync(log, "utf8");
         assert.match(logged, /COMMAND=\/usr\/local\/bin\/orbit backup create/, "sudo logged the backup's command line");
         assert.ok(!logged.includes(sudoPassword), "the sudo password is in sudo's log");
+    });
+
+    const VERIFICATION_BACKUP = () => `urn:pulumi:${t.name}::senhasegura-backup::senhasegura:backup:ApplianceBackup$command:remote:Command::appliance-0-verification-backup`;
+    const verificationState = () => exportState(t).deployment.resources.find((r: any) => r.type.endsWith(":BackupVerification"))?.outputs;
+    let masterKey = "";
+
+    it("after the master key ceremony the dumps land as AES Crypt: their structure checked without the key, their HMACs with it", async () => {
+        orbitWeb(app, { masterKeyCeremony: "yes" });
+        masterKey = fs.readFileSync(app.masterKeyPath, "utf8");
+        assert.ok(masterKey.length > 20);
+        await t.stack.up({ replace: [VERIFICATION_BACKUP()], ...recorded(t) });
+        let v = verificationState();
+        assert.equal(v.files.length, 2, JSON.stringify(v.files));
+        for (const f of v.files) {
+            assert.match(f, /^backup\/system\/db\/senhasegura-db-.*(mt4|senhasegura)\.sql\.gz\.aes$/);
+            assert.equal(fs.readFileSync(path.join(backupDir(), f)).subarray(0, 4).toString("latin1"), "AES\x02", `${f} is AES Crypt stream version 2`);
+        }
+        assert.equal(v.checked, "aescrypt-structure");
+        assert.match(t.output.join("\n"), /2 AES Crypt files well-formed \(no master key given, so the HMACs were not checked\)/);
+        // The key given: the same backup's files are opened again, both HMACs checked.
+        await t.stack.setConfig("masterKey", { value: masterKey, secret: true });
+        await t.stack.up(recorded(t));
+        v = verificationState();
+        assert.equal(v.checked, "aescrypt-hmac");
+        assert.match(t.output.join("\n"), /2 AES Crypt files opened with the master key, both HMACs valid/);
+    });
+
+    it("a flipped byte in a dump at the destination, and a master key from another ceremony, each fail naming the file and why", async () => {
+        const file = path.join(backupDir(), verificationState().files[0]);
+        const original = fs.readFileSync(file);
+        const flipped = Buffer.from(original);
+        flipped[flipped.length - 40] ^= 0x01;
+        fs.writeFileSync(file, flipped);
+        try {
+            // The key block's HMAC comes first: another ceremony's key is named as such.
+            await t.stack.setConfig("masterKey", { value: `${masterKey}-other`, secret: true });
+            const wrongKey: string[] = [];
+            await assert.rejects(t.stack.up({ onOutput: (l) => wrongKey.push(l) }));
+            assert.match(wrongKey.join("\n"), /the master key does not open backup\/system\/db\/senhasegura-db-.*\.aes: .*older or newer than the one it was made with/);
+            assert.ok(!wrongKey.join("\n").includes(masterKey), "the master key is in the output");
+            // Without the key only the structure is read, which a flipped ciphertext byte keeps: the output says so.
+            await t.stack.removeConfig("masterKey");
+            await t.stack.up(recorded(t));
+            assert.equal(verificationState().checked, "aescrypt-structure");
+            await t.stack.setConfig("masterKey", { value: masterKey, secret: true });
+            const altered: string[] = [];
+            await assert.rejects(t.stack.up({ onOutput: (l) => altered.push(l) }));
+            assert.match(altered.join("\n"), /senhasegura-db-.*\.aes is not a sound AES Crypt file \(altered\): the HMAC of its ciphertext differs/);
+        } finally {
+            fs.writeFileSync(file, original);
+        }
+        await t.stack.up(recorded(t));
+        assert.equal(verificationState().checked, "aescrypt-hmac");
+        const state = JSON.stringify(exportState(t));
+        assert.ok(!state.includes(masterKey), "the master key is in plaintext state");
+        await t.stack.removeConfig("masterKey");
+        orbitWeb(app, { masterKeyCeremony: "no" });
     });
 
     it("the appliance saw only documented orbit commands and flags, and no secret is in output or state", () => {

@@ -10,7 +10,7 @@ export function fixtureAppliance(i: number, rootPublicKey: (i: number) => string
     return {
         name: `appliance-${i}`, host: "127.0.0.1", port: 59022 + i, hostKeyFingerprint: "SHA256:host", user: "mt4adm", privateKeyPath: `${LAB_ROOT}/keys/mt4adm_ed25519`,
         hostKey: `ssh-ed25519 AAAAC3host${i}`, orbitRoot, rootPublicKey: rootPublicKey(i), sshdLog: `${LAB_ROOT}/logs/sshd-appliance-${i}.log`,
-        orbit: "vendor", sudoPasswordPath: `${LAB_ROOT}/secrets/mt4adm-sudo-password`,
+        orbit: "vendor", sudoPasswordPath: `${LAB_ROOT}/secrets/mt4adm-sudo-password`, masterKeyPath: `${LAB_ROOT}/appliances/appliance-0/lab-ceremony/master-key`,
         vendorPaths: {
             fstab: `${orbitRoot}/etc/fstab`, mountTable: `${orbitRoot}/proc/mounts`, mountPoint: `${orbitRoot}/srv/backup_remoto`,
             rootPublicKey: `${orbitRoot}/root/.ssh/id_rsa.pub`, rootPrivateKey: `${orbitRoot}/root/.ssh/id_rsa`, rootKnownHosts: `${orbitRoot}/root/.ssh/known_hosts`,

@@ -64,6 +64,15 @@ describe("ApplianceBackup's argument check", () => {
         assert.deepEqual(fields({ ...rsync, verify: "yes", backupTimeoutSec: 5, extra: 1 }).sort(), ["(arguments)", "backupTimeoutSec", "verify"]);
     });
 
+    it("takes the master key, and refuses a key in parts (a control character) without quoting it", () => {
+        assert.deepEqual(applianceBackupIssues({ ...rsync, masterKey: "0f3a-77c1-9e2b-41d8" }), []);
+        const issues = applianceBackupIssues({ ...rsync, masterKey: "0f3a\n77c1" });
+        assert.deepEqual(issues.map((i) => i.field), ["masterKey"]);
+        assert.match(issues[0].message, /complete key on one line/);
+        assert.ok(!issues[0].message.includes("0f3a"));
+        assert.deepEqual(fields({ ...rsync, masterKey: "" }), ["masterKey"]);
+    });
+
     it("describes every issue in one message, without a secret's value", () => {
         const secret = "a&b-Secret-99";
         const issues = applianceBackupIssues({ ...cifs, destination: { ...cifs.destination, password: secret, path: "/../etc" } as any });

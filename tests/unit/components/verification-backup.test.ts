@@ -9,7 +9,8 @@ import * as os from "os";
 import * as path from "path";
 import { backupCommandLine } from "../../../components/verification-backup";
 import { hostKeyLine } from "../../../providers/resources/appliance-host-key";
-import { backupVerificationProvider, compareDigests, directoriesOf, expectedFiles, findingLine, findingsReason } from "../../../providers/resources/backup-verification";
+import { aesCryptFiles, aesCryptReason, backupVerificationProvider, compareDigests, directoriesOf, expectedFiles, findingLine, findingsReason } from "../../../providers/resources/backup-verification";
+import { AesCryptError } from "../../../providers/formats/aescrypt";
 import { sha256Fingerprint } from "../../../providers/formats/authorized-keys/key";
 import { parseHostKeyPin } from "../../../providers/transport/connection";
 import type { FileDigest } from "../../../providers/transport/far-side";
@@ -117,6 +118,29 @@ describe("BackupVerification's check and diff", () => {
         const r = await backupVerificationProvider.update!("id", olds, { ...inputs, appliance: "mt4adm@backup-appliance:59022" });
         assert.equal(r.outs.backupId, REPORT.id);
         assert.equal(r.outs.appliance, "mt4adm@backup-appliance:59022");
+    });
+
+    it("a new master key is an update that opens the files again; a key in parts is refused at check without being quoted", async () => {
+        const olds = { ...inputs, masterKey: "key-one", backupId: REPORT.id, files: REPORT.files, bytes: 1, durationMs: 1, startedAt: "", sentTo: "", checked: "aescrypt-hmac" };
+        const r = await backupVerificationProvider.diff!("id", olds, { ...inputs, masterKey: "key-two" });
+        assert.equal(r.changes, true);
+        assert.deepEqual(r.replaces, []);
+        const bad = await backupVerificationProvider.check!({}, { ...inputs, masterKey: "part-1\npart-2" });
+        assert.deepEqual(bad.failures?.map((f) => f.property), ["masterKey"]);
+        assert.ok(!bad.failures![0].reason.includes("part-1"));
+    });
+});
+
+describe("BackupVerification of a vendor appliance's AES Crypt files (pure decisions)", () => {
+    it("opens the .aes files among a backup's dumps, and sizes the rest", () => {
+        assert.deepEqual(aesCryptFiles(["backup/system/db/senhasegura-db-2026-12-07_050000mt4.sql.gz.aes", "backup/system/db/senhasegura-db-2026-12-07_050000mt4.sql.gz", "x.enc"]),
+            ["backup/system/db/senhasegura-db-2026-12-07_050000mt4.sql.gz.aes"]);
+    });
+
+    it("says a wrong key is the master key's doing, and anything else the file's, naming the file and the failure", () => {
+        assert.match(aesCryptReason("a.aes", new AesCryptError("wrong-key", "the key block's HMAC differs")), /^the master key does not open a\.aes: the key block's HMAC differs$/);
+        assert.match(aesCryptReason("b.aes", new AesCryptError("altered", "the HMAC of its ciphertext differs")), /^b\.aes is not a sound AES Crypt file \(altered\): the HMAC of its ciphertext differs$/);
+        assert.match(aesCryptReason("c.aes", new AesCryptError("truncated", "ends inside the trailer")), /\(truncated\)/);
     });
 });
 

@@ -138,7 +138,7 @@ const LAB = {
     appliances: [{
         name: "appliance-0", host: "127.0.0.1", port: 59022, user: "mt4adm", privateKeyPath: "/var/lib/senhasegura-lab/keys/mt4adm_ed25519", hostKey: applianceHostKey,
         hostKeyFingerprint: "SHA256:appliance", orbitRoot: "/var/lib/senhasegura-lab/appliances/appliance-0", rootPublicKey: ed25519PublicKey("root@appliance-0"), sshdLog: "/var/lib/senhasegura-lab/logs/sshd-appliance-0.log",
-        orbit: "vendor", sudoPasswordPath: fixtureAppliance(0).sudoPasswordPath, vendorPaths: fixtureAppliance(0).vendorPaths,
+        orbit: "vendor", sudoPasswordPath: fixtureAppliance(0).sudoPasswordPath, masterKeyPath: fixtureAppliance(0).masterKeyPath, vendorPaths: fixtureAppliance(0).vendorPaths,
     }],
     rsyncServer: {
         host: "127.0.0.1", port: 2222, hostKey: serverHostKey, hostKeyFingerprint: "SHA256:server", backupUser: "senhauser", backupPath: "/files/backup/senhasegura",
