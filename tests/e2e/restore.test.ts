@@ -22,7 +22,8 @@ import * as path from "path";
 import { FarSide } from "../../providers/transport/far-side";
 import { buildReport } from "../../cli/restore-drill/plan";
 import { drillOne } from "../../cli/restore-drill/run";
-import { REPO, TEST_BACKEND_DIR, TEST_PASSPHRASE, type TestStack, createTestStack, recorded } from "../support/engine";
+import { REPO, type TestStack, createTestStack, recorded } from "../support/engine";
+import { type DrillRun, assertNoLeak, explain, runDrill, sample } from "../support/drill-run";
 import {
     type FileSnapshot, type LabDescription, type LabSnapshot, labCredentials, loadLab, resourceProgramConfig, restoreLab, snapshotFile, snapshotLab,
 } from "../support/lab";
@@ -31,80 +32,7 @@ const PROGRAM = path.join(REPO, "tests", "e2e", "programs", "restore");
 const MASTER = `restore-drill master ${process.pid} ${Date.now().toString(36)}`;
 const NEW_MASTER = `a newer master password ${Date.now().toString(36)}`;
 
-interface DrillRun {
-    code: number;
-    stdout: string;
-    stderr: string;
-    json: any;
-    /** The command name of every process sampled: the drill and its descendants. */
-    sampled: Set<string>;
-    /** Where a needle was found: "<comm> <pid> cmdline|environ". */
-    leaks: string[];
-}
-
-/** `root` and its descendants, from each thread's /proc/<pid>/task/<tid>/children (Go starts processes from any thread). */
-function processTree(root: number): number[] {
-    const out: number[] = [];
-    const queue = [root];
-    while (queue.length > 0 && out.length < 1000) {
-        const pid = queue.shift()!;
-        out.push(pid);
-        let tasks: string[] = [];
-        try { tasks = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; /* gone meanwhile */ }
-        for (const tid of tasks) {
-            try {
-                queue.push(...fs.readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ").filter(Boolean).map(Number));
-            } catch { /* gone meanwhile */ }
-        }
-    }
-    return out;
-}
-
-/** Reads the argv and environment of `root` and all its descendants, looking for each needle. */
-function sample(root: number, needles: readonly string[], run: Pick<DrillRun, "sampled" | "leaks">): void {
-    for (const pid of processTree(root)) {
-        try {
-            const comm = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-            run.sampled.add(comm);
-            for (const what of ["cmdline", "environ"] as const) {
-                const text = fs.readFileSync(`/proc/${pid}/${what}`).toString("latin1");
-                for (const needle of needles) if (text.includes(needle)) run.leaks.push(`${comm} ${pid} ${what}`);
-            }
-        } catch { /* gone meanwhile */ }
-    }
-}
-
-/** Runs scripts/restore-drill as a user would, sampling its processes every few milliseconds. */
-function drill(stack: string, args: string[], needles: readonly string[]): Promise<DrillRun> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("bash", [path.join(REPO, "scripts", "restore-drill"), "--stack", stack, "--cwd", PROGRAM, ...args], {
-            env: { ...process.env, PULUMI_BACKEND_URL: `file://${TEST_BACKEND_DIR}`, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE },
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        const run: DrillRun = { code: -1, stdout: "", stderr: "", json: undefined, sampled: new Set(), leaks: [] };
-        const timer = setInterval(() => sample(child.pid!, needles, run), 5);
-        child.stdout.on("data", (d) => { run.stdout += d; });
-        child.stderr.on("data", (d) => { run.stderr += d; });
-        child.on("error", reject);
-        child.on("close", (code) => {
-            clearInterval(timer);
-            run.code = code ?? -1;
-            try { run.json = JSON.parse(run.stdout); } catch { /* text mode */ }
-            resolve(run);
-        });
-    });
-}
-
-/** The drill found nothing secret anywhere it can be seen. */
-function assertNoLeak(run: DrillRun, needles: readonly string[]): void {
-    assert.deepEqual(run.leaks, [], "a secret in the argv or environment of the drill or a process it started");
-    for (const needle of needles) {
-        assert.ok(!run.stdout.includes(needle), "a secret on the drill's stdout");
-        assert.ok(!run.stderr.includes(needle), "a secret on the drill's stderr");
-    }
-}
-
-const explain = (run: DrillRun) => `exit ${run.code}\nstdout: ${run.stdout.slice(0, 4000)}\nstderr: ${run.stderr.slice(-4000)}`;
+const drill = (stack: string, args: string[], needles: readonly string[]) => runDrill(PROGRAM, stack, args, needles);
 
 /** Every file under dir (relative), for putting the lab back. */
 function walk(dir: string, base = dir): string[] {
@@ -349,7 +277,7 @@ describe("restore drill: scripts/restore-drill against the lab", function () {
 
     it("reports an unreachable backup server as an error naming the host and what to do, without the password", async () => {
         const server = { host: "127.0.0.1", port: 1, user: "bkpadmin", hostKey: lab.rsyncServer.hostKey, privateKeyPath: lab.rsyncServer.adminPrivateKeyPath, dialAttempts: 2 };
-        const r = await drillOne({ name: "down", urn: "urn:x", masterPassword: MASTER, destination: FarSide.parse({ type: "rsync", server, path: rsyncRoot }) }, () => undefined);
+        const r = await drillOne({ name: "down", urn: "urn:x", flavor: "contract", masterPassword: MASTER, destination: FarSide.parse({ type: "rsync", server, path: rsyncRoot }) }, () => undefined);
         assert.equal(r.verdict, "error");
         assert.match(r.error!, /bkpadmin@127\.0\.0\.1:1 failed: .*ECONNREFUSED[\s\S]*what to do: check that sshd listens on 127\.0\.0\.1:1/);
         assert.ok(!r.error!.includes(MASTER));
