@@ -3,7 +3,7 @@
 // of the tar archive, counted. Nothing is written anywhere and no plaintext is kept:
 // each chunk is decrypted, inflated, its tar headers read, and dropped. No I/O here;
 // cli/restore-drill/run.ts feeds the bytes from the destination, and
-// tests/unit/restore-open.test.ts feeds made-up archives.
+// tests/unit/cli/restore-drill/open.test.ts feeds made-up archives.
 //
 // Every step is synchronous, so memory stays flat whatever the file's size: the
 // transfer hands over each chunk in a callback that cannot wait, and Node's zlib

@@ -1,7 +1,7 @@
 // The decisions of the restore drill (scripts/restore-drill), pure: its arguments,
 // which files of a backup to look at, what a size, a digest, a listing or an opened
 // archive says about them, the verdict per appliance, the exit code and the report.
-// cli/restore-drill/run.ts does the I/O; tests/unit/restore-check.test.ts checks
+// cli/restore-drill/run.ts does the I/O; tests/unit/cli/restore-drill/plan.test.ts checks
 // all of this without a host.
 import * as path from "path";
 import { z } from "zod";
@@ -17,8 +17,11 @@ Proves, for each appliance of the stack, that the newest backup at its destinati
 can be restored: every file of its manifest is there with its size and SHA-256,
 no file of the backup is missing from the manifest, the secrets archive decrypts
 with the stack's master password, and every database dump and session archive
-decrypts, gunzips and lists the tar members the manifest counts. Nothing is
-written to disk; nothing is changed on any host.
+decrypts, gunzips and lists the tar members the manifest counts. On a vendor
+appliance (no manifest), the newest run's dumps of mt4 and senhasegura each
+open with the stack's master key (AES Crypt, both HMACs), gunzip and end with
+mysqldump's completion line; each secrets item opens; the newest day of session
+files lists. Nothing is written to disk; nothing is changed on any host.
 
   --stack NAME       the stack (default: dev)
   --cwd DIR          the Pulumi project directory (default: the nearest directory up from
@@ -28,7 +31,8 @@ written to disk; nothing is changed on any host.
 
 Exit codes: 0 restorable, 2 not restorable (each file and why), 1 error (a host
 unreachable, no backup found, a bad argument).
-The stack's passphrase comes from PULUMI_CONFIG_PASSPHRASE (or _FILE), never from arguments.`;
+The stack's passphrase comes from PULUMI_CONFIG_PASSPHRASE (or _FILE), never from arguments;
+the master password and the master key come from the stack's state.`;
 
 export interface DrillArgs { stack: string; cwd: string; appliance?: string; json: boolean }
 
@@ -205,7 +209,8 @@ export interface FileResult {
     role: ManifestFile["role"];
     size: number;
     encrypted: boolean;
-    entries: number;
+    /** What the manifest counts (contract); a vendor backup has no manifest. */
+    entries?: number;
     ok: boolean;
     /** What was proved, or the first reason the file is not restorable. */
     detail: string;
@@ -214,6 +219,8 @@ export interface FileResult {
 export interface ApplianceResult {
     /** The ApplianceBackup's name in the program. */
     name: string;
+    /** How its backups are kept: a contract appliance's manifest, or a vendor appliance's layout (no manifest). */
+    flavor?: "contract" | "vendor";
     /** user@host:port of the appliance. */
     appliance?: string;
     /** Where the backup was read, e.g. bkpadmin@backup.example.com:22:/files/backup/senhasegura. */
@@ -238,7 +245,7 @@ export interface ApplianceResult {
 /** An ApplianceResult with its fields in the order the JSON report shows them. */
 export function applianceResult(r: Omit<ApplianceResult, "problems" | "files"> & Partial<Pick<ApplianceResult, "problems" | "files">>): ApplianceResult {
     return {
-        name: r.name, appliance: r.appliance, destination: r.destination, backupId: r.backupId, createdAt: r.createdAt, hostname: r.hostname,
+        name: r.name, flavor: r.flavor ?? "contract", appliance: r.appliance, destination: r.destination, backupId: r.backupId, createdAt: r.createdAt, hostname: r.hostname,
         verdict: r.verdict, error: r.error, manifestMatchesReport: r.manifestMatchesReport, problems: r.problems ?? [], files: r.files ?? [], durationMs: r.durationMs,
     };
 }
@@ -292,12 +299,21 @@ export function buildReport(stack: string, results: ApplianceResult[]): DrillRep
 export function whatToDo(result: ApplianceResult): string[] {
     if (result.verdict === "error") return [];
     const out: string[] = [];
+    if (result.problems.some((p) => /another master key/.test(p.reason))) {
+        out.push("The stack's masterKey is not the key this backup was made under: after a new master key ceremony, backups made before it "
+            + "open only with the key of then. Give that key to the drill's stack (or a stack kept for it), or run a backup now and drill that; "
+            + "keep every old master key as long as backups made under it are kept.");
+    }
     if (result.problems.some((p) => /another master password/.test(p.reason))) {
         out.push("The stack's masterPassword is not the one this backup was made with. If it changed since, run a backup now "
             + "(`sudo orbit backup create` on the appliance, or change the backup kinds and `pulumi up`) and run the drill again; "
             + "keep the old master password as long as backups made with it are kept.");
     }
-    if (result.problems.some((p) => !/master password/.test(p.reason))) {
+    if (result.problems.some((p) => /in Orbit Web/.test(p.reason))) {
+        out.push("A kind the program declares on has nothing at the destination: turn it on in Orbit Web (Settings ➔ Backup), "
+            + "where no documented command can set it, run a backup (`sudo orbit backup create`), and run the drill again.");
+    }
+    if (result.problems.some((p) => !/master password|another master key|in Orbit Web/.test(p.reason))) {
         out.push("Files at the destination differ from what the appliance wrote: run a backup now, and find out who or what "
             + "changed the destination (its access log, another writer, a failing disk); older backups may still be intact.");
     }
@@ -341,7 +357,10 @@ export function formatText(report: DrillReport): string {
         const backup = `the newest backup ${r.backupId}${r.createdAt ? ` (made ${r.createdAt}${r.hostname ? ` by ${r.hostname}` : ""})` : ""}`;
         const where = r.destination ? ` at ${r.destination}` : "";
         const total = r.files.reduce((s, f) => s + f.size, 0);
-        if (r.verdict === "restorable") {
+        if (r.verdict === "restorable" && r.flavor === "vendor") {
+            lines.push(`${who}: ${backup}${where} is restorable: ${r.files.length} files, ${bytes(total)}, each opened (no manifest on a vendor appliance: the files are the newest run's); checked in ${seconds(r.durationMs)}.`);
+            for (const f of r.files) lines.push(`  ok  ${f.path}: ${f.detail}`);
+        } else if (r.verdict === "restorable") {
             const manifest = r.manifestMatchesReport ? "; the manifest is the one orbit reported to pulumi up" : "";
             lines.push(`${who}: ${backup}${where} is restorable: ${r.files.length} files, ${bytes(total)}, each with its size and SHA-256, nothing extra${manifest}; checked in ${seconds(r.durationMs)}.`);
             for (const f of r.files) lines.push(`  ok  ${f.path}: ${f.detail}`);

@@ -1,12 +1,13 @@
 // The implementation of scripts/restore-drill: is the newest backup of each appliance
 // of a stack restorable? Reads the stack's state through the Automation API (`pulumi
 // stack export --show-secrets`, whose output stays in this process's memory), finds
-// each appliance's destination and master password there (scripts/stack-targets.ts),
-// and reads the destination only through providers/transport/far-side.ts. Files are decrypted,
-// inflated and listed in memory as they stream in (scripts/restore-open.ts); the
-// decisions are scripts/restore-check.ts. Nothing is written to disk, nothing changes
-// on any host. The master password stays in this process: no child gets it on argv,
-// on stdin or in its environment, and everything printed is scrubbed of it.
+// each appliance's destination and key there (cli/shared/stack-targets.ts), and reads
+// the destination only through providers/transport/far-side.ts. Files are decrypted,
+// inflated and listed in memory as they stream in (open.ts; vendor-open.ts for a
+// vendor appliance); the decisions are plan.ts and vendor-plan.ts. Nothing is written
+// to disk, nothing changes on any host. The master password and the master key stay
+// in this process: no child gets them on argv, on stdin or in its environment, and
+// everything printed is scrubbed of them.
 // Exit codes: 0 restorable, 2 not restorable, 1 error.
 import * as fs from "fs";
 import { createHash } from "crypto";
@@ -20,7 +21,8 @@ import {
     directoriesToList, extraFiles, fileResults, formatJson, formatText, openedDetail, parseArgs, parseManifest, verdictOf,
 } from "./plan";
 import { ArchiveOpener, openSecrets } from "./open";
-import { type DrillTarget, type TargetProblem, isProblem, selectTargets, stackTargets } from "../shared/stack-targets";
+import { drillVendor } from "./vendor-drill";
+import { type ContractTarget, type DrillTarget, type TargetProblem, isProblem, selectTargets, stackTargets } from "../shared/stack-targets";
 import { commandErrors } from "../shared/text";
 import { projectDirectory } from "../shared/args";
 import type { ToolMain } from "../shared/tool";
@@ -34,11 +36,18 @@ const PROGRESS_EVERY_MS = 5000;
 type Say = (line: string) => void;
 
 /**
- * One appliance: its newest backup found by its manifest, every file's size and SHA-256,
+ * One appliance, as its flavour keeps its backups: a vendor appliance's in the vendor's
+ * layout (vendor-drill.ts), a contract appliance's by its manifest.
+ *
+ * A contract appliance: its newest backup found by its manifest, every file's size and SHA-256,
  * the files of the backup the manifest does not list, then each intact file opened.
  * A host that cannot be read is an error; a file that is not as the manifest says is a problem.
  */
 export async function drillOne(t: DrillTarget, say: Say): Promise<ApplianceResult> {
+    return t.flavor === "vendor" ? drillVendor(t, say) : drillContract(t, say);
+}
+
+async function drillContract(t: ContractTarget, say: Say): Promise<ApplianceResult> {
     const started = Date.now();
     const side: FarSide = t.destination;
     const where = describeSide(side);

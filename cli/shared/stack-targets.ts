@@ -5,12 +5,13 @@
 // a FarSide) and which appliance made the backups (`appliance`), and a BackupPolicy
 // child whose inputs hold the `masterPassword` (a secret). Resources are grouped by
 // their parent URN, so a program that declares BackupVerification and BackupPolicy
-// itself, without the component, is found too. Pure: tests/unit/restore-targets.test.ts.
+// itself, without the component, is found too. Pure: tests/unit/cli/shared/stack-targets.test.ts.
 import { nameOf } from "./text";
 import { runtime } from "@pulumi/pulumi";
 import { z } from "zod";
 import { BackupId, ReportedManifest } from "../../providers/formats/backup-format";
 import { FarSide } from "../../providers/transport/far-side";
+import { parseBackupRun } from "../../providers/formats/orbit-vendor";
 
 export const TYPES = {
     component: "senhasegura:backup:ApplianceBackup",
@@ -19,13 +20,20 @@ export const TYPES = {
 } as const;
 
 /** One appliance to drill: where its backups are and the key to open them. */
-export interface DrillTarget {
+export type DrillTarget = ContractTarget | VendorTarget;
+
+interface TargetBase {
     /** The ApplianceBackup's name in the program (or the BackupVerification's, without the component). */
     name: string;
     urn: string;
     /** user@host:port of the appliance. */
     appliance?: string;
     destination: FarSide;
+}
+
+/** An appliance that speaks contract 2 (docs/appliance-contract.md): a manifest per backup, files sealed with the master password. */
+export interface ContractTarget extends TargetBase {
+    flavor: "contract";
     /** Kept in memory only: never logged, printed or passed to a child process. */
     masterPassword: string;
     /**
@@ -33,6 +41,30 @@ export interface DrillTarget {
      * orbit reported it then (contract 2), when the state holds the report.
      */
     reported?: Reported;
+}
+
+/** A vendor appliance: no manifest, the vendor's layout, files in AES Crypt under the master key of the ceremony. */
+export interface VendorTarget extends TargetBase {
+    flavor: "vendor";
+    /** The master key, complete, from the BackupVerification's inputs; kept in memory only, as the password. */
+    masterKey?: string;
+    /** The kinds the program declares on (its BackupPolicy), which the drill then requires at the destination. */
+    declared: { secrets: boolean; video: boolean };
+}
+
+/**
+ * Which appliance wrote a verification's report: contract 2 answers JSON, a vendor
+ * appliance prints the log lines of `orbit backup create`. Unknown (no report in the
+ * state) reads as contract, as before the vendor driver.
+ */
+export function reportFlavor(report: unknown): "contract" | "vendor" {
+    if (typeof report !== "string") return "contract";
+    try {
+        JSON.parse(report);
+        return "contract";
+    } catch {
+        return parseBackupRun(report).lines.length > 0 ? "vendor" : "contract";
+    }
 }
 
 /** What orbit reported of the verification backup: its id, and its manifest's digest (contract 2). */
@@ -176,6 +208,18 @@ function target(name: string, v: StateResource, policy: StateResource | undefine
         const where = side.error.issues.map((i) => `destination.${i.path.join(".")} ${i.message}`).slice(0, 3).join("; ");
         return { ...base, error: `${what}: its BackupVerification's destination in the state is not one the drill can read (${where}): run pulumi up with this version of senhasegura-backup` };
     }
+    if (reportFlavor(revealed.report) === "vendor") {
+        const masterKey = revealed.masterKey;
+        if (isEncryptedSecret(masterKey)) {
+            return { ...base, error: `${what}: the state's secrets are encrypted: export the state with --show-secrets and the stack's passphrase (PULUMI_CONFIG_PASSPHRASE)` };
+        }
+        const declared = policy === undefined ? {} : revealSecrets(policy.inputs ?? {}, secrets) as Record<string, unknown>;
+        return {
+            ...base, flavor: "vendor", destination: side.data,
+            ...(typeof masterKey === "string" && masterKey !== "" ? { masterKey } : {}),
+            declared: { secrets: declared.secrets === true, video: declared.video === true },
+        };
+    }
     if (policy === undefined) {
         return { ...base, error: `${what} has no BackupPolicy${inComponent ? "" : ` on ${appliance ?? "its appliance"} beside it`}, so the stack holds no master password to open the backup with` };
     }
@@ -191,7 +235,7 @@ function target(name: string, v: StateResource, policy: StateResource | undefine
         };
     }
     const reported = reportedBackup(revealed.report);
-    return { ...base, destination: side.data, masterPassword, ...(reported ? { reported } : {}) };
+    return { ...base, flavor: "contract", destination: side.data, masterPassword, ...(reported ? { reported } : {}) };
 }
 
 /** The targets named `only` (a --appliance), or all; throws naming the known names when none matches. */

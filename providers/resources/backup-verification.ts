@@ -27,6 +27,7 @@ import { BackupProviderError } from "../transport/errors";
 import { FarSide, type FileDigest, describeSide, digestFiles, listFiles, streamFile } from "../transport/far-side";
 import { OrbitBackupReport, type OrbitBackupSummary } from "../appliance/orbit";
 import { parseBackupRun } from "../formats/orbit-vendor";
+import { AES_SUFFIX, VENDOR_LAYOUT } from "../formats/vendor-layout";
 import { info, progress } from "../transport/progress";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
 import { MasterKey, shown } from "../formats/rules";
@@ -35,7 +36,7 @@ import { MasterKey, shown } from "../formats/rules";
 export { FarSide } from "../transport/far-side";
 
 /** Where a vendor appliance's database dumps land at the destination (vendor: the backup directory structure). */
-export const VENDOR_DB_DIR = "backup/system/db";
+const VENDOR_DB_DIR = VENDOR_LAYOUT.db;
 
 /**
  * A vendor appliance's report: what `orbit backup create` printed, its log lines.
@@ -251,7 +252,7 @@ const VENDOR_SUFFIXES = [".aes", ".enc"];
 
 /** The files of a vendor backup that are AES Crypt streams, by their suffix. Pure. */
 export function aesCryptFiles(files: readonly string[]): string[] {
-    return files.filter((f) => f.endsWith(".aes"));
+    return files.filter((f) => f.endsWith(AES_SUFFIX));
 }
 
 /** Why an AES Crypt file fails, for a message; the wrong key's case names the ceremony. Pure. */

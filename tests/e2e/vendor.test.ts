@@ -11,12 +11,16 @@
 //   the sudo password appears in no argv (sudo's own log), output or plaintext state;
 //   after the master key ceremony, the dumps land as AES Crypt: checked by structure
 //   without the master key, by HMAC with it; a flipped byte and a wrong key each named;
+//   the restore drill: the newest run restorable; a dump cut short, the mt4 dump gone
+//   and the secrets directory emptied each named (exit 2); a backup made under the key
+//   of before a new ceremony reported as such, not as damage;
 //   destroy.
 // The appliance goes back to contract mode afterwards, as the other suites expect.
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import * as zlib from "zlib";
 import { ApplianceConnection } from "../../providers/appliance/connection";
 import { forgetDetectedDrivers } from "../../providers/appliance/select";
 import { VendorDriver } from "../../providers/appliance/vendor-driver";
@@ -25,6 +29,10 @@ import { sshPool } from "../../providers/transport/ssh";
 import { REPO, type TestStack, createTestStack, exportState, plannedFieldChanges, recorded } from "../support/engine";
 import { withSudoersDropIn } from "../support/hardening";
 import { type LabAppliance, type LabDescription, acceptedLogins, orbitWeb, pinnedSsh, setOrbitMode } from "../support/lab";
+import { assertNoLeak, explain, runDrill } from "../support/drill-run";
+import { whatToDo } from "../../cli/restore-drill/plan";
+import { drillOne } from "../../cli/restore-drill/run";
+import { type VendorTarget, stackTargets } from "../../cli/shared/stack-targets";
 
 /** Every command and flag the vendor documents that the driver may use (docs/vendor-appliance.md). */
 const DOCUMENTED: ReadonlyArray<RegExp> = [
@@ -211,6 +219,108 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         v = verificationState();
         assert.equal(v.checked, "aescrypt-hmac");
         assert.match(t.output.join("\n"), /2 AES Crypt files opened with the master key, both HMACs valid/);
+    });
+
+    /** The oracle seals `plain` with `key` as the appliance does (AES Crypt version 2), the key on a file descriptor. */
+    function seal(plain: Buffer, key: string): Buffer {
+        const keyFile = path.join(lab.root, "run", `oracle-key-${process.pid}`);
+        fs.writeFileSync(keyFile, key, { mode: 0o600 });
+        const fd = fs.openSync(keyFile, "r");
+        try {
+            const r = spawnSync("/usr/bin/python3", [path.join(REPO, "tests", "oracle", "aescrypt.py"), "encrypt", "--version", "2", "--key-fd", "3"],
+                { input: plain, stdio: ["pipe", "pipe", "pipe", fd], maxBuffer: 1 << 28 });
+            assert.equal(r.status, 0, r.stderr?.toString());
+            return r.stdout;
+        } finally {
+            fs.closeSync(fd);
+            fs.rmSync(keyFile);
+        }
+    }
+
+    it("the restore drill on the vendor appliance: the newest run's dumps and secrets items open with the master key; each damage is named (exit 2)", async () => {
+        // Orbit Web's "Enable secrets backup" on, and the program declaring it on too.
+        orbitWeb(app, { "secrets.enabled": "yes" });
+        await t.stack.setConfig("masterPassword", { value: `vendor master ${process.pid}`, secret: true });
+        await t.stack.up({ replace: [VERIFICATION_BACKUP()], ...recorded(t) });
+        const needles = [masterKey, sudoPassword, `vendor master ${process.pid}`];
+        const clean = await runDrill(REPO, t.name, ["--json"], needles);
+        assert.equal(clean.code, 0, explain(clean));
+        assertNoLeak(clean, needles);
+        const [a] = clean.json.appliances;
+        assert.equal(a.flavor, "vendor");
+        assert.equal(a.verdict, "restorable");
+        const dumps = a.files.filter((f: any) => f.role === "db");
+        assert.deepEqual(dumps.map((f: any) => /(mt4|senhasegura)\.sql\.gz\.aes$/.exec(f.path)?.[1]).sort(), ["mt4", "senhasegura"]);
+        assert.deepEqual(dumps.map((f: any) => f.path).sort(), [...verificationState().files].sort(), "the newest run is the verification backup");
+        for (const f of dumps) assert.match(f.detail, /^decrypts with the master key, both HMACs valid, gunzips, \d+ bytes of SQL ending with mysqldump's completion line$/);
+        const items = a.files.filter((f: any) => f.role === "secrets");
+        assert.equal(items.length, 3, JSON.stringify(a.files));
+        for (const f of items) assert.match(f.detail, /^decrypts with the master key, both HMACs valid, \d+ bytes of JSON$/);
+        const text = await runDrill(REPO, t.name, [], needles);
+        assert.equal(text.code, 0, explain(text));
+        assert.match(text.stdout, /is restorable: 5 files, .* each opened \(no manifest on a vendor appliance: the files are the newest run's\)/);
+
+        const mt4 = dumps.find((f: any) => /mt4\.sql\.gz\.aes$/.test(f.path)).path as string;
+        const mt4File = path.join(backupDir(), mt4);
+        const original = fs.readFileSync(mt4File);
+        const secretsDir = path.join(backupDir(), "backup", "secrets");
+        const aside = fs.mkdtempSync(path.join(lab.root, "run", "secrets-aside-"));
+        try {
+            // A dump cut short: the appliance's own copy, less its completion line, sealed with the same key.
+            const localCopy = path.join(app.orbitRoot, "var", "orbini", "backup", "senhasegura", path.basename(mt4, ".aes"));
+            const sql = zlib.gunzipSync(fs.readFileSync(localCopy)).toString("utf8");
+            assert.match(sql, /-- Dump completed on .*\n$/);
+            fs.writeFileSync(mt4File, seal(zlib.gzipSync(Buffer.from(sql.replace(/-- Dump completed on .*\n$/, ""))), masterKey));
+            let run = await runDrill(REPO, t.name, ["--json"], needles);
+            assert.equal(run.code, 2, explain(run));
+            assertNoLeak(run, needles);
+            assert.deepEqual(run.json.appliances[0].problems.map((p: any) => p.file), [mt4]);
+            assert.match(run.json.appliances[0].problems[0].reason, /gunzips \(\d+ bytes of SQL\), but does not end with mysqldump's completion line .*: the dump was cut short$/);
+
+            // The mt4 dump gone: named by the file it would be.
+            fs.rmSync(mt4File);
+            run = await runDrill(REPO, t.name, ["--json"], needles);
+            assert.equal(run.code, 2, explain(run));
+            assert.deepEqual(run.json.appliances[0].problems.map((p: any) => p.file), [mt4]);
+            assert.match(run.json.appliances[0].problems[0].reason, /^is missing: .* has no dump of the mt4 database/);
+            fs.writeFileSync(mt4File, original);
+
+            // The secrets directory emptied, while the program declares the secrets backup on.
+            for (const n of fs.readdirSync(secretsDir)) fs.renameSync(path.join(secretsDir, n), path.join(aside, n));
+            run = await runDrill(REPO, t.name, [], needles);
+            assert.equal(run.code, 2, explain(run));
+            assert.match(run.stdout, /^  BAD backup\/secrets: holds no secrets item \(it is empty, or not there\), though the program declares the secrets backup on: turn on "Enable secrets backup" in Orbit Web/m);
+            assert.match(run.stdout, /^  What to do: A kind the program declares on has nothing at the destination: turn it on in Orbit Web/m);
+            assert.doesNotMatch(run.stdout, /Files at the destination differ/);
+        } finally {
+            fs.writeFileSync(mt4File, original);
+            for (const n of fs.readdirSync(aside)) fs.renameSync(path.join(aside, n), path.join(secretsDir, n));
+            fs.rmSync(aside, { recursive: true, force: true });
+        }
+
+        // A new ceremony: the stack holding the new key, the newest backup made under the old one.
+        orbitWeb(app, { masterKeyCeremony: "again" });
+        const newKey = fs.readFileSync(app.masterKeyPath, "utf8");
+        try {
+            assert.notEqual(newKey, masterKey);
+            const [target] = stackTargets(await t.stack.workspace.exportStack(t.name)).targets as VendorTarget[];
+            assert.equal(target.flavor, "vendor");
+            assert.equal(target.masterKey, masterKey, "the drill takes the master key from the state");
+            const r = await drillOne({ ...target, masterKey: newKey }, () => undefined);
+            assert.equal(r.verdict, "not-restorable");
+            assert.ok(r.problems.length >= 2 && r.problems.every((p) => /made under another master key, an earlier ceremony's .*this is not corruption$/.test(p.reason)), JSON.stringify(r.problems));
+            assert.match(whatToDo(r)[0], /^The stack's masterKey is not the key this backup was made under/);
+            assert.equal(whatToDo(r).length, 1, "not called damage");
+            for (const k of [masterKey, newKey]) assert.ok(!JSON.stringify(r).includes(k), "a master key in the drill's result");
+        } finally {
+            // The lab's key back to the one the backups at the destination were made under.
+            fs.renameSync(`${app.masterKeyPath}.1`, app.masterKeyPath);
+        }
+        // The kinds back as they were: a change of kinds runs a new verification backup, which the next case must not meet.
+        await t.stack.removeConfig("masterPassword");
+        orbitWeb(app, { "secrets.enabled": "no" });
+        await t.stack.up(recorded(t));
+        assert.equal(verificationState().checked, "aescrypt-hmac");
     });
 
     it("a flipped byte in a dump at the destination, and a master key from another ceremony, each fail naming the file and why", async () => {

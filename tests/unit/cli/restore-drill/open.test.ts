@@ -1,4 +1,4 @@
-// Opening backup files in memory (scripts/restore-open.ts): tar members counted from
+// Opening backup files in memory (cli/restore-drill/open.ts): tar members counted from
 // archives that GNU tar made (ustar, gnu and pax formats, long names, any chunking),
 // damaged and cut-short archives refused with the reason, and the envelope: a wrong
 // master password blamed as such, never shown.

@@ -1,4 +1,4 @@
-// The restore drill's decisions (scripts/restore-check.ts): its arguments, which
+// The restore drill's decisions (cli/restore-drill/plan.ts): its arguments, which
 // directories it lists, what a size, a digest, a listing or an opened file says, the
 // verdicts, the exit code and the report. No host: tests/e2e/restore.test.ts runs the
 // drill against the lab.
@@ -224,7 +224,7 @@ describe("restore drill: verdicts, exit codes and the report", () => {
 
     it("puts the JSON fields in a readable order: who, which backup, the verdict, the problems, then the files", () => {
         const r = applianceResult({ durationMs: 5, verdict: "restorable", name: "a", backupId: ID, files: [] });
-        assert.deepEqual(Object.keys(r), ["name", "appliance", "destination", "backupId", "createdAt", "hostname", "verdict", "error", "manifestMatchesReport", "problems", "files", "durationMs"]);
+        assert.deepEqual(Object.keys(r), ["name", "flavor", "appliance", "destination", "backupId", "createdAt", "hostname", "verdict", "error", "manifestMatchesReport", "problems", "files", "durationMs"]);
     });
 
     it("prints the same as JSON, with the exit code and the verdict per appliance", () => {

@@ -5,7 +5,7 @@
 import { strict as assert } from "assert";
 import { runtime } from "@pulumi/pulumi";
 import { ed25519PublicKey, sshKeyPair } from "../../../support/keys";
-import { type DrillTarget, type TargetProblem, TYPES, isProblem, reportedBackup, revealSecrets, selectTargets, stackTargets } from "../../../../cli/shared/stack-targets";
+import { type ContractTarget, type DrillTarget, type TargetProblem, TYPES, type VendorTarget, reportFlavor, isProblem, reportedBackup, revealSecrets, selectTargets, stackTargets } from "../../../../cli/shared/stack-targets";
 
 const MASTER = "the lab master password 1";
 const CIFS_PASSWORD = "cifs-Pa55word";
@@ -47,9 +47,37 @@ function applianceBackup(name: string, opts: { verification?: boolean; masterPas
 
 const deployment = (resources: any[]) => ({ version: 3, deployment: { manifest: {}, resources: [{ urn: STACK, type: "pulumi:pulumi:Stack" }, ...resources] } });
 const targetsOf = (resources: any[]) => stackTargets(deployment(resources)).targets;
-const ok = (t: DrillTarget | TargetProblem): DrillTarget => { assert.ok(!isProblem(t), (t as TargetProblem).error); return t as DrillTarget; };
+const ok = (t: DrillTarget | TargetProblem): ContractTarget => {
+    assert.ok(!isProblem(t), (t as TargetProblem).error);
+    assert.equal((t as DrillTarget).flavor, "contract");
+    return t as ContractTarget;
+};
 
 describe("restore drill: what to check, from the stack's state", () => {
+    const VENDOR_REPORT = "Orbini Backup 1.1.0.2\n[2026-12-07 05:00:01]: BACKUP INFO Using configuration file '/var/senhasegura/orbinibkp.conf'\n"
+        + "[2026-12-07 05:00:09]: senhasegura FILE INFO /var/orbini/backup/senhasegura/ backup successfully performed\nDuration: 8.1s\n";
+
+    it("tells a vendor appliance's report (orbit's log lines) from contract 2's JSON", () => {
+        assert.equal(reportFlavor(VENDOR_REPORT), "vendor");
+        assert.equal(reportFlavor(REPORT), "contract");
+        assert.equal(reportFlavor(undefined), "contract");
+        assert.equal(reportFlavor("no log line here"), "contract");
+    });
+
+    it("a vendor appliance needs no master password: it takes the verification's master key and the kinds the policy declares", () => {
+        const resources = applianceBackup("appliance-0");
+        const verification = resources.find((r) => r.type === TYPES.verification);
+        verification.inputs = { ...verification.inputs, report: VENDOR_REPORT, masterKey: shown("0f3a-77c1-9e2b") };
+        const found = stackTargets(deployment(resources));
+        const t = found.targets[0] as VendorTarget;
+        assert.ok(!isProblem(t), (t as unknown as TargetProblem).error);
+        assert.equal(t.flavor, "vendor");
+        assert.equal(t.masterKey, "0f3a-77c1-9e2b");
+        assert.deepEqual(t.declared, { secrets: true, video: true });
+        assert.ok(found.secrets.includes("0f3a-77c1-9e2b"), "the master key is collected for scrubbing");
+        delete verification.inputs.masterKey;
+        assert.equal((stackTargets(deployment(resources)).targets[0] as VendorTarget).masterKey, undefined, "no key: the drill says so when a file needs one");
+    });
     it("finds each ApplianceBackup's destination, appliance and master password", () => {
         const found = stackTargets(deployment([...applianceBackup("appliance-0", { masterPassword: shown(MASTER) }), ...applianceBackup("appliance-1", { masterPassword: shown("second master pass"), port: 59023 })]));
         assert.equal(found.targets.length, 2);
