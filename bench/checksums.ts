@@ -11,22 +11,21 @@
 // nfs-ganesha's cache never holds a file deleted behind its back.
 //
 //   node -r ts-node/register/transpile-only bench/checksums.ts --out FILE [--gib 1] [--files 4] [--repeat 3]
-import { spawn } from "child_process";
 import { createHash, randomBytes, randomFillSync } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LAB_JSON } from "./lib/lab";
-import { ProcessSampler, cpuTimes } from "./lib/proc";
+import { runProbe } from "./lib/probe-process";
 
 const REPO = path.resolve(__dirname, "..");
 const MIB = 1024 * 1024;
 const WRITE_CHUNK = 8 * MIB;
 
-type SideName = "rsync" | "cifs" | "nfs";
-const SIDES: readonly SideName[] = ["rsync", "cifs", "nfs"];
+export type SideName = "rsync" | "cifs" | "nfs";
+export const SIDES: readonly SideName[] = ["rsync", "cifs", "nfs"];
 
-interface LabJson {
+export interface LabJson {
     rsyncServer: { host: string; port: number; hostKey: string; backupPath: string; adminUser: string; adminPrivateKeyPath: string };
     cifs: { available?: boolean; host: string; port: number; remotePath: string; user: string; passwordPath: string; localPath: string };
     nfs: { available?: boolean; host: string; port: number; remotePath: string; localPath: string };
@@ -72,21 +71,21 @@ function say(message: string): void {
     process.stdout.write(`[bench] ${new Date().toISOString().slice(11, 19)} checksums: ${message}\n`);
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
     const sorted = [...values].sort((a, b) => a - b);
     return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
+export const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
 
 /** orbit's NFS client: the set is removed from the export through NFS. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const orbitJs = require(path.join(REPO, "lab", "appliance", "orbit.js")) as {
+export const orbitJs = require(path.join(REPO, "lab", "appliance", "orbit.js")) as {
     nfsRemove(p: { host: string; port: number; path: string }, rel: string): Promise<void>;
 };
 
 /** The far side as BackupVerification is given it (the CIFS password goes to the probe on stdin only). */
-function sideOf(lab: LabJson, name: SideName): unknown {
+export function sideOf(lab: LabJson, name: SideName): unknown {
     if (name === "rsync") {
         const r = lab.rsyncServer;
         return { type: "rsync", server: { host: r.host, port: r.port, user: r.adminUser, hostKey: r.hostKey, privateKeyPath: r.adminPrivateKeyPath }, path: r.backupPath };
@@ -98,7 +97,7 @@ function sideOf(lab: LabJson, name: SideName): unknown {
     return { type: "nfs", host: lab.nfs.host, port: lab.nfs.port, path: lab.nfs.remotePath };
 }
 
-function localDir(lab: LabJson, name: SideName): string {
+export function localDir(lab: LabJson, name: SideName): string {
     return name === "rsync" ? lab.rsyncServer.backupPath : name === "cifs" ? lab.cifs.localPath : lab.nfs.localPath;
 }
 
@@ -159,25 +158,8 @@ async function removeSet(lab: LabJson, dirRel: string, files: string[]): Promise
 }
 
 /** One measured digestFiles in its own process, with it and its children sampled for memory. */
-function probe(side: unknown, files: string[], expectedBytes: number): Promise<{ out: any; records: ReturnType<ProcessSampler["stop"]>; busy: number }> {
-    return new Promise((resolve, reject) => {
-        const cpuBefore = cpuTimes();
-        const child = spawn(process.execPath, [path.join(REPO, "bench", "lib", "digest-probe.js")], { cwd: REPO, stdio: ["pipe", "pipe", "pipe"] });
-        const sampler = new ProcessSampler(child.pid!, 50);
-        sampler.start();
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => { stdout += d; });
-        child.stderr.on("data", (d) => { stderr += d; });
-        child.stdin.end(JSON.stringify({ side, files, expectedBytes }));
-        child.on("close", (code) => {
-            const records = sampler.stop();
-            const cpuAfter = cpuTimes();
-            const busy = (cpuAfter.busy - cpuBefore.busy) / Math.max(1, cpuAfter.total - cpuBefore.total);
-            if (code !== 0) { reject(new Error(`digestFiles failed (exit ${code}): ${stderr.trim()}`)); return; }
-            try { resolve({ out: JSON.parse(stdout), records, busy }); } catch { reject(new Error(`the probe printed no result: ${stdout.slice(0, 200)} ${stderr.trim()}`)); }
-        });
-    });
+function probe(side: unknown, files: string[], expectedBytes: number) {
+    return runProbe("digest-probe.js", { side, files, expectedBytes }, "digestFiles");
 }
 
 async function main(): Promise<void> {

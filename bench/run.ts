@@ -4,6 +4,7 @@
 //   npm run bench -- --n 1,5 --repeat 5  # other fleet sizes, more refresh rounds
 //   npm run bench -- --report FILE       # print the tables of an earlier run again
 //   npm run bench -- --checksums-only    # only the checksum figure (digestFiles over 1 GiB on rsync, CIFS, NFS)
+//   npm run bench -- --vendor-set-only   # only the vendor set figure (verification and drill of 1 GiB of AES Crypt)
 //
 // Every fleet size runs in its own locked section (bench/section.ts under
 // `flock /run/ssb-lab.lock`), which leaves the lab as it found it. Results go to
@@ -15,11 +16,12 @@ import * as path from "path";
 import { REPO, RESULTS, STATE_DIR, pulumi } from "./lib/pulumi";
 import { type Report, buildReport, renderReport } from "./lib/report";
 import { type ChecksumResult, renderChecksums } from "./checksums";
+import { type VendorSetResult, renderVendorSet } from "./vendor-set";
 import type { SectionResult } from "./section";
 import { commandLine } from "./lib/args";
 
 const USAGE = `usage: npm run bench -- [--n 1,5,20] [--repeat 3] [--parallel P] [--no-verify] [--no-raw]
-                      [--no-checksums | --checksums-only] [--checksum-gib 1]
+                      [--no-checksums | --checksums-only] [--checksum-gib 1] [--vendor-set-only [--vendor-set-gib 1]]
                       [--lock /run/ssb-lab.lock] [--out FILE] [--report FILE]
   --n         fleet sizes (lab appliances), comma-separated           (default 1,5,20)
   --repeat    rounds of ours' no-op refresh and the baseline's re-read, and of the engine-free reads (default 3)
@@ -29,6 +31,8 @@ const USAGE = `usage: npm run bench -- [--n 1,5,20] [--repeat 3] [--parallel P] 
   --no-checksums    skip the checksum figure (digestFiles over a 1 GiB set on rsync, CIFS and NFS)
   --checksums-only  measure only the checksum figure
   --checksum-gib    the size of the checksum figure's set, in GiB     (default 1)
+  --vendor-set-only measure only the vendor set figure: a vendor appliance's AES Crypt backup set verified and drilled on rsync, CIFS and NFS
+  --vendor-set-gib  the size of that set, in GiB                      (default 1)
   --lock      the shared lab's lock file (default $SSB_LAB_LOCK or /run/ssb-lab.lock)
   --out       the JSON file of figures                  (default bench/results/bench-<time>.json)
   --report    print the tables of an earlier JSON file and exit
@@ -129,18 +133,34 @@ function runLocked(lock: string, what: string, script: string, scriptArgs: strin
     });
 }
 
-/** The checksum figure, in its own locked section. */
-async function measureChecksums(lock: string, stamp: string): Promise<ChecksumResult | undefined> {
-    const out = path.join(RESULTS, `section-checksums-${stamp}.json`);
-    const gib = option("checksum-gib") ?? "1";
-    const code = await runLocked(lock, "checksums", "checksums.ts", ["--out", out, "--gib", gib], out);
+/** A figure measured by its own script in its own locked section, and its results. */
+async function measureLocked<R>(lock: string, stamp: string, name: string, script: string, args: string[]): Promise<R | undefined> {
+    const out = path.join(RESULTS, `section-${name}-${stamp}.json`);
+    const code = await runLocked(lock, name, script, ["--out", out, ...args], out);
     if (!fs.existsSync(out)) {
-        say(`checksums: the section wrote no results (exit ${code})`);
+        say(`${name}: the section wrote no results (exit ${code})`);
         return undefined;
     }
-    const result = JSON.parse(fs.readFileSync(out, "utf8")) as ChecksumResult;
+    const result = JSON.parse(fs.readFileSync(out, "utf8")) as R;
     fs.rmSync(out);
     return result;
+}
+
+/** The checksum figure, in its own locked section. */
+function measureChecksums(lock: string, stamp: string): Promise<ChecksumResult | undefined> {
+    return measureLocked<ChecksumResult>(lock, stamp, "checksums", "checksums.ts", ["--gib", option("checksum-gib") ?? "1"]);
+}
+
+/** Only the vendor set figure, printed and kept as bench-vendor-set-<time>.json. */
+async function vendorSetOnly(lock: string, stamp: string): Promise<void> {
+    const result = await measureLocked<VendorSetResult>(lock, stamp, "vendor-set", "vendor-set.ts", ["--gib", option("vendor-set-gib") ?? "1"]);
+    if (!result) { process.exitCode = 1; return; }
+    const outFile = path.resolve(option("out") ?? path.join(RESULTS, `bench-vendor-set-${stamp}.json`));
+    const meta = { date: new Date().toISOString(), nodeVersion: process.version, cpus: os.cpus().length, memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10 };
+    fs.writeFileSync(outFile, JSON.stringify({ meta, vendorSet: result }, null, 2));
+    console.log(`\n${renderVendorSet(result)}\n`);
+    say(`figures: ${outFile}`);
+    if (result.errors.length > 0) process.exitCode = 1;
 }
 
 async function main(): Promise<void> {
@@ -154,15 +174,17 @@ async function main(): Promise<void> {
     if (flag("help") || flag("h")) { console.log(USAGE); return; }
     const reportFile = option("report");
     if (reportFile) {
-        const report = JSON.parse(fs.readFileSync(reportFile, "utf8")) as Report & { sections?: SectionResult[]; checksums?: ChecksumResult };
+        const report = JSON.parse(fs.readFileSync(reportFile, "utf8")) as Report & { sections?: SectionResult[]; checksums?: ChecksumResult; vendorSet?: VendorSetResult };
         if (report.sections?.length) console.log(renderReport(buildReport(report.meta, report.sections)));
         if (report.checksums) console.log(`\n${renderChecksums(report.checksums)}`);
+        if (report.vendorSet) console.log(`\n${renderVendorSet(report.vendorSet)}`);
         return;
     }
     const lock = option("lock") ?? process.env.SSB_LAB_LOCK ?? "/run/ssb-lab.lock";
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     fs.mkdirSync(RESULTS, { recursive: true });
     if (flag("checksums-only") && flag("no-checksums")) throw new Error(`--checksums-only and --no-checksums exclude each other\n${USAGE}`);
+    if (flag("vendor-set-only")) { await vendorSetOnly(lock, stamp); return; }
     if (flag("checksums-only")) {
         const checksums = await measureChecksums(lock, stamp);
         if (!checksums) { process.exitCode = 1; return; }
