@@ -20,6 +20,10 @@ export interface BackupFacts {
     lastBackup: { id: string; startedAt: string } | null;
     /** `orbit backup config show`'s lastFailure (contract 2). */
     lastFailure?: { time: string; code: string; message: string } | null;
+    /** How the appliance keeps its backups: a vendor appliance's are read from its log and its layout. */
+    flavor?: "contract" | "vendor";
+    /** The ERROR lines of the vendor's backup log after its last successful backup. */
+    failuresSinceLastBackup?: number;
     /** Notifications of the last 7 days (contract 2). */
     events: Array<{ time: string; kind: string; destination?: string | null; error?: string | null }>;
     /** The newest backup at the destination: its manifest's id and createdAt; null when none is there;
@@ -67,7 +71,7 @@ export function backupFindings(facts: BackupFacts, now: Date, maxAgeHours: numbe
     if (side === null) {
         findings.push({
             ...base, change: "other", field: "destination", expected: limit, actual: "no backup",
-            message: `${subject}: the destination holds no backup manifest; ${fix}`,
+            message: `${subject}: the destination holds no backup ${facts.flavor === "vendor" ? "(no database dump in backup/system/db)" : "manifest"}; ${fix}`,
         });
     } else if (typeof side === "string") {
         warnings.push(`${subject}: the newest backup at the destination is unknown: ${side}`);
@@ -79,6 +83,18 @@ export function backupFindings(facts: BackupFacts, now: Date, maxAgeHours: numbe
                 message: `${subject}: the newest backup at ${side.where} is ${age(hours)} old (${side.id}), older than ${maxAgeHours} h; ${fix}`,
             });
         }
+    }
+
+    // The vendor's log: a run that failed after the last good one is drift though the
+    // last good one is still young (tomorrow's may fail the same way).
+    if (facts.failuresSinceLastBackup !== undefined && facts.failuresSinceLastBackup > 0) {
+        const last = facts.lastFailure;
+        findings.push({
+            ...base, change: "other", field: "backupLog", expected: "no ERROR line after the last `backup successfully performed`",
+            actual: `${facts.failuresSinceLastBackup} ERROR line${facts.failuresSinceLastBackup === 1 ? "" : "s"}${last ? `, the last at ${last.time}` : ""}`,
+            message: `${subject}: the backup log (/var/log/orbinibkp.log) has ${facts.failuresSinceLastBackup} ERROR line${facts.failuresSinceLastBackup === 1 ? "" : "s"} after its last successful backup`
+                + `${last ? `, the last at ${last.time}: ${last.code}: ${last.message}` : ""}; fix what it names (often the destination), then run a backup (sudo orbit backup create)`,
+        });
     }
 
     // A lost remote directory after the last good backup is not resolved yet: drift.

@@ -1,9 +1,11 @@
-// The reads behind scripts/drift's backup-age findings (scripts/backup-health.ts
-// decides). For each BackupPolicy in the stack's state: one `orbit backup config show`
-// on its appliance (the last successful backup, the last failure, the notifications
-// of the last 7 days), and, when a BackupVerification beside it says how to read the
-// destination, the newest manifest there. The connections come from the state, as the
-// restore drill's do (scripts/stack-targets.ts): pinned host keys, secrets in memory.
+// The reads behind scripts/drift's backup-age findings (backup-age-plan.ts decides).
+// For each BackupPolicy in the stack's state: on a contract appliance, one `orbit
+// backup config show` (the last successful backup, the last failure, the
+// notifications of the last 7 days) and the newest manifest at the destination; on a
+// vendor appliance, its backup log's tail and its clock's UTC offset (one exec) and
+// the newest run of dumps at the destination. The connections come from the state,
+// as the restore drill's do (cli/shared/stack-targets.ts): pinned host keys, secrets
+// in memory.
 import { nameOf } from "../shared/text";
 import { BACKUP_LAYOUT, Manifest, newestBackupId } from "../../providers/formats/backup-format";
 import { describeTarget } from "../../providers/transport/connection";
@@ -11,6 +13,9 @@ import { ApplianceConnection } from "../../providers/appliance/connection";
 import { driverName } from "../../providers/appliance/select";
 import { FarSide, describeSide, listFiles, readFile } from "../../providers/transport/far-side";
 import { OrbitClient } from "../../providers/appliance/orbit";
+import { VendorDriver } from "../../providers/appliance/vendor-driver";
+import { logTimeToIso } from "../../providers/formats/orbit-vendor";
+import { VENDOR_LAYOUT, newestDumpSet, stampTime } from "../../providers/formats/vendor-layout";
 import { type BackupFacts, type UnreadableAppliance } from "./backup-age-plan";
 import { TYPES, revealSecrets } from "../shared/stack-targets";
 
@@ -63,6 +68,38 @@ async function newestAtDestination(destination: unknown): Promise<BackupFacts["n
     }
 }
 
+/** The newest run of dumps at a vendor appliance's destination, its stamp read with the appliance's UTC offset. */
+async function newestVendorDump(destination: unknown, offset: string): Promise<BackupFacts["newestAtDestination"]> {
+    if (destination === undefined) return undefined;
+    const side = FarSide.safeParse(destination);
+    if (!side.success) return `the state's BackupVerification destination cannot be read by this version (${side.error.issues[0]?.message})`;
+    const where = describeSide(side.data);
+    try {
+        const set = newestDumpSet((await listFiles(side.data, VENDOR_LAYOUT.db)).map((f) => f.slice(VENDOR_LAYOUT.db.length + 1)));
+        if (set === undefined) return null;
+        const createdAt = logTimeToIso(stampTime(set.stamp).replace("T", " "), offset);
+        return createdAt === undefined ? `the dump stamp ${set.stamp} at ${where} is not a time` : { id: set.stamp, createdAt, where };
+    } catch (err) {
+        return `${where} could not be read: ${(err as Error).message}`;
+    }
+}
+
+/** A vendor appliance's facts: its backup log's last success and the failures since, and the newest dumps at its destination. */
+async function vendorFacts(source: BackupSource, connection: ApplianceConnection, host: string): Promise<BackupFacts> {
+    const { offset, history } = await new VendorDriver(connection).backupHistory();
+    const success = history.lastSuccess;
+    const startedAt = success ? logTimeToIso(success.time, offset) : undefined;
+    const failure = history.errorsAfter[history.errorsAfter.length - 1];
+    return {
+        appliance: source.appliance, urn: source.urn, host, flavor: "vendor",
+        lastBackup: success && startedAt ? { id: `the log's line of ${success.time}`, startedAt } : null,
+        lastFailure: failure ? { time: failure.time, code: failure.component, message: failure.message } : null,
+        failuresSinceLastBackup: history.errorsAfter.length,
+        events: [],
+        newestAtDestination: await newestVendorDump(source.destination, offset),
+    };
+}
+
 /** Reads every source; an appliance that cannot be read is reported, not guessed. */
 export async function readBackupFacts(sources: BackupSource[], onProgress: (line: string) => void): Promise<{ facts: BackupFacts[]; unreadable: UnreadableAppliance[] }> {
     const facts: BackupFacts[] = [];
@@ -77,8 +114,9 @@ export async function readBackupFacts(sources: BackupSource[], onProgress: (line
         try {
             if (await driverName(connection.data) === "vendor") {
                 // A real appliance writes no manifest and has no `backup config show`: its
-                // backup age is read from what it does write (the vendor formats issue).
-                onProgress(`${source.appliance} on ${host} is a vendor appliance: its backup age is not checked by this release (its verification backup and the RsyncTarget's write test still are)`);
+                // backups are read from what it does write, its log and its dumps.
+                onProgress(`reading the backup log of ${source.appliance} on ${host} (a vendor appliance)`);
+                facts.push(await vendorFacts(source, connection.data, host));
                 return;
             }
             onProgress(`reading the backup status of ${source.appliance} on ${host}`);

@@ -5,7 +5,7 @@
 // say so, and resources check it by its outcome instead.
 import { randomBytes } from "crypto";
 import { checkPublicKey } from "../formats/authorized-keys/key";
-import { UnexpectedAnswer, parseBackupTimeShow, parseOrbitVersion, parsePartitionAnswer, quoteAnswer, type OrbitVersion } from "../formats/orbit-vendor";
+import { type BackupHistory, UnexpectedAnswer, parseBackupHistory, parseBackupTimeShow, parseOrbitVersion, parsePartitionAnswer, quoteAnswer, type OrbitVersion } from "../formats/orbit-vendor";
 import { entryFor, optionValue, parseMountTable, remoteShare } from "../formats/mount-table";
 import { describeTarget } from "../transport/connection";
 import { BackupProviderError } from "../transport/errors";
@@ -172,6 +172,24 @@ export class VendorDriver implements ApplianceDriver {
     }
 
     private forget(): void { sharedReads.forget(this.readKey); }
+
+    /**
+     * The appliance's account of its backups: the UTC offset of its clock (`date +%z`)
+     * and the last lines of its backup log (`tail`), read as root: the log is root's.
+     */
+    async backupHistory(lines = 5000): Promise<{ offset: string; history: BackupHistory }> {
+        const operation = `read the backup log ${this.paths.backupLog}`;
+        const result = await this.root(["sh", "-c", 'date +%z && tail -n "$1" -- "$2"', "ssb-backup-log", String(lines), this.paths.backupLog], operation);
+        if (result.code !== 0) {
+            throw new BackupProviderError(`cannot read ${this.paths.backupLog}`, {
+                kind: "appliance", host: this.target, operation, exitCode: result.code, stderr: result.stderr,
+                hint: "the vendor's backup writes this log; if the appliance keeps it elsewhere, set connection.paths.backupLog",
+            });
+        }
+        const [first, ...rest] = result.stdout.split("\n");
+        if (!/^[+-]\d{4}$/.test(first.trim())) throw this.unexpected(new UnexpectedAnswer("a UTC offset such as +0000 from `date +%z`", "its first line is not one", first), operation);
+        return { offset: first.trim(), history: parseBackupHistory(rest.join("\n")) };
+    }
 
     async version(shared: boolean): Promise<OrbitVersion> {
         const { version } = await this.reads(shared);

@@ -204,3 +204,33 @@ export function parseBackupRun(text: string): BackupRun {
     const files = lines.map((l) => DUMP.exec(l.message)?.[1]).filter((f): f is string => f !== undefined);
     return { lines, files, succeeded: lines.some((l) => SUCCESS.test(l.message)), errors, durationSec };
 }
+
+export interface BackupHistory {
+    /** The last `… backup successfully performed` line, or undefined when the log holds none. */
+    lastSuccess?: BackupLogLine;
+    /** ERROR (or worse) lines after it (every one, when there is no success). */
+    errorsAfter: BackupLogLine[];
+}
+
+/**
+ * The backup log's tail (/var/log/orbinibkp.log, the vendor's `tail -f`): the last
+ * successful run and the failures since. The log holds every run, the daily ones
+ * included, so this is the appliance's own account of its backups.
+ */
+export function parseBackupHistory(text: string): BackupHistory {
+    const lines = parseBackupRun(text).lines;
+    let last = -1;
+    lines.forEach((l, i) => { if (SUCCESS.test(l.message)) last = i; });
+    return { ...(last >= 0 ? { lastSuccess: lines[last] } : {}), errorsAfter: lines.slice(last + 1).filter((l) => FAILURE_LEVELS.has(l.level)) };
+}
+
+/**
+ * A log time (`YYYY-MM-DD hh:mm:ss`, the appliance's local time) as an ISO instant,
+ * with the appliance's UTC offset as `date +%z` prints it (`+0000`, `-0300`).
+ */
+export function logTimeToIso(time: string, offset: string): string | undefined {
+    const m = /^([+-])(\d\d)(\d\d)$/.exec(offset.trim());
+    if (!m) return undefined;
+    const iso = `${time.replace(" ", "T")}${m[1]}${m[2]}:${m[3]}`;
+    return Number.isNaN(Date.parse(iso)) ? undefined : new Date(iso).toISOString();
+}

@@ -26,7 +26,7 @@ import { forgetDetectedDrivers } from "../../providers/appliance/select";
 import { VendorDriver } from "../../providers/appliance/vendor-driver";
 import { forgetAllSharedReads } from "../../providers/transport/shared-reads";
 import { sshPool } from "../../providers/transport/ssh";
-import { REPO, type TestStack, createTestStack, exportState, plannedFieldChanges, recorded } from "../support/engine";
+import { REPO, TEST_BACKEND_DIR, TEST_PASSPHRASE, type TestStack, createTestStack, exportState, plannedFieldChanges, recorded } from "../support/engine";
 import { withSudoersDropIn } from "../support/hardening";
 import { type LabAppliance, type LabDescription, acceptedLogins, orbitWeb, pinnedSsh, setOrbitMode } from "../support/lab";
 import { assertNoLeak, explain, runDrill } from "../support/drill-run";
@@ -353,6 +353,32 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         assert.ok(!state.includes(masterKey), "the master key is in plaintext state");
         await t.stack.removeConfig("masterKey");
         orbitWeb(app, { masterKeyCeremony: "no" });
+    });
+
+    it("drift reads the vendor's backup log: a fresh backup is no finding, an ERROR after it is (exit 2), and the next good backup clears it", async () => {
+        const drift = () => {
+            const r = spawnSync("bash", [path.join(REPO, "scripts", "drift"), "--stack", t.name, "--cwd", REPO, "--json"], {
+                env: { ...process.env, PULUMI_BACKEND_URL: `file://${TEST_BACKEND_DIR}`, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE }, encoding: "utf8", timeout: 300_000,
+            });
+            let json: any;
+            try { json = JSON.parse(r.stdout); } catch { /* shown below */ }
+            return { code: r.status, json, text: `exit ${r.status}\n${r.stdout.slice(0, 3000)}\n${r.stderr.slice(-3000)}` };
+        };
+        const backupFindings = (json: any) => (json?.findings ?? []).filter((f: any) => f.type === "BackupAge");
+        let r = drift();
+        assert.deepEqual(backupFindings(r.json), [], r.text);
+        const log = path.join(app.orbitRoot, "var", "log", "orbinibkp.log");
+        const stamp = new Date(Date.now() + 1000).toISOString().replace("T", " ").slice(0, 19);
+        fs.appendFileSync(log, `[${stamp}]: senhasegura FILE ERROR rsync to senhauser@127.0.0.1:/files/backup/senhasegura failed: Connection refused\n`);
+        r = drift();
+        assert.equal(r.code, 2, r.text);
+        const found = backupFindings(r.json);
+        assert.deepEqual(found.map((f: any) => f.field), ["backupLog"], r.text);
+        assert.match(found[0].message, /the backup log \(\/var\/log\/orbinibkp\.log\) has 1 ERROR line after its last successful backup, the last at .*: senhasegura FILE: rsync to .* failed: Connection refused/);
+        assert.equal(found[0].cause, "outside-pulumi");
+        await t.stack.up({ replace: [VERIFICATION_BACKUP()], ...recorded(t) });
+        r = drift();
+        assert.deepEqual(backupFindings(r.json), [], r.text);
     });
 
     it("the appliance saw only documented orbit commands and flags, and no secret is in output or state", () => {

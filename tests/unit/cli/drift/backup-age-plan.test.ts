@@ -19,6 +19,16 @@ function facts(over: Partial<BackupFacts> = {}): BackupFacts {
 }
 
 describe("backup age: stale backups are drift", () => {
+    it("a vendor appliance: an ERROR in its log after the last good backup is a finding, though that backup is young", () => {
+        const vendor = facts({ flavor: "vendor", failuresSinceLastBackup: 2, lastFailure: { time: "2026-12-01 11:00:00", code: "senhasegura FILE", message: "the remote partition is not mounted" } });
+        const { findings } = backupFindings(vendor, NOW, 26);
+        assert.deepEqual(findings.map((f) => [f.field, f.cause]), [["backupLog", "outside-pulumi"]]);
+        assert.match(findings[0].message, /has 2 ERROR lines after its last successful backup, the last at 2026-12-01 11:00:00: senhasegura FILE: the remote partition is not mounted; fix what it names/);
+        assert.deepEqual(backupFindings({ ...vendor, failuresSinceLastBackup: 0 }, NOW, 26).findings, []);
+        const none = backupFindings(facts({ flavor: "vendor", failuresSinceLastBackup: 0, newestAtDestination: null }), NOW, 26).findings;
+        assert.match(none[0].message, /the destination holds no backup \(no database dump in backup\/system\/db\)/);
+    });
+
     it("finds nothing for a backup younger than maxBackupAgeHours, which defaults to a day plus slack", () => {
         assert.equal(DEFAULT_MAX_BACKUP_AGE_HOURS, 26);
         assert.deepEqual(backupFindings(facts(), NOW, 26), { findings: [], warnings: [] });

@@ -4,7 +4,7 @@
 // vendor prints them) and against variations a real appliance may show.
 import { strict as assert } from "assert";
 import {
-    UnexpectedAnswer, parseBackupRun, parseBackupTimeShow, parseMountOptions, parseOrbitVersion,
+    UnexpectedAnswer, logTimeToIso, parseBackupHistory, parseBackupRun, parseBackupTimeShow, parseMountOptions, parseOrbitVersion,
     parsePartitionAnswer,
 } from "../../../../providers/formats/orbit-vendor";
 import { entryFor, optionValue, parseMountTable, remoteShare } from "../../../../providers/formats/mount-table";
@@ -118,6 +118,37 @@ describe("orbit vendor answers: orbit backup create and the backup log", () => {
         assert.equal(failed.succeeded, false);
         assert.equal(failed.errors.length, 1);
         assert.match(failed.errors[0].message, /connection unexpectedly closed/);
+    });
+});
+
+describe("orbit vendor answers: the backup log's history", () => {
+    const log = [
+        "[2026-12-06 05:00:01]: BACKUP INFO Using configuration file '/var/senhasegura/orbinibkp.conf'",
+        "[2026-12-06 05:00:09]: senhasegura FILE INFO /var/orbini/backup/senhasegura/ backup successfully performed",
+        "[2026-12-06 09:00:03]: senhasegura FILE ERROR rsync to senhauser@10.0.0.9:/backup failed: Connection refused",
+        "[2026-12-07 05:00:01]: BACKUP INFO Using configuration file '/var/senhasegura/orbinibkp.conf'",
+        "[2026-12-07 05:00:09]: senhasegura FILE INFO /var/orbini/backup/senhasegura/ backup successfully performed",
+        "[2026-12-07 06:10:00]: senhasegura FILE ERROR the remote partition is not mounted",
+        "a line of another shape",
+    ].join("\n");
+
+    it("finds the last successful run and only the ERROR lines after it", () => {
+        const h = parseBackupHistory(log);
+        assert.equal(h.lastSuccess?.time, "2026-12-07 05:00:09");
+        assert.deepEqual(h.errorsAfter.map((l) => l.message), ["the remote partition is not mounted"]);
+    });
+
+    it("with no success, every ERROR line counts; an empty log has neither", () => {
+        const h = parseBackupHistory(log.split("\n").filter((l) => !/successfully/.test(l)).join("\n"));
+        assert.equal(h.lastSuccess, undefined);
+        assert.equal(h.errorsAfter.length, 2);
+        assert.deepEqual(parseBackupHistory(""), { errorsAfter: [] });
+    });
+
+    it("reads a log time in the appliance's zone, given as date +%z prints it", () => {
+        assert.equal(logTimeToIso("2026-12-07 05:00:09", "+0000"), "2026-12-07T05:00:09.000Z");
+        assert.equal(logTimeToIso("2026-12-07 05:00:09", "-0300"), "2026-12-07T08:00:09.000Z");
+        assert.equal(logTimeToIso("2026-12-07 05:00:09", "UTC"), undefined);
     });
 });
 
