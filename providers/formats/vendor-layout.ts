@@ -23,7 +23,7 @@ export const AES_SUFFIX = ".aes";
 export interface DumpName {
     /** The file's name, as listed. */
     name: string;
-    /** `YYYY-MM-DD_HHMMSS`: the run that made it; the dumps of one run share it (ASSUMPTION: one stamp per run, as the lab writes). */
+    /** `YYYY-MM-DD_HHMMSS`: the second this dump started; the dumps of one run may differ by seconds or more (newestDumpSet). */
     stamp: string;
     db: string;
     encrypted: boolean;
