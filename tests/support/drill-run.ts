@@ -37,15 +37,28 @@ function processTree(root: number): number[] {
     return out;
 }
 
-/** Reads the argv and environment of `root` and all its descendants, looking for each needle. */
-export function sample(root: number, needles: readonly string[], run: Pick<DrillRun, "sampled" | "leaks">): void {
+/**
+ * Reads the argv and environment of `root` and all its descendants, looking for each
+ * needle. `pulumiConfig`: the Pulumi program's own `PULUMI_CONFIG` variable is how the
+ * engine hands the stack's config, decrypted, to the program (Pulumi's design, not
+ * ours): a needle found only there is counted in `configChannel`, not as a leak.
+ */
+export function sample(root: number, needles: readonly string[], run: Pick<DrillRun, "sampled" | "leaks"> & { configChannel?: Set<string> }, options: { pulumiConfig?: boolean } = {}): void {
     for (const pid of processTree(root)) {
         try {
             const comm = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
             run.sampled.add(comm);
             for (const what of ["cmdline", "environ"] as const) {
                 const text = fs.readFileSync(`/proc/${pid}/${what}`).toString("latin1");
-                for (const needle of needles) if (text.includes(needle)) run.leaks.push(`${comm} ${pid} ${what}`);
+                for (const needle of needles) {
+                    if (!text.includes(needle)) continue;
+                    const holders = text.split("\0").filter((entry) => entry.includes(needle));
+                    if (options.pulumiConfig && what === "environ" && holders.every((entry) => entry.startsWith("PULUMI_CONFIG="))) {
+                        run.configChannel?.add(`${comm} ${pid}`);
+                    } else {
+                        run.leaks.push(`${comm} ${pid} ${what}`);
+                    }
+                }
             }
         } catch { /* gone meanwhile */ }
     }
