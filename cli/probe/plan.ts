@@ -4,7 +4,7 @@
 // so that a difference can be attached to a bug report as it is.
 import { checkPublicKey } from "../../providers/formats/authorized-keys/key";
 import { entryFor, parseMountTable, remoteShare } from "../../providers/formats/mount-table";
-import { parseBackupTimeShow, parseOrbitVersion, quoteAnswer } from "../../providers/formats/orbit-vendor";
+import { type BackupHistory, logTimeToIso, parseBackupTimeShow, parseOrbitVersion, quoteAnswer } from "../../providers/formats/orbit-vendor";
 import type { ResolvedPaths } from "../../providers/appliance/connection";
 import { driverFromVersion } from "../../providers/appliance/select";
 import type { ItemAnswer, ReadItem } from "../../providers/appliance/vendor-reads";
@@ -13,7 +13,8 @@ export const USAGE = `usage: senhasegura-backup probe --host HOST --host-key PIN
        senhasegura-backup probe --appliances FILE
 
 Reads a senhasegura appliance with the documented commands only (orbit version,
-orbit backup time --show, and cat/stat of the vendor's files, through sudo) and
+orbit backup time --show; cat/stat of the vendor's files, date and a tail of the
+backup log, through sudo) and
 says, per capability, whether it answered as senhasegura-backup's vendor driver
 expects. It changes nothing. Attach its output to a bug report when a line says
 DIFFERS: the appliance's answers are in it, passwords masked.
@@ -56,8 +57,14 @@ export function masked(text: string): string {
     return text.replace(/\b(pass(?:word)?)=[^,\s]*/gi, "$1=*******");
 }
 
+/** How many lines of the backup log the probe reads: enough to find a daily run's success line. */
+export const BACKUP_LOG_PROBE_LINES = 500;
+
+/** The backup log as the probe read it (VendorDriver.backupHistory), or why it could not. */
+export type BackupLogProbe = { offset: string; history: BackupHistory } | { error: string };
+
 /** The report of one appliance from its reads. Pure. */
-export function probeReport(target: string, reads: Record<ReadItem, ItemAnswer>, paths: ResolvedPaths): ProbeReport {
+export function probeReport(target: string, reads: Record<ReadItem, ItemAnswer>, paths: ResolvedPaths, backupLog?: BackupLogProbe): ProbeReport {
     const findings: Finding[] = [];
     const answer = (a: ItemAnswer) => masked(quoteAnswer(a.output));
     const add = (capability: string, command: string, status: Status, detail: string, a?: ItemAnswer) =>
@@ -106,6 +113,20 @@ export function probeReport(target: string, reads: Record<ReadItem, ItemAnswer>,
     const stat = /^(\d+) (\d+)$/.exec(wt.output.trim());
     add("write_test", `stat ${paths.mountPoint}/write_test`, wt.code === 0 && !stat ? "differs" : wt.code === 0 ? "ok" : "info",
         stat ? `written ${new Date(Number(stat[1]) * 1000).toISOString()}` : wt.code === 0 ? "stat answered in an unexpected form" : "absent (no partition is mounted there)", wt);
+    if (backupLog !== undefined) {
+        // Drift reads the log's last success and the ERROR lines after it, in the zone `date +%z` gives (assumptions).
+        const command = `date +%z; tail -n ${BACKUP_LOG_PROBE_LINES} ${paths.backupLog}`;
+        if ("error" in backupLog) {
+            add("backup log", command, "differs", `cannot be read: ${backupLog.error.split("\n")[0]}`);
+        } else {
+            const { lastSuccess, errorsAfter } = backupLog.history;
+            const when = lastSuccess ? logTimeToIso(lastSuccess.time, backupLog.offset) : undefined;
+            add("backup log", command, lastSuccess && when === undefined ? "differs" : lastSuccess ? "ok" : "info",
+                lastSuccess
+                    ? (when === undefined ? `its success line's time ${lastSuccess.time} is not a time in zone ${backupLog.offset}` : `last success ${when}${errorsAfter.length ? `, ${errorsAfter.length} ERROR line(s) after it` : ""} (zone ${backupLog.offset})`)
+                    : `readable (zone ${backupLog.offset}); no \`backup successfully performed\` line in its last ${BACKUP_LOG_PROBE_LINES} lines`);
+        }
+    }
     return { target, senhasegura, findings };
 }
 

@@ -10,7 +10,8 @@ import { BackupProviderError } from "../../providers/transport/errors";
 import { sshPool } from "../../providers/transport/ssh";
 import { UsageError, parseFlags } from "../shared/args";
 import type { ToolMain } from "../shared/tool";
-import { type ProbeReport, USAGE, exitCode, probeReport, reportText } from "./plan";
+import { BACKUP_LOG_PROBE_LINES, type BackupLogProbe, type ProbeReport, USAGE, exitCode, probeReport, reportText } from "./plan";
+import { driverFromVersion } from "../../providers/appliance/select";
 
 const Target = z.strictObject({
     host: z.string(), port: z.number().int().optional(), user: z.string().optional(), hostKey: z.string(),
@@ -59,8 +60,18 @@ async function probe(target: Target): Promise<ProbeReport> {
         paths: target.paths, dialAttempts: 2, commandTimeoutSec: 60,
         ...(target.sudoPasswordFile !== undefined ? { sudoPassword: readSudoPassword(target.sudoPasswordFile) } : {}),
     });
-    const reads = await new VendorDriver(connection).reads(false);
-    return probeReport(describeTarget(connection), reads, resolvedPaths(connection.paths));
+    const driver = new VendorDriver(connection);
+    const reads = await driver.reads(false);
+    // The backup log is read apart, and only from a vendor appliance: the refresh's batch does not need it.
+    let backupLog: BackupLogProbe | undefined;
+    if (driverFromVersion(reads.version.output) === "vendor") {
+        try {
+            backupLog = await driver.backupHistory(BACKUP_LOG_PROBE_LINES);
+        } catch (err) {
+            backupLog = { error: (err as Error).message };
+        }
+    }
+    return probeReport(describeTarget(connection), reads, resolvedPaths(connection.paths), backupLog);
 }
 
 export const main: ToolMain = async (argv) => {

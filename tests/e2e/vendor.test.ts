@@ -420,6 +420,8 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         assert.equal(ok.code, 0, ok.stdout + ok.stderr);
         assert.match(ok.stdout, /ok +version +Version 3\.31\.1-4/);
         assert.match(ok.stdout, /ok +backup hour +hour 5 \(an assumption/);
+        // The lab's log holds the suite's backups, and the drift case's ERROR line, followed by a good backup.
+        assert.match(ok.stdout, /ok +backup log +last success \d{4}-\d\d-\d\dT[\d:.]+Z \(zone \+0000\) +\[date \+%z; tail -n 500 /);
         assert.ok(!ok.stdout.includes(sudoPassword));
         const server = lab.rsyncServer;
         const not = probe("--host", server.host, "--port", String(server.port), "--user", server.adminUser, "--host-key", server.hostKey, "--private-key-file", server.adminPrivateKeyPath);

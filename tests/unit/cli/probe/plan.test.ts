@@ -52,6 +52,21 @@ describe("probe: the report", () => {
         assert.equal(exitCode([newer], 0), 2);
     });
 
+    it("reads the backup log as drift does: the last success in the appliance's zone, ERROR lines after it; unreadable differs", () => {
+        const line = (time: string, level: string, message: string) => ({ time, component: "senhasegura FILE", level, message });
+        const good = probeReport("a", reads(), paths, { offset: "-0300", history: { lastSuccess: line("2026-12-07 05:00:09", "INFO", "x backup successfully performed"), errorsAfter: [line("2026-12-07 06:00:00", "ERROR", "y")] } });
+        const log = good.findings.find((f) => f.capability === "backup log")!;
+        assert.equal(log.status, "ok");
+        assert.equal(log.detail, "last success 2026-12-07T08:00:09.000Z, 1 ERROR line(s) after it (zone -0300)");
+        assert.match(log.command, /^date \+%z; tail -n 500 \/var\/log\/orbinibkp\.log$/);
+        const none = probeReport("a", reads(), paths, { offset: "+0000", history: { errorsAfter: [] } }).findings.find((f) => f.capability === "backup log")!;
+        assert.equal(none.status, "info");
+        const unreadable = probeReport("a", reads(), paths, { error: "read the backup log failed: tail: cannot open" });
+        assert.equal(unreadable.findings.find((f) => f.capability === "backup log")!.status, "differs");
+        assert.equal(exitCode([unreadable], 0), 2);
+        assert.equal(probeReport("a", reads(), paths).findings.find((f) => f.capability === "backup log"), undefined, "not read: no line");
+    });
+
     it("masks a password an fstab entry holds", () => {
         const r = probeReport("a", reads({ fstab: ok("//h/share /srv/backup_remoto ext4 username=u,password=S3cret!,vers=3.0 0 0") }), paths);
         const fstab = r.findings.find((f) => f.capability === "fstab")!;
