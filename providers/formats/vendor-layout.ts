@@ -40,24 +40,38 @@ export function parseDumpName(name: string): DumpName | undefined {
 /** Dumps further apart than this are not one run (a run dumps its databases one after the other). */
 const RUN_SPAN_MS = 6 * 3600_000;
 
+/** One run's dumps: `stamp` is its first dump's. */
+export interface DumpSet { stamp: string; dumps: DumpName[] }
+
 /**
- * The newest run's dumps among the names of backup/system/db. Each dump is stamped
+ * The runs among the names of backup/system/db, oldest first. Each dump is stamped
  * with the second it started, so the dumps of one run differ by seconds or more: a
- * run is the newest dump and those just before it, back to a database seen twice or a
- * gap of more than six hours (ASSUMPTION: a run dumps each database once, in turn, as
- * the vendor's log shows). `stamp` is the run's first dump's.
+ * run is a dump and those just after it, up to a database seen twice or a gap of more
+ * than six hours (ASSUMPTION: a run dumps each database once, in turn, as the vendor's
+ * log shows). Names that are not the vendor's dumps are left out.
  */
-export function newestDumpSet(names: readonly string[]): { stamp: string; dumps: DumpName[] } | undefined {
+export function dumpSets(names: readonly string[]): DumpSet[] {
     const dumps = names.map(parseDumpName).filter((d): d is DumpName => d !== undefined).sort((a, b) => a.stamp.localeCompare(b.stamp) || a.name.localeCompare(b.name));
-    if (dumps.length === 0) return undefined;
-    const run: DumpName[] = [];
+    const sets: DumpSet[] = [];
+    // Walked from the newest, so that the newest run is whole even when an older one was cut short.
+    let run: DumpName[] = [];
     for (let i = dumps.length - 1; i >= 0; i--) {
         const d = dumps[i];
-        if (run.some((r) => r.db === d.db)) break;
-        if (run.length > 0 && Date.parse(stampTime(run[0].stamp)) - Date.parse(stampTime(d.stamp)) > RUN_SPAN_MS) break;
+        const apart = run.length > 0 && Date.parse(stampTime(run[0].stamp)) - Date.parse(stampTime(d.stamp)) > RUN_SPAN_MS;
+        if (run.some((r) => r.db === d.db) || apart) {
+            sets.unshift({ stamp: run[0].stamp, dumps: run });
+            run = [];
+        }
         run.unshift(d);
     }
-    return { stamp: run[0].stamp, dumps: run };
+    if (run.length > 0) sets.unshift({ stamp: run[0].stamp, dumps: run });
+    return sets;
+}
+
+/** The newest run's dumps among the names of backup/system/db (dumpSets). */
+export function newestDumpSet(names: readonly string[]): DumpSet | undefined {
+    const sets = dumpSets(names);
+    return sets[sets.length - 1];
 }
 
 /** `YYYY-MM-DD_HHMMSS` as an ISO time (the appliance's local time; no zone is written). */

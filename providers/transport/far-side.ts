@@ -17,9 +17,10 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { z } from "zod";
 import { RelativeFile } from "../formats/backup-format";
-import { DEFAULT_PORTS, ServerConnection, describeTarget } from "./connection";
+import { type Connection, DEFAULT_PORTS, ServerConnection, describeTarget } from "./connection";
 import { BackupProviderError } from "./errors";
 import { BackupDirectory, CifsDomain, CifsPassword, Hostname, Port, UnixUser, shown } from "../formats/rules";
+import { type DiskSpace, parseDfPortable, parseNfsSummary, parseSmbDu } from "../formats/disk-space";
 import { sshPool } from "./ssh";
 
 export const FarSide = z.discriminatedUnion("type", [
@@ -115,13 +116,27 @@ export async function digestFiles(
     return found;
 }
 
+/** A regular file at the far side: its path relative to the destination, its size, and its time where the protocol's client shows one. */
+export interface FileEntry {
+    file: string;
+    size: number;
+    /** ISO time of its last change; undefined over NFS, whose client (nfs-ls) shows no times. */
+    modifiedAt?: string;
+}
+
 /** The regular files directly in `dir` (relative to the destination), as `dir/name`; [] when `dir` does not exist. */
 export async function listFiles(side: FarSide, dir: string): Promise<string[]> {
+    return (await listEntries(side, dir)).map((e) => e.file);
+}
+
+/** The regular files directly in `dir`, with sizes and times (FileEntry), sorted by path; [] when `dir` does not exist. */
+export async function listEntries(side: FarSide, dir: string): Promise<FileEntry[]> {
     const checked = relativeFile(dir, side);
     if (side.type === "rsync") {
         // NUL-separated: a name is whatever the server holds, and a newline must not split one in two.
         // A directory that is there but cannot be entered is an error, not an empty listing.
-        const script = '[ -d "$1" ] || exit 0; cd -- "$1" || exit 3; for f in * .[!.]* ..?*; do if [ -f "$f" ] && [ ! -L "$f" ]; then printf "%s\\0" "$f"; fi; done';
+        // GNU find's -printf: one process for the directory, a file's size and time beside its name.
+        const script = '[ -d "$1" ] || exit 0; cd -- "$1" || exit 3; exec find . -mindepth 1 -maxdepth 1 -type f -printf "%s %T@ %P\\0"';
         const result = await sshPool.run(side.server, {
             argv: ["sh", "-c", script, "ssb-list", `${side.path}/${checked}`], sudo: side.useSudo,
             operation: `list ${checked} in ${side.path}`,
@@ -129,12 +144,50 @@ export async function listFiles(side: FarSide, dir: string): Promise<string[]> {
         if (result.code !== 0) {
             throw new BackupProviderError(`cannot list ${checked} in ${side.path}`, {
                 kind: "command", host: describeTarget(side.server), operation: "list the backup files", exitCode: result.code, stderr: result.stderr,
-                hint: "check the verification user may read the backup directory (useSudo)",
+                hint: "check the verification user may read the backup directory (useSudo), and that the server has GNU find",
             });
         }
-        return result.stdout.split("\0").filter(Boolean).sort().map((name) => `${checked}/${name}`);
+        return parseFindEntries(result.stdout).map((e) => ({ ...e, file: `${checked}/${e.file}` }));
     }
     return withClient(side, (client) => client.list(checked));
+}
+
+/** `find -printf "%s %T@ %P\\0"`'s records: size, seconds since the epoch, name. Pure; tested. */
+export function parseFindEntries(text: string): FileEntry[] {
+    const out: FileEntry[] = [];
+    for (const record of text.split("\0")) {
+        const m = /^(\d+) (\d+)(?:\.\d+)? ([^]+)$/.exec(record);
+        if (m) out.push({ file: m[3], size: Number(m[1]), modifiedAt: new Date(Number(m[2]) * 1000).toISOString() });
+    }
+    return out.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+}
+
+/**
+ * The size and free room of the filesystem that holds the destination: `df -P -k`
+ * over SSH on an rsync server, smbclient's `du` on a CIFS share, `nfs-ls -s` on an
+ * NFS export. An answer that is not the tool's fails, quoting it.
+ */
+export async function spaceOf(side: FarSide): Promise<DiskSpace> {
+    const where = describeSide(side);
+    const unexpected = (tool: string, why: string, answer: string) => new BackupProviderError(`${tool}'s answer is not understood: ${why}`, {
+        kind: "command", host: where, operation: "read the destination's free space", stderr: answer.slice(0, 400), secrets: secretsOf(side),
+        hint: "run the tool by hand on that host and compare its answer with docs/vendor-appliance.md (the free-space reads)",
+    });
+    if (side.type === "rsync") {
+        const result = await sshPool.run(side.server, {
+            argv: ["df", "-P", "-k", "--", side.path], sudo: side.useSudo, operation: `read the free space of ${side.path}`,
+        });
+        if (result.code !== 0) {
+            throw new BackupProviderError(`cannot read the free space of ${side.path}`, {
+                kind: "command", host: describeTarget(side.server), operation: "read the destination's free space", exitCode: result.code, stderr: result.stderr,
+                hint: "check the backup directory exists on the server",
+            });
+        }
+        const space = parseDfPortable(result.stdout);
+        if (typeof space === "string") throw unexpected("df -P -k", space, result.stdout);
+        return space;
+    }
+    return withClient(side, (client) => client.space());
 }
 
 /**
@@ -191,6 +244,28 @@ function fileError(side: FarSide, file: string, why: "missing" | "not-regular" |
 async function digestOverSsh(
     side: Extract<FarSide, { type: "rsync" }>, files: string[], onProgress: ((done: number, total: number) => void) | undefined, options: DigestOptions,
 ): Promise<Map<string, FileDigest | undefined>> {
+    const { found, odd, stderr } = await digestInDirectory({ connection: side.server, dir: side.path, sudo: side.useSudo, role: "backup server" }, files, onProgress, options);
+    if (odd.length > 0) throw fileError(side, odd[0].file, odd[0].why, undefined, stderr);
+    return found;
+}
+
+/** Where digestInDirectory hashes: a directory on a host reached over the pooled SSH connection. */
+export interface HashedDirectory {
+    connection: Connection;
+    dir: string;
+    sudo: boolean;
+    /** What the host is, for messages: "backup server", "appliance". */
+    role: string;
+}
+
+/**
+ * Size and SHA-256 of each named file in a directory on an SSH host, hashed there in
+ * one command: only digests travel. A file that is not there is undefined; one that
+ * is not a regular file or cannot be read is in `odd`, for the caller to name.
+ */
+export async function digestInDirectory(
+    at: HashedDirectory, files: readonly string[], onProgress?: (done: number, total: number) => void, options: DigestOptions = {},
+): Promise<{ found: Map<string, FileDigest | undefined>; odd: Array<{ file: string; why: "not-regular" | "unreadable" }>; stderr: string }> {
     // One line per file, as each is hashed: F size sha256 file, M file (missing),
     // X file (not a regular file), E file (unreadable). Names travel on stdin, so no
     // list is too long for a command line. A missing directory means missing files.
@@ -204,6 +279,7 @@ async function digestOverSsh(
         '  else printf "E %s\\n" "$f"; fi',
         'done',
     ].join("\n");
+    const host = describeTarget(at.connection);
     const found = new Map<string, FileDigest | undefined>();
     const odd: Array<{ file: string; why: "not-regular" | "unreadable" }> = [];
     let pending = "";
@@ -211,18 +287,18 @@ async function digestOverSsh(
     const take = (line: string) => {
         const m = /^(F) (\d+) ([0-9a-f]{64}) (.+)$|^([MXE]) (.+)$/.exec(line);
         if (!m) throw new BackupProviderError(`sha256sum's answer is not understood: ${shown(line.slice(0, 120))}`, {
-            kind: "command", host: describeTarget(side.server), operation: `hash the backup files in ${side.path}`,
-            hint: "the backup server needs a POSIX sh, GNU coreutils' stat and sha256sum",
+            kind: "command", host, operation: `hash the backup files in ${at.dir}`,
+            hint: `the ${at.role} needs a POSIX sh, GNU coreutils' stat and sha256sum`,
         });
         if (m[1]) found.set(m[4], { size: Number(m[2]), sha256: m[3] });
         else if (m[5] === "M") found.set(m[6], undefined);
         else odd.push({ file: m[6], why: m[5] === "X" ? "not-regular" : "unreadable" });
         onProgress?.(++done, files.length);
     };
-    const timeoutSec = side.server.commandTimeoutSec + Math.ceil((options.expectedBytes ?? 0) / SLOWEST_HASH_BYTES_PER_SEC);
-    const result = await sshPool.run(side.server, {
-        argv: ["sh", "-c", script, "ssb-digest", side.path], sudo: side.useSudo, stdin: `${files.join("\n")}\n`,
-        operation: `hash ${files.length} backup files in ${side.path}`, timeoutSec,
+    const timeoutSec = at.connection.commandTimeoutSec + Math.ceil((options.expectedBytes ?? 0) / SLOWEST_HASH_BYTES_PER_SEC);
+    const result = await sshPool.run(at.connection, {
+        argv: ["sh", "-c", script, "ssb-digest", at.dir], sudo: at.sudo, stdin: `${files.join("\n")}\n`,
+        operation: `hash ${files.length} backup files in ${at.dir}`, timeoutSec,
         onStdout: (chunk) => {
             pending += chunk.toString("utf8");
             const lines = pending.split("\n");
@@ -231,20 +307,19 @@ async function digestOverSsh(
         },
     });
     if (result.code !== 0) {
-        throw new BackupProviderError(`cannot read ${side.path}`, {
-            kind: "command", host: describeTarget(side.server), operation: "hash the backup files", exitCode: result.code, stderr: result.stderr,
-            hint: "check the backup directory exists and the verification user may read it (useSudo)",
+        throw new BackupProviderError(`cannot read ${at.dir}`, {
+            kind: "command", host, operation: "hash the backup files", exitCode: result.code, stderr: result.stderr,
+            hint: at.sudo ? "check the directory exists on the host (it is read through sudo)" : "check the directory exists and the login may read it (useSudo)",
         });
     }
-    if (odd.length > 0) throw fileError(side, odd[0].file, odd[0].why, undefined, result.stderr);
-    const unanswered = files.filter((f) => !found.has(f));
+    const unanswered = files.filter((f) => !found.has(f) && !odd.some((o) => o.file === f));
     if (unanswered.length > 0) {
-        throw new BackupProviderError(`the server answered for ${found.size} of ${files.length} files; no answer for ${unanswered.slice(0, 3).join(", ")}`, {
-            kind: "command", host: describeTarget(side.server), operation: "hash the backup files", stderr: result.stderr,
-            hint: "run `pulumi up` again; if it repeats, check the backup server's shell and coreutils",
+        throw new BackupProviderError(`the ${at.role} answered for ${found.size} of ${files.length} files; no answer for ${unanswered.slice(0, 3).join(", ")}`, {
+            kind: "command", host, operation: "hash the backup files", stderr: result.stderr,
+            hint: `run \`pulumi up\` again; if it repeats, check the ${at.role}'s shell and coreutils`,
         });
     }
-    return found;
+    return { found, odd, stderr: result.stderr };
 }
 
 // ------------------------------------------------------------------ CIFS and NFS: local clients
@@ -252,7 +327,8 @@ async function digestOverSsh(
 interface LocalClient {
     /** Streams a file into onData; false when it is not there. */
     stream(file: string, onData: (chunk: Buffer) => void): Promise<boolean>;
-    list(dir: string): Promise<string[]>;
+    list(dir: string): Promise<FileEntry[]>;
+    space(): Promise<DiskSpace>;
 }
 
 /** A client for one CIFS share or NFS export, with the CIFS auth file kept for its lifetime. */
@@ -304,23 +380,41 @@ function cifsClient(side: Extract<FarSide, { type: "cifs" }>, auth: string): Loc
                     secrets: secretsOf(side), hint: "check the share is up and the user may read it",
                 });
             }
-            return parseSmbListing(text).map((name) => `${dirPath}/${name}`);
+            return parseSmbListing(text).map((e) => ({ ...e, file: `${dirPath}/${e.file}` }));
+        },
+        async space() {
+            const out: Buffer[] = [];
+            const r = await run("du", (chunk) => out.push(chunk));
+            const text = Buffer.concat(out).toString("utf8");
+            const space = r.code === 0 ? parseSmbDu(text) : `smbclient exited ${r.code}`;
+            if (typeof space === "string") {
+                throw new BackupProviderError(`cannot read the share's free space: ${space}`, {
+                    kind: "command", host: describeSide(side), operation: "read the destination's free space", exitCode: r.code, stderr: statusOf(`${text}\n${r.stderr}`) || r.stderr,
+                    secrets: secretsOf(side), hint: "check the share is up and the user may read it",
+                });
+            }
+            return space;
         },
     };
 }
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
 /**
  * The regular files of a `smbclient ls` listing: `  <name>  <attributes>  <size>  <date>`.
- * The attributes column is letters; D marks a directory. Pure; tested.
+ * The attributes column is letters; D marks a directory. The date is smbclient's
+ * local time, and runLocal gives it TZ=UTC. Pure; tested.
  */
-export function parseSmbListing(text: string): string[] {
-    const names: string[] = [];
+export function parseSmbListing(text: string): FileEntry[] {
+    const entries: FileEntry[] = [];
     for (const line of text.split("\n")) {
-        const m = /^ {2}(.+?)\s+([A-Z]*)\s+(\d+)\s+(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\s*$/.exec(line);
+        const m = /^ {2}(.+?)\s+([A-Z]*)\s+(\d+)\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\w{3}) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})\s*$/.exec(line);
         if (!m || m[1] === "." || m[1] === ".." || m[2].includes("D")) continue;
-        names.push(m[1]);
+        const month = MONTHS.indexOf(m[4]);
+        const time = month < 0 ? undefined : new Date(Date.UTC(Number(m[9]), month, Number(m[5]), Number(m[6]), Number(m[7]), Number(m[8]))).toISOString();
+        entries.push({ file: m[1], size: Number(m[3]), ...(time ? { modifiedAt: time } : {}) });
     }
-    return names.sort();
+    return entries.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }
 
 function nfsClient(side: Extract<FarSide, { type: "nfs" }>): LocalClient {
@@ -342,20 +436,32 @@ function nfsClient(side: Extract<FarSide, { type: "nfs" }>): LocalClient {
                     hint: "check the export is up and allows this machine's address",
                 });
             }
-            return parseNfsListing(Buffer.concat(out).toString("utf8")).map((name) => `${dirPath}/${name}`);
+            return parseNfsListing(Buffer.concat(out).toString("utf8")).map((e) => ({ ...e, file: `${dirPath}/${e.file}` }));
+        },
+        async space() {
+            const out: Buffer[] = [];
+            const r = await runLocal("nfs-ls", ["-s", url("").replace(/\/\?/, "?")], (chunk) => out.push(chunk), describeSide(side), []);
+            const space = r.code === 0 ? parseNfsSummary(Buffer.concat(out).toString("utf8")) : `nfs-ls exited ${r.code}`;
+            if (typeof space === "string") {
+                throw new BackupProviderError(`cannot read the export's free space: ${space}`, {
+                    kind: "command", host: describeSide(side), operation: "read the destination's free space", exitCode: r.code, stderr: r.stderr,
+                    hint: "check the export is up and allows this machine's address",
+                });
+            }
+            return space;
         },
     };
 }
 
-/** The regular files of an `nfs-ls` listing: `-rw-r--r--  1  0  0  1234 <name>`. Pure; tested. */
-export function parseNfsListing(text: string): string[] {
-    const names: string[] = [];
+/** The regular files of an `nfs-ls` listing: `-rw-r--r--  1  0  0  1234 <name>`; nfs-ls shows no times. Pure; tested. */
+export function parseNfsListing(text: string): FileEntry[] {
+    const entries: FileEntry[] = [];
     for (const line of text.split("\n")) {
-        const m = /^(\S)\S{9}\s+\d+\s+\d+\s+\d+\s+\d+\s(.+)$/.exec(line);
+        const m = /^(\S)\S{9}\s+\d+\s+\d+\s+\d+\s+(\d+)\s(.+)$/.exec(line);
         if (!m || m[1] !== "-") continue;
-        names.push(m[2]);
+        entries.push({ file: m[3], size: Number(m[2]) });
     }
-    return names.sort();
+    return entries.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }
 
 /** The NT_STATUS or NFS error words of a client's output, without any content around them. */
@@ -365,13 +471,14 @@ function statusOf(text: string): string {
 
 /**
  * Runs a local client with its stdout streamed into `onData` and stderr kept for
- * messages. It gets no environment but PATH and a C locale, so nothing of this
+ * messages. It gets no environment but PATH, a C locale and UTC (smbclient prints
+ * times in local time), so nothing of this
  * process's environment reaches it. A client silent for LOCAL_IDLE_TIMEOUT_MS is
  * killed; a throw from `onData` kills it and is rethrown.
  */
 function runLocal(file: string, args: string[], onData: ((chunk: Buffer) => void) | undefined, where: string, secrets: string[]): Promise<{ code: number; stderr: string }> {
     return new Promise((resolve, reject) => {
-        const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" } });
+        const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C", TZ: "UTC" } });
         let stderr = "";
         let settled = false;
         const finish = (err: unknown, code = 1) => {

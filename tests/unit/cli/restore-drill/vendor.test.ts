@@ -4,7 +4,7 @@
 import { strict as assert } from "assert";
 import * as zlib from "zlib";
 import { encryptAesCrypt } from "../../../../providers/formats/aescrypt";
-import { arzDaysBefore, dumpCompleted, newestDumpSet, parseDumpName, stampTime } from "../../../../providers/formats/vendor-layout";
+import { arzDaysBefore, dumpCompleted, dumpSets, newestDumpSet, parseDumpName, stampTime } from "../../../../providers/formats/vendor-layout";
 import { DumpOpener, ItemOpener, type VendorOpened } from "../../../../cli/restore-drill/vendor-open";
 import { missingDumps, noMasterKeyError, noSecretsProblem, openedResult, secretItems } from "../../../../cli/restore-drill/vendor-plan";
 import { whatToDo } from "../../../../cli/restore-drill/plan";
@@ -36,6 +36,19 @@ describe("the vendor layout at the destination", () => {
         assert.equal(set?.stamp, "2026-12-07_050001");
         assert.deepEqual(set?.dumps.map((d) => d.db), ["mt4", "senhasegura"]);
         assert.equal(newestDumpSet(["notes.txt"]), undefined);
+    });
+
+    it("dumpSets: the runs, oldest first; a run cut short is its own set; other names left out", () => {
+        const sets = dumpSets([
+            "senhasegura-db-2026-12-05_050001mt4.sql.gz.aes", "senhasegura-db-2026-12-05_050009senhasegura.sql.gz.aes",
+            "senhasegura-db-2026-12-06_050002mt4.sql.gz.aes",
+            "senhasegura-db-2026-12-07_050000mt4.sql.gz.aes", "senhasegura-db-2026-12-07_050003senhasegura.sql.gz.aes", "write_test",
+        ]);
+        assert.deepEqual(sets.map((s) => [s.stamp, s.dumps.map((d) => d.db)]), [
+            ["2026-12-05_050001", ["mt4", "senhasegura"]], ["2026-12-06_050002", ["mt4"]], ["2026-12-07_050000", ["mt4", "senhasegura"]],
+        ]);
+        assert.deepEqual(dumpSets([]), []);
+        assert.equal(newestDumpSet(sets.flatMap((s) => s.dumps.map((d) => d.name)))?.stamp, "2026-12-07_050000");
     });
 
     it("names a database the newest run lacks, as the file it would be", () => {
@@ -125,5 +138,8 @@ describe("the vendor drill's decisions", () => {
         assert.match(damaged[0], /^Files at the destination differ/);
         const off = whatToDo({ ...base, problems: [noSecretsProblem()] });
         assert.deepEqual(off.map((a) => a.slice(0, 40)), ["A kind the program declares on has nothi"]);
+        // Not declared, but files there that are not the vendor's items: named, and not called a kind turned off.
+        const stray = noSecretsProblem(false, ["backup/secrets/20261207T210750Z-fd58.secrets.enc"]);
+        assert.match(stray.reason, /^holds 1 file but no secrets item the appliance writes \(backup\/secrets\/20261207T210750Z-fd58\.secrets\.enc\): find out what put it there$/);
     });
 });

@@ -7,7 +7,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FarSide, describeSide, digestFiles, listFiles, parseNfsListing, parseSmbListing, readFile, streamFile } from "../../../../providers/transport/far-side";
+import { FarSide, describeSide, digestFiles, listEntries, listFiles, parseFindEntries, parseNfsListing, parseSmbListing, readFile, spaceOf, streamFile } from "../../../../providers/transport/far-side";
 
 const PASSWORD = "Far-side-pw.7q";
 const ENV_MARK = "SSB_FAR_SIDE_TEST_MARK";
@@ -54,6 +54,7 @@ describe("providers/transport/far-side.ts", () => {
         for f in "$D/$d"/*; do n=\${f##*/}; if [ -d "$f" ]; then a=D; else a=A; fi
           printf '  %-35s %s %8d  Tue Dec  1 00:48:10 2026\\n' "$n" "$a" 1; done
         printf '\\n\\t\\t264212084 blocks of size 1024. 74800044 blocks available\\n';;
+      du) printf '\\n\\t\\t1000 blocks of size 65536. 250 blocks available\\nTotal number of bytes: 56\\n';;
     esac
     `);
         // nfs-cat nfs://host/exp/<file>?version=4&nfsport=P
@@ -65,6 +66,7 @@ describe("providers/transport/far-side.ts", () => {
     exec cat "$D/$f"
     `);
         script("nfs-ls", `
+    if [ "$1" = -s ]; then printf 'drwxr-xr-x  5 65534 65534  4096 backup\\n\\n1500 of 9000 bytes free.\\n'; exit 0; fi
     d=\${1#nfs://*/exp/}; d=\${d%%\\?*}
     [ -d "$D/$d" ] || { echo "Failed to mount nfs share : NFS4ERR_NOENT(-2)" >&2; exit 254; }
     for f in "$D/$d"/*; do n=\${f##*/}; if [ -d "$f" ]; then m=drwxr-xr-x; else m=-rw-r--r--; fi
@@ -96,12 +98,24 @@ describe("providers/transport/far-side.ts", () => {
                 "",
                 "\t\t264212084 blocks of size 1024. 74800044 blocks available",
             ].join("\n");
-            assert.deepEqual(parseSmbListing(text), ["a name with  spaces.enc", "plain", "system.tar.gz"]);
+            assert.deepEqual(parseSmbListing(text), [
+                { file: "a name with  spaces.enc", size: 12345, modifiedAt: "2026-01-07T09:05:01.000Z" },
+                { file: "plain", size: 0, modifiedAt: "2025-11-30T23:59:59.000Z" },
+                { file: "system.tar.gz", size: 452, modifiedAt: "2026-12-01T00:48:10.000Z" },
+            ]);
         });
 
         it("nfs-ls: regular files only", () => {
             const text = "drwxr-xr-x  2 65534 65534         4096 20261201T004818Z-8b4c\n-rw-r--r--  1 0 0          452 system.tar.gz\nlrwxrwxrwx  1 0 0 4 link\n";
-            assert.deepEqual(parseNfsListing(text), ["system.tar.gz"]);
+            assert.deepEqual(parseNfsListing(text), [{ file: "system.tar.gz", size: 452 }]);
+        });
+
+        it("find -printf: size, time and a name that may hold spaces or a newline; other records dropped", () => {
+            const text = "12 1765100000.1234567890 b file\0" + "3 1765000000 a\nname\0" + "garbage\0";
+            assert.deepEqual(parseFindEntries(text), [
+                { file: "a\nname", size: 3, modifiedAt: "2025-12-06T05:46:40.000Z" },
+                { file: "b file", size: 12, modifiedAt: "2025-12-07T09:33:20.000Z" },
+            ]);
         });
     });
 
@@ -122,6 +136,14 @@ describe("providers/transport/far-side.ts", () => {
             it(`${side.type}: lists the regular files directly in a directory, [] for a directory that is not there`, async () => {
                 assert.deepEqual(await listFiles(side, "backup/db"), [a, b]);
                 assert.deepEqual(await listFiles(side, "backup/none"), []);
+                const entries = await listEntries(side, "backup/db");
+                assert.deepEqual(entries.map((e) => e.file), [a, b]);
+                // The stand-ins print fixed sizes; CIFS shows a time (here in UTC), NFS none.
+                assert.deepEqual(entries.map((e) => e.modifiedAt), side.type === "cifs" ? ["2026-12-01T00:48:10.000Z", "2026-12-01T00:48:10.000Z"] : [undefined, undefined]);
+            });
+
+            it(`${side.type}: reads the free space of the share or export`, async () => {
+                assert.deepEqual(await spaceOf(side), side.type === "cifs" ? { totalBytes: 65_536_000, freeBytes: 16_384_000 } : { totalBytes: 9000, freeBytes: 1500 });
             });
 
             it(`${side.type}: streamFile and readFile name the file and the side when it is missing or not a file`, async () => {
