@@ -4,17 +4,19 @@
 // so that a difference can be attached to a bug report as it is.
 import { checkPublicKey } from "../../providers/formats/authorized-keys/key";
 import { entryFor, parseMountTable, remoteShare } from "../../providers/formats/mount-table";
-import { type BackupHistory, logTimeToIso, parseBackupTimeShow, parseOrbitVersion, quoteAnswer } from "../../providers/formats/orbit-vendor";
+import { logTimeToIso, parseBackupTimeShow, parseOrbitVersion, quoteAnswer } from "../../providers/formats/orbit-vendor";
 import type { ResolvedPaths } from "../../providers/appliance/connection";
 import { driverFromVersion } from "../../providers/appliance/select";
 import type { ItemAnswer, ReadItem } from "../../providers/appliance/vendor-reads";
+import type { BackupOutcome } from "../../providers/appliance/vendor-driver";
+import { formatBytes } from "../../providers/formats/disk-space";
 
 export const USAGE = `usage: senhasegura-backup probe --host HOST --host-key PIN --private-key-file FILE [flags]
        senhasegura-backup probe --appliances FILE
 
 Reads a senhasegura appliance with the documented commands only (orbit version,
-orbit backup time --show; cat/stat of the vendor's files, date and a tail of the
-backup log, through sudo) and
+orbit backup time --show; cat/stat of the vendor's files, date, df of /var and a
+tail of the backup log, through sudo) and
 says, per capability, whether it answered as senhasegura-backup's vendor driver
 expects. It changes nothing. Attach its output to a bug report when a line says
 DIFFERS: the appliance's answers are in it, passwords masked.
@@ -61,7 +63,7 @@ export function masked(text: string): string {
 export const BACKUP_LOG_PROBE_LINES = 500;
 
 /** The backup log as the probe read it (VendorDriver.backupHistory), or why it could not. */
-export type BackupLogProbe = { offset: string; history: BackupHistory } | { error: string };
+export type BackupLogProbe = Pick<BackupOutcome, "offset" | "history" | "varSpace"> | { error: string };
 
 /** The report of one appliance from its reads. Pure. */
 export function probeReport(target: string, reads: Record<ReadItem, ItemAnswer>, paths: ResolvedPaths, backupLog?: BackupLogProbe): ProbeReport {
@@ -125,6 +127,10 @@ export function probeReport(target: string, reads: Record<ReadItem, ItemAnswer>,
                 lastSuccess
                     ? (when === undefined ? `its success line's time ${lastSuccess.time} is not a time in zone ${backupLog.offset}` : `last success ${when}${errorsAfter.length ? `, ${errorsAfter.length} ERROR line(s) after it` : ""} (zone ${backupLog.offset})`)
                     : `readable (zone ${backupLog.offset}); no \`backup successfully performed\` line in its last ${BACKUP_LOG_PROBE_LINES} lines`);
+            // drift's sizing rule (the destination at least 150 % of /var) reads this.
+            const v = backupLog.varSpace;
+            add("var space", `df -P -k ${paths.varDirectory}`, typeof v === "string" ? "differs" : "ok",
+                typeof v === "string" ? `not understood: ${v}` : `${formatBytes(v.totalBytes)}, ${formatBytes(v.freeBytes)} free`);
         }
     }
     return { target, senhasegura, findings };

@@ -66,7 +66,7 @@ async function probe(target: Target): Promise<ProbeReport> {
     let backupLog: BackupLogProbe | undefined;
     if (driverFromVersion(reads.version.output) === "vendor") {
         try {
-            backupLog = await driver.backupHistory(BACKUP_LOG_PROBE_LINES);
+            backupLog = await driver.backupOutcome(BACKUP_LOG_PROBE_LINES);
         } catch (err) {
             backupLog = { error: (err as Error).message };
         }

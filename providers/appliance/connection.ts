@@ -32,6 +32,8 @@ export interface ResolvedPaths {
     hostname: string;
     /** The CIFS credentials file (mode 600) mount.cifs reads the partition's password from: this project's, not the vendor's. */
     cifsCredentials: string;
+    /** The directory whose filesystem the vendor sizes the destination by (at least 150 % of `/var`). */
+    varDirectory: string;
 }
 
 /** The vendor's paths on a real appliance. */
@@ -46,6 +48,7 @@ export const VENDOR_PATHS: Readonly<ResolvedPaths> = {
     localBackupDir: "/var/orbini/backup/senhasegura",
     hostname: "/etc/hostname",
     cifsCredentials: "/root/.senhasegura-backup/cifs-credentials",
+    varDirectory: "/var",
 };
 
 export const AppliancePaths = z.strictObject({
@@ -71,6 +74,8 @@ export const AppliancePaths = z.strictObject({
     hostname: AppliancePath.optional(),
     /** Where the CIFS partition's credentials file goes (mode 600, root's). @default /root/.senhasegura-backup/cifs-credentials */
     cifsCredentials: AppliancePath.optional(),
+    /** The filesystem drift's sizing rule reads with `df` (the destination: at least 150 % of it). @default /var */
+    varDirectory: AppliancePath.optional(),
 });
 export type AppliancePaths = z.output<typeof AppliancePaths>;
 

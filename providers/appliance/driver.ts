@@ -94,6 +94,13 @@ export interface ApplianceDriver {
     backupSettings(shared: boolean): Promise<BackupSettingsView>;
     applyPolicyStep(step: PolicyStep, operation: string): Promise<void>;
 
+    /**
+     * Size and SHA-256 of named files in the appliance's own backup directory, hashed
+     * there; undefined for a file it does not hold. Only where the appliance keeps a
+     * copy of what it sent (the vendor's database dumps).
+     */
+    localBackupCopies?(names: readonly string[]): Promise<Map<string, { size: number; sha256: string } | undefined>>;
+
     /** The target the appliance holds, null when none; undefined where the driver cannot read it. */
     rsyncTarget(shared: boolean): Promise<RsyncTargetView | null | undefined>;
     setRsyncTarget(target: RsyncTargetView): Promise<void>;

@@ -11,7 +11,9 @@ import { describeTarget } from "../transport/connection";
 import { BackupProviderError } from "../transport/errors";
 import { SharedReads } from "../transport/shared-reads";
 import { shellJoin } from "../transport/shell";
+import { digestInDirectory } from "../transport/far-side";
 import { sshPool } from "../transport/ssh";
+import { type DiskSpace, parseDfPortable } from "../formats/disk-space";
 import { type ApplianceConnection, type ResolvedPaths, resolvedPaths } from "./connection";
 import {
     type ApplianceDriver, type BackupSettingsView, type DriverAbilities, type PartitionSpec, type PartitionView, type PolicyStep, type RootKeyView, type RsyncReach,
@@ -122,6 +124,17 @@ export function knownHostsAddScript(file: string, line: string): string {
     ].join("\n");
 }
 
+/** VendorDriver.backupOutcome's answer. */
+export interface BackupOutcome {
+    /** The appliance clock's UTC offset, `+0000`: the log's times are local. */
+    offset: string;
+    history: BackupHistory;
+    /** The filesystem of connection.paths.varDirectory, or why it could not be read. */
+    varSpace: DiskSpace | string;
+    /** The partition's write_test at the mount point; null when there is none; a string when stat's answer is not understood. */
+    writeTest: { modifiedAt: string } | null | string;
+}
+
 export class VendorDriver implements ApplianceDriver {
     readonly name = "vendor" as const;
     readonly abilities = VENDOR_ABILITIES;
@@ -174,21 +187,52 @@ export class VendorDriver implements ApplianceDriver {
     private forget(): void { sharedReads.forget(this.readKey); }
 
     /**
-     * The appliance's account of its backups: the UTC offset of its clock (`date +%z`)
-     * and the last lines of its backup log (`tail`), read as root: the log is root's.
+     * The appliance's account of its backups, in one exec as root (the log is root's):
+     * the UTC offset of its clock (`date +%z`), the last lines of its backup log
+     * (`tail`), the size of its `/var` (`df -P -k`, for the vendor's sizing rule) and
+     * the time of the partition's write_test (`stat`).
      */
-    async backupHistory(lines = 5000): Promise<{ offset: string; history: BackupHistory }> {
-        const operation = `read the backup log ${this.paths.backupLog}`;
-        const result = await this.root(["sh", "-c", 'date +%z && tail -n "$1" -- "$2"', "ssb-backup-log", String(lines), this.paths.backupLog], operation);
-        if (result.code !== 0) {
-            throw new BackupProviderError(`cannot read ${this.paths.backupLog}`, {
-                kind: "appliance", host: this.target, operation, exitCode: result.code, stderr: result.stderr,
+    async backupOutcome(lines = 5000): Promise<BackupOutcome> {
+        const operation = `read the backup log ${this.paths.backupLog}, df of ${this.paths.varDirectory} and write_test`;
+        const boundary = randomBytes(16).toString("hex");
+        const extra: ExtraRead[] = [
+            { name: "offset", argv: ["date", "+%z"] },
+            { name: "var", argv: ["df", "-P", "-k", "--", this.paths.varDirectory] },
+            { name: "log", argv: ["tail", "-n", String(lines), "--", this.paths.backupLog] },
+        ];
+        const result = await this.root(["sh", "-c", readScript(this.paths, boundary, ["writeTest"], extra)], operation);
+        const parsed = parseReads<string>(result.stdout, boundary, ["writeTest", ...extra.map((e) => e.name)]);
+        if (typeof parsed === "string") throw this.unexpected(new UnexpectedAnswer("the answers of the read script", parsed, result.stdout + result.stderr), operation, { exitCode: result.code });
+        const { offset, log, writeTest } = parsed as Record<string, ItemAnswer>;
+        if (log.code !== 0) {
+            throw new BackupProviderError(`cannot read ${this.paths.backupLog}: ${quoteAnswer(log.output)}`, {
+                kind: "appliance", host: this.target, operation, exitCode: log.code,
                 hint: "the vendor's backup writes this log; if the appliance keeps it elsewhere, set connection.paths.backupLog",
             });
         }
-        const [first, ...rest] = result.stdout.split("\n");
-        if (!/^[+-]\d{4}$/.test(first.trim())) throw this.unexpected(new UnexpectedAnswer("a UTC offset such as +0000 from `date +%z`", "its first line is not one", first), operation);
-        return { offset: first.trim(), history: parseBackupHistory(rest.join("\n")) };
+        if (offset.code !== 0 || !/^[+-]\d{4}$/.test(offset.output.trim())) {
+            throw this.unexpected(new UnexpectedAnswer("a UTC offset such as +0000 from `date +%z`", `it answered with exit ${offset.code}`, offset.output), operation);
+        }
+        const varSpace = parsed.var.code === 0 ? parseDfPortable(parsed.var.output) : `df exited ${parsed.var.code}: ${quoteAnswer(parsed.var.output)}`;
+        const stat = /^(\d+) \d+$/.exec(writeTest.output.trim());
+        return {
+            offset: offset.output.trim(),
+            history: parseBackupHistory(log.output),
+            varSpace,
+            writeTest: writeTest.code === 0 && stat ? { modifiedAt: new Date(Number(stat[1]) * 1000).toISOString() }
+                : writeTest.code === 0 ? `stat's answer is not \`<seconds> <size>\`: ${quoteAnswer(writeTest.output)}` : null,
+        };
+    }
+
+    /**
+     * The appliance's own copies of its dumps (vendor: "a copy is kept on the appliance
+     * to speed up restores"), hashed as root in its backup directory in one exec.
+     * A name it does not hold, or holds as something other than a file, is undefined.
+     */
+    async localBackupCopies(names: readonly string[]): Promise<Map<string, { size: number; sha256: string } | undefined>> {
+        const { found, odd } = await digestInDirectory({ connection: this.connection, dir: this.paths.localBackupDir, sudo: true, role: "appliance" }, names);
+        for (const o of odd) found.set(o.file, undefined);
+        return found;
     }
 
     async version(shared: boolean): Promise<OrbitVersion> {

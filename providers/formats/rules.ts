@@ -149,6 +149,12 @@ export const MasterKey = z.string().superRefine((value, ctx) => {
     }
 });
 
+/** Orbit Web's "Total of backups": how many backup sets are kept (1-365; ASSUMPTION, the lab's range: the vendor gives none). */
+export const TotalBackups = z.number({ error: "must be a whole number of backups from 1 to 365" })
+    .int("must be a whole number of backups from 1 to 365")
+    .min(1, "must be a whole number of backups from 1 to 365")
+    .max(365, "must be a whole number of backups from 1 to 365");
+
 export const Hour = z.number({ error: "must be a whole hour from 0 to 23" })
     .int("must be a whole hour from 0 to 23")
     .min(0, "must be a whole hour from 0 to 23")

@@ -54,13 +54,17 @@ describe("probe: the report", () => {
 
     it("reads the backup log as drift does: the last success in the appliance's zone, ERROR lines after it; unreadable differs", () => {
         const line = (time: string, level: string, message: string) => ({ time, component: "senhasegura FILE", level, message });
-        const good = probeReport("a", reads(), paths, { offset: "-0300", history: { lastSuccess: line("2026-12-07 05:00:09", "INFO", "x backup successfully performed"), errorsAfter: [line("2026-12-07 06:00:00", "ERROR", "y")] } });
+        const good = probeReport("a", reads(), paths, { offset: "-0300", history: { lastSuccess: line("2026-12-07 05:00:09", "INFO", "x backup successfully performed"), errorsAfter: [line("2026-12-07 06:00:00", "ERROR", "y")] }, varSpace: { totalBytes: 20 * 2 ** 30, freeBytes: 5 * 2 ** 30 } });
         const log = good.findings.find((f) => f.capability === "backup log")!;
         assert.equal(log.status, "ok");
         assert.equal(log.detail, "last success 2026-12-07T08:00:09.000Z, 1 ERROR line(s) after it (zone -0300)");
         assert.match(log.command, /^date \+%z; tail -n 500 \/var\/log\/orbinibkp\.log$/);
-        const none = probeReport("a", reads(), paths, { offset: "+0000", history: { errorsAfter: [] } }).findings.find((f) => f.capability === "backup log")!;
+        const space = good.findings.find((f) => f.capability === "var space")!;
+        assert.deepEqual([space.status, space.detail, space.command], ["ok", "20.0 GiB, 5.0 GiB free", "df -P -k /var"]);
+        const noVar = probeReport("a", reads(), paths, { offset: "+0000", history: { errorsAfter: [] }, varSpace: "it is not `df -P -k` output" });
+        const none = noVar.findings.find((f) => f.capability === "backup log")!;
         assert.equal(none.status, "info");
+        assert.equal(noVar.findings.find((f) => f.capability === "var space")!.status, "differs", "a df answer not understood differs");
         const unreadable = probeReport("a", reads(), paths, { error: "read the backup log failed: tail: cannot open" });
         assert.equal(unreadable.findings.find((f) => f.capability === "backup log")!.status, "differs");
         assert.equal(exitCode([unreadable], 0), 2);
