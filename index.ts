@@ -27,6 +27,7 @@ const fleet = membersOf(config).map((m) => ({
             secrets: config.secretsBackup ?? config.masterPassword !== undefined,
             masterPassword: config.masterPassword,
             hour: m.hour,
+            totalBackups: config.totalBackups,
             notifications: { email: m.notifyEmail, siem: m.notifySiem, emailTo: m.notifyEmailTo },
         },
         verify: m.verify,

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { APPLIANCE_LOGIN, ApplianceConnection, AppliancePaths, HostKey, rules } from "senhasegura-backup";
 
 // The providers' own value rules, so the config refuses what they would refuse.
-const { AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, EmailAddress, Hostname, Hour, MasterKey, MasterPassword, ObjectId, OneLine, Port, UnixUser, shown } = rules;
+const { AbsolutePath, BackupDirectory, CifsDomain, CifsPassword, EmailAddress, Hostname, Hour, MasterKey, MasterPassword, ObjectId, OneLine, Port, TotalBackups, UnixUser, shown } = rules;
 
 
 /** Pulumi keeps config as text: a flag is "true" or "false". */
@@ -17,6 +17,9 @@ const Flag = z.enum(["true", "false"], {
 
 /** How old the newest backup may get before scripts/drift reports it: a whole number of hours, up to a year. */
 const MaxBackupAge = z.number().int().min(1, "must be from 1 to 8760 hours (a year)").max(8760, "must be from 1 to 8760 hours (a year)");
+
+/** How many times the newest backup the destination must have free before scripts/drift reports it. */
+const FreeSpaceMultiple = z.number().min(1, "must be a number from 1 to 100").max(100, "must be a number from 1 to 100");
 
 /** Pulumi keeps config as text: a whole number, then checked by `rule`. */
 function wholeNumber<Rule extends z.ZodType<number, number>>(rule: Rule) {
@@ -145,6 +148,13 @@ export const StackKeys = z.object({
     verify: Flag.default(true),
     /** Read by scripts/drift, not by the program; checked here so a bad value fails every run. */
     maxBackupAgeHours: wholeNumber(MaxBackupAge).default(26),
+    /** Read by scripts/drift: a partition's write_test older than this is drift. */
+    maxWriteTestAgeHours: wholeNumber(MaxBackupAge).default(168),
+    /** Read by scripts/drift: the destination's free space must be at least this many times the newest backup. */
+    freeSpaceMultiple: z.string().regex(/^\d+(\.\d+)?$/, { error: (issue) => `must be a number such as 3 or 2.5, but ${shown(issue.input)} was provided` })
+        .transform(Number).pipe(FreeSpaceMultiple).default(3),
+    /** Orbit Web's "Total of backups" (BackupPolicy.totalBackups): drift counts the sets at the destination against it. Unset: not checked. */
+    totalBackups: wholeNumber(TotalBackups).optional(),
     /** The appliance was set up by hand: creates take over what the hosts hold (docs/adopt.md). */
     adopted: Flag.default(false),
     /** Unset: follows adopted. */

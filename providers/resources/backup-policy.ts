@@ -12,7 +12,7 @@ import { driverFor } from "../appliance/select";
 import { VENDOR_ABILITIES } from "../appliance/vendor-driver";
 import { progress, warn } from "../transport/progress";
 import { BackupResource, type Inputs } from "../scaffolding/resource";
-import { EmailAddress, Hour, MasterPassword, ObjectId } from "../formats/rules";
+import { EmailAddress, Hour, MasterPassword, ObjectId, TotalBackups } from "../formats/rules";
 
 export const Destination = z.discriminatedUnion("type", [
     z.strictObject({ type: z.literal("rsync") }),
@@ -41,6 +41,12 @@ export const BackupPolicyArgs = z.strictObject({
     masterPassword: MasterPassword.optional(),
     /** Video backup of proxy sessions ("Enable sessions file backup?"). @default false */
     video: z.boolean().default(false),
+    /**
+     * Orbit Web's "Total of backups": how many backup sets the destination keeps. No
+     * documented command sets or reads it, so it is not written; `senhasegura-backup
+     * drift` counts the sets at the destination against it. Unset: not checked.
+     */
+    totalBackups: TotalBackups.optional(),
     /** The hour of the daily backup, 0-23, appliance time. @default 5 (the vendor's default) */
     hour: Hour.default(5),
     /** Who hears about a lost remote directory: `{email, siem, emailTo?}`; emailTo unset is the appliance's administrators. @default e-mail and SIEM on */
@@ -127,6 +133,8 @@ export function liveInputs(live: BackupSettingsView, known: BackupPolicyInputs):
             ? { email: live.notifications.email, siem: live.notifications.siem, ...(live.notifications.emailTo !== null ? { emailTo: live.notifications.emailTo } : {}) }
             : known.notifications,
         destination: live.destination ? liveDestination(live.destination) : known.destination,
+        // No driver reads it: it is checked by its outcome (drift), not by a read.
+        ...(known.totalBackups !== undefined ? { totalBackups: known.totalBackups } : {}),
     };
     const holdsMasterPassword = live.kinds ? live.kinds.secrets && live.kinds.masterPasswordSet : known.secrets;
     if (holdsMasterPassword && known.masterPassword !== undefined) out.masterPassword = known.masterPassword;
@@ -137,7 +145,7 @@ export function liveInputs(live: BackupSettingsView, known: BackupPolicyInputs):
  * Where in Orbit Web each declared value the driver cannot set is set, for the
  * one notice per appliance. Pure.
  */
-export function orbitWebSettings(desired: Pick<BackupPolicyInputs, "system" | "secrets" | "video" | "destination" | "notifications">, abilities: DriverAbilities): string[] {
+export function orbitWebSettings(desired: Pick<BackupPolicyInputs, "system" | "secrets" | "video" | "destination" | "notifications" | "totalBackups">, abilities: DriverAbilities): string[] {
     const screen = "Orbit Config Manager ➔ Settings ➔ Backup";
     const out: string[] = [];
     if (!abilities.kinds) {
@@ -155,6 +163,7 @@ export function orbitWebSettings(desired: Pick<BackupPolicyInputs, "system" | "s
                 ? `${screen}: "Mount a remote partition?" = Yes, "Send to a remote Linux server (via rsync)", with the RsyncTarget's User, Server and Remote path`
                 : `${screen}: "Mount a remote partition?" = Yes, "Mounting a remote partition (via CIFS or NFS)" (partition ${d.partitionId})`);
     }
+    if (desired.totalBackups !== undefined) out.push(`${screen}: "Total of backups" = ${desired.totalBackups} (totalBackups)`);
     if (!abilities.notifications) {
         out.push(`notifications (e-mail ${desired.notifications.email ? "on" : "off"}, SIEM ${desired.notifications.siem ? "on" : "off"}): no documented command sets them; check them on the appliance`);
     }
@@ -257,6 +266,7 @@ export class BackupPolicy extends BackupResource {
     declare readonly secrets: pulumi.Output<boolean>;
     declare readonly video: pulumi.Output<boolean>;
     declare readonly hour: pulumi.Output<number>;
+    declare readonly totalBackups: pulumi.Output<number | undefined>;
     declare readonly destination: pulumi.Output<Destination>;
     declare readonly notifications: pulumi.Output<z.output<typeof Notifications>>;
     /** Which driver spoke to the appliance: "vendor" (a real appliance) or "contract" (the lab's extended mode). */
