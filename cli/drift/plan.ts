@@ -312,6 +312,13 @@ export function parseMaxAge(text: string, source: string): number {
     return n;
 }
 
+/** The stack's freeSpaceMultiple, checked as the program checks it. */
+export function parseFreeSpaceMultiple(text: string, source: string): number {
+    const n = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text.trim()) : NaN;
+    if (!(n >= 1 && n <= 100)) throw new UsageError(`${source} must be a number from 1 to 100, but ${JSON.stringify(text)} was provided`);
+    return n;
+}
+
 /** The flags of `senhasegura-backup drift`. */
 export const DRIFT_FLAGS = {
     stack: { type: "string", short: "s" },

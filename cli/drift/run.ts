@@ -9,8 +9,8 @@
 import * as fs from "fs";
 import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { redact as redactSecrets } from "../../providers/transport/errors";
-import { DEFAULT_MAX_BACKUP_AGE_HOURS, withBackupFindings } from "./backup-age-plan";
-import { type DriftArgs, EXIT, USAGE, buildDriftReport, formatJson, formatText, parseArgs, parseMaxAge } from "./plan";
+import { DEFAULT_MAX_BACKUP_AGE_HOURS, DEFAULT_OUTCOME_LIMITS, type OutcomeLimits, withBackupFindings } from "./backup-age-plan";
+import { type DriftArgs, EXIT, USAGE, buildDriftReport, formatJson, formatText, parseArgs, parseFreeSpaceMultiple, parseMaxAge } from "./plan";
 import { projectDirectory } from "../shared/args";
 import type { ToolMain } from "../shared/tool";
 import { commandErrors, nameOf, plainText } from "../shared/text";
@@ -59,15 +59,16 @@ export const main: ToolMain = async (argv) => {
     // let the loop drain, and the process end with exit 0 before the check had an answer.
     const keepAlive = setInterval(() => undefined, 60_000);
     try {
-        const maxAge = args.maxBackupAgeHours ?? await stackMaxAge(stack);
+        const limits = await stackLimits(stack);
+        const maxAge = args.maxBackupAgeHours ?? limits.maxAgeHours;
         // Loaded here: a run with --no-backup-age never loads the SSH client.
         const { backupSources, readBackupFacts } = await import("./backup-age-run");
         const secrets = new Set<string>();
         const sources = backupSources(await stack.workspace.exportStack(args.stack), secrets);
-        const read = await readBackupFacts(sources, (line) => process.stderr.write(`drift: ${line}\n`));
+        const read = await readBackupFacts(sources, (line) => process.stderr.write(`drift: ${line}\n`), maxAge);
         const { sshPool } = await import("../../providers/transport/ssh");
         await sshPool.closeAll();
-        report = withBackupFindings(report, read.facts, read.unreadable, new Date(), maxAge);
+        report = withBackupFindings(report, read.facts, read.unreadable, new Date(), maxAge, limits.outcome);
         unknown = read.unreadable;
         for (const u of unknown) process.stderr.write(`drift: the backups of ${u.appliance} on ${u.host} could not be checked: ${redactSecrets(u.error, [...secrets])}\n`);
     } catch (err) {
@@ -81,9 +82,21 @@ export const main: ToolMain = async (argv) => {
     return report.drift ? EXIT.drift : unknown.length > 0 ? EXIT.error : EXIT.noDrift;
 }
 
-/** The stack's maxBackupAgeHours (any project's namespace), else the default. */
-async function stackMaxAge(stack: Stack): Promise<number> {
+/** The stack's limits for the backup checks (any project's namespace), else the defaults. */
+async function stackLimits(stack: Stack): Promise<{ maxAgeHours: number; outcome: OutcomeLimits }> {
     const config = await stack.getAllConfig();
-    const key = Object.keys(config).find((k) => k.endsWith(":maxBackupAgeHours"));
-    return key === undefined ? DEFAULT_MAX_BACKUP_AGE_HOURS : parseMaxAge(config[key].value, `the stack's config ${key}`);
+    const value = (name: string) => {
+        const key = Object.keys(config).find((k) => k.endsWith(`:${name}`));
+        return key === undefined || config[key].value === "" ? undefined : { key, text: config[key].value };
+    };
+    const age = value("maxBackupAgeHours");
+    const writeTest = value("maxWriteTestAgeHours");
+    const multiple = value("freeSpaceMultiple");
+    return {
+        maxAgeHours: age ? parseMaxAge(age.text, `the stack's config ${age.key}`) : DEFAULT_MAX_BACKUP_AGE_HOURS,
+        outcome: {
+            maxWriteTestAgeHours: writeTest ? parseMaxAge(writeTest.text, `the stack's config ${writeTest.key}`) : DEFAULT_OUTCOME_LIMITS.maxWriteTestAgeHours,
+            freeSpaceMultiple: multiple ? parseFreeSpaceMultiple(multiple.text, `the stack's config ${multiple.key}`) : DEFAULT_OUTCOME_LIMITS.freeSpaceMultiple,
+        },
+    };
 }

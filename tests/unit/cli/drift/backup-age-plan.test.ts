@@ -1,7 +1,7 @@
 // Stale backups as drift (scripts/backup-health.ts): the decisions, with a fixed clock.
 // No engine, no lab: tests/e2e/drift.test.ts ages a real lab backup.
 import { strict as assert } from "assert";
-import { type BackupFacts, DEFAULT_MAX_BACKUP_AGE_HOURS, backupFindings, withBackupFindings } from "../../../../cli/drift/backup-age-plan";
+import { type BackupFacts, DEFAULT_MAX_BACKUP_AGE_HOURS, DEFAULT_OUTCOME_LIMITS, type OutcomeFacts, backupFindings, withBackupFindings } from "../../../../cli/drift/backup-age-plan";
 import { EXIT, formatJson, formatText } from "../../../../cli/drift/plan";
 
 const NOW = new Date("2026-12-01T12:00:00.000Z");
@@ -85,6 +85,81 @@ describe("backup age: stale backups are drift", () => {
     });
 });
 
+describe("checks by outcome of what Orbit Web alone sets (a vendor appliance)", () => {
+    const GIB = 2 ** 30;
+    const where = "bkpadmin@127.0.0.1:2222:/files/backup/senhasegura";
+    function outcome(over: Partial<OutcomeFacts> = {}, declared: Partial<OutcomeFacts["declared"]> = {}): BackupFacts {
+        return facts({
+            flavor: "vendor", failuresSinceLastBackup: 0,
+            outcome: {
+                declared: { system: true, video: true, secrets: true, partition: false, ...declared },
+                video: { files: 4, newestAt: hoursAgo(6), where: `${where}/backup/system/arz/2026/1201` },
+                secrets: { files: 3, newestAt: hoursAgo(6), where: `${where}/backup/secrets` },
+                sets: 5, newestBytes: GIB, space: { totalBytes: 100 * GIB, freeBytes: 50 * GIB }, varSpace: { totalBytes: 20 * GIB, freeBytes: 5 * GIB },
+                writeTest: { modifiedAt: hoursAgo(24) },
+                ...over,
+            },
+        });
+    }
+    const fields = (f: BackupFacts, limits = DEFAULT_OUTCOME_LIMITS) => backupFindings(f, NOW, 26, limits).findings.map((x) => x.field);
+
+    it("a destination that shows every declared kind fresh, with room, finds nothing", () => {
+        assert.deepEqual(backupFindings(outcome(), NOW, 26), { findings: [], warnings: [] });
+    });
+
+    it("a declared kind with no files is drift, naming the kind and the Orbit Web field that turns it on", () => {
+        const r = backupFindings(outcome({ video: null, secrets: null }), NOW, 26).findings;
+        assert.deepEqual(r.map((f) => [f.type, f.field, f.cause]), [["BackupOutcome", "video", "outside-pulumi"], ["BackupOutcome", "secrets", "outside-pulumi"]]);
+        assert.match(r[0].message, /declares the video backup on, but the destination has no session files in backup\/system\/arz for the last 3 days; set Orbit Config Manager ➔ Settings ➔ Backup: "Enable sessions file backup\?" = Yes \(video\)/);
+        assert.match(r[1].message, /no item in backup\/secrets; set .*➔ Servers: Enabled/);
+        assert.deepEqual(fields(outcome({ video: null, secrets: null }, { video: false, secrets: false })), [], "a kind declared off is not looked for");
+    });
+
+    it("a declared kind whose newest file is older than maxBackupAgeHours is drift; over NFS (no times) a warning says its age is unknown", () => {
+        assert.deepEqual(fields(outcome({ video: { files: 1, newestAt: hoursAgo(30), where } })), ["video"]);
+        const nfs = backupFindings(outcome({ secrets: { files: 3, where: "nfs://127.0.0.1:20490/senhasegura/backup/secrets" } }), NOW, 26);
+        assert.deepEqual(nfs.findings, []);
+        assert.match(nfs.warnings[0], /the secrets backup has 3 files at nfs:.*whose age is unknown \(the NFS client shows no times\)/);
+    });
+
+    it("more backup sets than the declared totalBackups is drift; fewer is a young history; undeclared is not counted", () => {
+        const r = backupFindings(outcome({ sets: 9 }, { totalBackups: 7 }), NOW, 26).findings;
+        assert.deepEqual(r.map((f) => [f.field, f.actual]), [["totalBackups", "9 sets"]]);
+        assert.match(r[0].message, /"Total of backups" = 7 \(totalBackups\)/);
+        assert.deepEqual(fields(outcome({ sets: 3 }, { totalBackups: 7 })), []);
+        assert.deepEqual(fields(outcome({ sets: 90 })), []);
+    });
+
+    it("free space below freeSpaceMultiple × the newest backup is drift; the multiple is the stack's", () => {
+        const tight = outcome({ space: { totalBytes: 100 * GIB, freeBytes: 2.5 * GIB } });
+        const r = backupFindings(tight, NOW, 26).findings;
+        assert.deepEqual(r.map((f) => f.field), ["freeSpace"]);
+        assert.equal(r[0].actual, "2.5 GiB free of 100.0 GiB");
+        assert.match(r[0].message, /less than 3 times the newest backup \(1\.0 GiB\)/);
+        assert.deepEqual(fields(tight, { ...DEFAULT_OUTCOME_LIMITS, freeSpaceMultiple: 2 }), []);
+    });
+
+    it("a destination under 150 % of the appliance's /var is drift (the vendor's sizing rule)", () => {
+        const r = backupFindings(outcome({ space: { totalBytes: 29 * GIB, freeBytes: 20 * GIB } }), NOW, 26).findings;
+        assert.deepEqual(r.map((f) => [f.field, f.expected, f.actual]), [["destinationSize", "at least 150 % of the appliance's /var (20.0 GiB): 30.0 GiB", "29.0 GiB"]]);
+        const unread = backupFindings(outcome({ varSpace: "df exited 1" }), NOW, 26);
+        assert.deepEqual([unread.findings, unread.warnings.length], [[], 1], "an unread /var is a warning, not a guess");
+    });
+
+    it("a partition's write_test older than maxWriteTestAgeHours, or none, is drift; only with a partition destination", () => {
+        assert.deepEqual(fields(outcome({ writeTest: { modifiedAt: hoursAgo(200) } }, { partition: true })), ["writeTest"]);
+        assert.deepEqual(fields(outcome({ writeTest: null }, { partition: true })), ["writeTest"]);
+        assert.deepEqual(fields(outcome({ writeTest: { modifiedAt: hoursAgo(200) } }, { partition: true }), { ...DEFAULT_OUTCOME_LIMITS, maxWriteTestAgeHours: 240 }), []);
+        assert.deepEqual(fields(outcome({ writeTest: null })), [], "an rsync destination has no write_test");
+    });
+
+    it("what could not be read is a warning each, never a finding", () => {
+        const r = backupFindings(outcome({ video: "smbclient: NT_STATUS_ACCESS_DENIED", sets: "x", space: "y" }, { totalBackups: 2 }), NOW, 26);
+        assert.deepEqual(r.findings, []);
+        assert.equal(r.warnings.length, 3);
+    });
+});
+
 describe("backup age: what to read, from the stack's state", () => {
     const { runtime } = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
     const { backupSources } = require("../../../../cli/drift/backup-age-run") as typeof import("../../../../cli/drift/backup-age-run");
@@ -110,6 +185,7 @@ describe("backup age: what to read, from the stack's state", () => {
         const secrets = new Set<string>();
         const sources = backupSources(deployment, secrets);
         assert.deepEqual(sources.map((s) => [s.appliance, (s.connection as { port: number }).port, s.destination]), [["a", 59022, side], ["b", 59023, undefined]]);
+        assert.deepEqual(sources[0].declared, { system: true, video: false, secrets: false, partition: false }, "the schema's defaults where the state has no value");
         assert.equal((sources[0].connection as { privateKey: string }).privateKey.includes("key material"), true, "the key is revealed in memory to log in");
         assert.ok(secrets.has("master password 1"), "every revealed secret is known, to scrub from messages");
     });
