@@ -215,6 +215,8 @@ export class ApplianceBackup extends pulumi.ComponentResource {
                     appliance: applianceTarget(appliance),
                     destination: farSide,
                     masterKey: args.masterKey,
+                    // Hashes the appliance's own copies of its dumps (vendor), to compare with the destination's.
+                    applianceConnection: appliance,
                 }, parent);
             }
         }

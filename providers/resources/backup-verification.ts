@@ -17,6 +17,7 @@
 // at the destination and sized there, and each AES Crypt file among them is read
 // through: without the master key its structure (header, lengths), with it its
 // HMACs too. The output says which level was reached.
+import { createHash } from "crypto";
 import { isDeepStrictEqual } from "util";
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -26,6 +27,8 @@ import { checkInputs, decideDiff, fieldsOf } from "../scaffolding/check";
 import { BackupProviderError } from "../transport/errors";
 import { FarSide, type FileDigest, describeSide, digestFiles, listFiles, streamFile } from "../transport/far-side";
 import { OrbitBackupReport, type OrbitBackupSummary } from "../appliance/orbit";
+import { ApplianceConnection } from "../appliance/connection";
+import { driverFor } from "../appliance/select";
 import { parseBackupRun } from "../formats/orbit-vendor";
 import { AES_SUFFIX, VENDOR_LAYOUT } from "../formats/vendor-layout";
 import { info, progress } from "../transport/progress";
@@ -97,6 +100,13 @@ export const BackupVerificationArgs = z.strictObject({
      * that was active then.
      */
     masterKey: MasterKey.optional(),
+    /**
+     * How to reach the appliance that ran the backup. Vendor appliance: the SHA-256 of
+     * each dump at the destination is compared with the copy the appliance keeps in
+     * its backup directory (of the plaintext, for an AES Crypt file opened with
+     * masterKey). Unset: the destination alone is read.
+     */
+    applianceConnection: ApplianceConnection.optional(),
 });
 export type BackupVerificationArgs = z.input<typeof BackupVerificationArgs>;
 type BackupVerificationInputs = z.output<typeof BackupVerificationArgs>;
@@ -119,6 +129,8 @@ const Proof = z.object({
      * checksums reads as `presence`.
      */
     checked: z.enum(["sha256", "aescrypt-hmac", "aescrypt-structure", "presence"]).default("presence"),
+    /** Vendor: how many of the files had the SHA-256 of the appliance's own copy (applianceConnection). */
+    applianceCopies: z.number().int().default(0),
 });
 export type BackupVerificationState = BackupVerificationInputs & z.output<typeof Proof>;
 
@@ -255,6 +267,33 @@ export function aesCryptFiles(files: readonly string[]): string[] {
     return files.filter((f) => f.endsWith(AES_SUFFIX));
 }
 
+/** A vendor dump as the log named it, and the name it landed under at the destination. */
+export interface LandedDump { original: string; atDestination: string }
+
+/**
+ * Each dump's SHA-256 at the destination (of its plaintext, when it landed as AES
+ * Crypt) against the appliance's own copy. A dump the appliance no longer holds, or
+ * whose plaintext was not read (no master key), is not compared. Pure.
+ */
+export function matchApplianceCopies(
+    dumps: readonly LandedDump[], atDestination: ReadonlyMap<string, string | undefined>, onAppliance: ReadonlyMap<string, { sha256: string } | undefined>,
+): { matched: string[]; differ: Array<LandedDump & { destination: string; appliance: string }>; notHeld: string[]; notComparable: string[] } {
+    const out = { matched: [] as string[], differ: [] as Array<LandedDump & { destination: string; appliance: string }>, notHeld: [] as string[], notComparable: [] as string[] };
+    for (const d of dumps) {
+        const copy = onAppliance.get(baseName(d.original));
+        const here = atDestination.get(d.atDestination);
+        if (copy === undefined) out.notHeld.push(d.atDestination);
+        else if (here === undefined) out.notComparable.push(d.atDestination);
+        else if (here === copy.sha256) out.matched.push(d.atDestination);
+        else out.differ.push({ ...d, destination: here, appliance: copy.sha256 });
+    }
+    return out;
+}
+
+function baseName(file: string): string {
+    return file.slice(file.lastIndexOf("/") + 1);
+}
+
 /** Why an AES Crypt file fails, for a message; the wrong key's case names the ceremony. Pure. */
 export function aesCryptReason(file: string, err: AesCryptError): string {
     return err.failure === "wrong-key"
@@ -266,13 +305,21 @@ export function aesCryptReason(file: string, err: AesCryptError): string {
  * Reads each AES Crypt file through, as it streams from the far side: with the key,
  * both HMACs (the plaintext is dropped as it comes); without, the structure.
  */
-async function checkAesCrypt(side: FarSide, files: readonly string[], masterKey: string | undefined): Promise<void> {
+async function checkAesCrypt(side: FarSide, files: readonly string[], masterKey: string | undefined): Promise<Map<string, string>> {
+    // With the key, the plaintext's SHA-256, to compare with the appliance's own copy.
+    const plaintext = new Map<string, string>();
     for (const [i, file] of files.entries()) {
         progress(`BackupVerification: ${masterKey ? "opening" : "reading the structure of"} ${file} (${i + 1}/${files.length}) at ${describeSide(side)}`);
         const reader = masterKey ? new AesCryptReader(masterKey) : new AesCryptInspector();
+        const hash = createHash("sha256");
         try {
-            await streamFile(side, file, (chunk) => { if (reader instanceof AesCryptReader) reader.push(chunk); else reader.update(chunk); });
-            if (reader instanceof AesCryptReader) reader.end(); else reader.finish();
+            await streamFile(side, file, (chunk) => { if (reader instanceof AesCryptReader) hash.update(reader.push(chunk)); else reader.update(chunk); });
+            if (reader instanceof AesCryptReader) {
+                hash.update(reader.end());
+                plaintext.set(file, hash.digest("hex"));
+            } else {
+                reader.finish();
+            }
         } catch (err) {
             if (!(err instanceof AesCryptError)) throw err;
             throw new BackupProviderError(aesCryptReason(file, err), {
@@ -283,6 +330,31 @@ async function checkAesCrypt(side: FarSide, files: readonly string[], masterKey:
             });
         }
     }
+    return plaintext;
+}
+
+/**
+ * Compares each dump at the destination with the appliance's own copy, hashed on the
+ * appliance over the pooled connection. Returns how many matched; a difference fails.
+ */
+async function checkApplianceCopies(
+    connection: ApplianceConnection, backupId: string, dumps: readonly LandedDump[], atDestination: ReadonlyMap<string, string | undefined>, where: string,
+): Promise<number> {
+    const driver = await driverFor(connection);
+    if (!driver.localBackupCopies) return 0;
+    progress(`BackupVerification: hashing the appliance's own copies of ${dumps.length} dumps on ${driver.target}`);
+    const copies = await driver.localBackupCopies(dumps.map((d) => baseName(d.original)));
+    const r = matchApplianceCopies(dumps, atDestination, copies);
+    if (r.differ.length > 0) {
+        const d = r.differ[0];
+        throw new BackupProviderError(`backup ${backupId}: ${d.atDestination} at ${where} ${d.atDestination === d.original ? "has" : "decrypts to"} SHA-256 ${d.destination}, `
+            + `but the appliance's own copy of ${baseName(d.original)} has ${d.appliance}${r.differ.length > 1 ? ` (and ${r.differ.length - 1} more differ)` : ""}`, {
+            kind: "appliance", code: "corrupt", host: where, operation: "compare the backup's dumps with the appliance's copies",
+            hint: `the dump at the destination is not the one the appliance made: find out what changed it (the backup server's disk, another writer); ${NEW_BACKUP_HINT}`,
+        });
+    }
+    if (r.notHeld.length > 0) info(`BackupVerification: the appliance no longer holds its copy of ${r.notHeld.length} dump${r.notHeld.length === 1 ? "" : "s"} (it rotates its backup directory), so ${r.notHeld.length === 1 ? "it was" : "they were"} not compared`);
+    return r.matched.length;
 }
 
 const NEW_BACKUP_HINT = "to run a new verification backup after the fix, `pulumi up --replace` the backup command (its URN ends in -verification-backup)";
@@ -312,7 +384,7 @@ async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificat
                     + "another writer, a transfer cut short; the appliance's backup log is /var/log/orbinibkp.log); " + NEW_BACKUP_HINT,
             });
         }
-        return { ...inputs, ...proof, checked: "sha256" };
+        return { ...inputs, ...proof, checked: "sha256", applianceCopies: 0 };
     }
     progress(`BackupVerification: looking for ${summary.files.length} files of backup ${summary.id} at ${where}`);
     const { missing, found } = await locateFiles(side, summary.files, vendor ? VENDOR_SUFFIXES : []);
@@ -334,15 +406,20 @@ async function verify(inputs: BackupVerificationInputs): Promise<BackupVerificat
         }
         const bytes = found.reduce((sum, f) => sum + (digests.get(f)?.size ?? 0), 0);
         const encrypted = aesCryptFiles(found);
-        await checkAesCrypt(side, encrypted, inputs.masterKey);
+        const plaintext = await checkAesCrypt(side, encrypted, inputs.masterKey);
         const checked = encrypted.length === 0 ? "presence" : inputs.masterKey ? "aescrypt-hmac" : "aescrypt-structure";
+        // locateFiles keeps the log's order, and none is missing here: found[i] is summary.files[i] as it landed.
+        const dumps = found.map((atDestination, i) => ({ original: summary.files[i], atDestination }));
+        const atDestination = new Map(found.map((f) => [f, plaintext.get(f) ?? (encrypted.includes(f) ? undefined : digests.get(f)?.sha256)]));
+        const applianceCopies = inputs.applianceConnection ? await checkApplianceCopies(inputs.applianceConnection, summary.id, dumps, atDestination, where) : 0;
         info(`BackupVerification: the ${found.length} dumps of backup ${summary.id} are at ${where}, ${bytes} bytes; `
             + (checked === "presence" ? "none is an AES Crypt file, so they were sized, not opened"
                 : checked === "aescrypt-hmac" ? `${encrypted.length} AES Crypt file${encrypted.length === 1 ? "" : "s"} opened with the master key, both HMACs valid`
-                    : `${encrypted.length} AES Crypt file${encrypted.length === 1 ? "" : "s"} well-formed (no master key given, so the HMACs were not checked)`));
-        return { ...inputs, ...proof, files: found, bytes, checked };
+                    : `${encrypted.length} AES Crypt file${encrypted.length === 1 ? "" : "s"} well-formed (no master key given, so the HMACs were not checked)`)
+            + (inputs.applianceConnection ? `; ${applianceCopies} of ${found.length} ha${applianceCopies === 1 ? "s" : "ve"} the SHA-256 of the appliance's own copy` : ""));
+        return { ...inputs, ...proof, files: found, bytes, checked, applianceCopies };
     }
-    return { ...inputs, ...proof, checked: "presence" };
+    return { ...inputs, ...proof, checked: "presence", applianceCopies: 0 };
 }
 
 export const backupVerificationProvider = {
@@ -350,7 +427,8 @@ export const backupVerificationProvider = {
         return checkInputs(BackupVerificationArgs, news);
     },
     async diff(_id: string, olds: unknown, news: unknown) {
-        const decision = decideDiff(olds, news, { identity: [], ignore: Object.keys(Proof.shape) });
+        // The appliance's connection says how to reach it, not what to prove: a new one alone re-verifies nothing.
+        const decision = decideDiff(olds, news, { identity: [], ignore: [...Object.keys(Proof.shape), "applianceConnection"] });
         return { changes: decision.changes, replaces: decision.replaces };
     },
     async create(inputs: BackupVerificationInputs) {
@@ -402,10 +480,12 @@ export class BackupVerification extends BackupResource {
     declare readonly sentTo: pulumi.Output<string>;
     /** `sha256` when every file's size and SHA-256 matched the manifest; on a vendor appliance `aescrypt-hmac` or `aescrypt-structure`; `presence` otherwise. */
     declare readonly checked: pulumi.Output<"sha256" | "aescrypt-hmac" | "aescrypt-structure" | "presence">;
+    /** Vendor: how many files had the SHA-256 of the appliance's own copy. */
+    declare readonly applianceCopies: pulumi.Output<number>;
 
     constructor(name: string, args: Inputs<BackupVerificationArgs>, opts?: pulumi.CustomResourceOptions) {
         super("BackupVerification", "backupVerification", name,
-            { ...args, backupId: undefined, files: undefined, bytes: undefined, durationMs: undefined, startedAt: undefined, sentTo: undefined, checked: undefined },
-            opts, ["destination", "masterKey"]);
+            { ...args, backupId: undefined, files: undefined, bytes: undefined, durationMs: undefined, startedAt: undefined, sentTo: undefined, checked: undefined, applianceCopies: undefined },
+            opts, ["destination", "masterKey", "applianceConnection"]);
     }
 }

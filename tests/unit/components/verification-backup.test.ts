@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { backupCommandLine } from "../../../components/verification-backup";
 import { hostKeyLine } from "../../../providers/resources/appliance-host-key";
-import { aesCryptFiles, aesCryptReason, backupVerificationProvider, compareDigests, directoriesOf, expectedFiles, findingLine, findingsReason } from "../../../providers/resources/backup-verification";
+import { aesCryptFiles, aesCryptReason, backupVerificationProvider, matchApplianceCopies, compareDigests, directoriesOf, expectedFiles, findingLine, findingsReason } from "../../../providers/resources/backup-verification";
 import { AesCryptError } from "../../../providers/formats/aescrypt";
 import { sha256Fingerprint } from "../../../providers/formats/authorized-keys/key";
 import { parseHostKeyPin } from "../../../providers/transport/connection";
@@ -120,6 +120,12 @@ describe("BackupVerification's check and diff", () => {
         assert.equal(r.outs.appliance, "mt4adm@backup-appliance:59022");
     });
 
+    it("a new applianceConnection alone is no change: it says how to reach the appliance, not what to prove", async () => {
+        const olds = { ...inputs, backupId: REPORT.id, files: REPORT.files, bytes: 1, durationMs: 1, startedAt: "", sentTo: "" };
+        const r = await backupVerificationProvider.diff!("id", olds, { ...inputs, applianceConnection: { host: "127.0.0.1", hostKey: "SHA256:" + "A".repeat(43), privateKeyPath: "/k" } });
+        assert.equal(r.changes, false);
+    });
+
     it("a new master key is an update that opens the files again; a key in parts is refused at check without being quoted", async () => {
         const olds = { ...inputs, masterKey: "key-one", backupId: REPORT.id, files: REPORT.files, bytes: 1, durationMs: 1, startedAt: "", sentTo: "", checked: "aescrypt-hmac" };
         const r = await backupVerificationProvider.diff!("id", olds, { ...inputs, masterKey: "key-two" });
@@ -135,6 +141,24 @@ describe("BackupVerification of a vendor appliance's AES Crypt files (pure decis
     it("opens the .aes files among a backup's dumps, and sizes the rest", () => {
         assert.deepEqual(aesCryptFiles(["backup/system/db/senhasegura-db-2026-12-07_050000mt4.sql.gz.aes", "backup/system/db/senhasegura-db-2026-12-07_050000mt4.sql.gz", "x.enc"]),
             ["backup/system/db/senhasegura-db-2026-12-07_050000mt4.sql.gz.aes"]);
+    });
+
+    it("compares each dump at the destination with the appliance's own copy: plaintext for AES Crypt, nothing for a copy no longer held or a file not opened", () => {
+        const db = "backup/system/db/senhasegura-db-2026-12-07_050000";
+        const dumps = [
+            { original: `${db}mt4.sql.gz`, atDestination: `${db}mt4.sql.gz.aes` },
+            { original: `${db}senhasegura.sql.gz`, atDestination: `${db}senhasegura.sql.gz` },
+            { original: `${db}old.sql.gz`, atDestination: `${db}old.sql.gz` },
+            { original: `${db}locked.sql.gz`, atDestination: `${db}locked.sql.gz.aes` },
+        ];
+        const here = new Map<string, string | undefined>([[`${db}mt4.sql.gz.aes`, "a".repeat(64)], [`${db}senhasegura.sql.gz`, "b".repeat(64)], [`${db}old.sql.gz`, "c".repeat(64)], [`${db}locked.sql.gz.aes`, undefined]]);
+        const appliance = new Map([["senhasegura-db-2026-12-07_050000mt4.sql.gz", { sha256: "a".repeat(64) }], ["senhasegura-db-2026-12-07_050000senhasegura.sql.gz", { sha256: "d".repeat(64) }],
+            ["senhasegura-db-2026-12-07_050000old.sql.gz", undefined], ["senhasegura-db-2026-12-07_050000locked.sql.gz", { sha256: "e".repeat(64) }]]);
+        const r = matchApplianceCopies(dumps, here, appliance);
+        assert.deepEqual(r.matched, [`${db}mt4.sql.gz.aes`]);
+        assert.deepEqual(r.differ.map((d) => [d.atDestination, d.destination, d.appliance]), [[`${db}senhasegura.sql.gz`, "b".repeat(64), "d".repeat(64)]]);
+        assert.deepEqual(r.notHeld, [`${db}old.sql.gz`]);
+        assert.deepEqual(r.notComparable, [`${db}locked.sql.gz.aes`]);
     });
 
     it("says a wrong key is the master key's doing, and anything else the file's, naming the file and the failure", () => {
