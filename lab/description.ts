@@ -21,6 +21,8 @@ export const LabAppliance = z.object({
     vendorPaths: z.object({
         fstab: z.string(), mountTable: z.string(), mountPoint: z.string(), rootPublicKey: z.string(), rootPrivateKey: z.string(),
         rootKnownHosts: z.string(), rootSshConfig: z.string(), backupLog: z.string(), localBackupDir: z.string(), hostname: z.string(), cifsCredentials: z.string(),
+        /** A 64 MiB tmpfs as the appliance's /var, when lab/start could mount one. */
+        varDirectory: z.string().optional(),
     }),
 });
 export type LabAppliance = z.output<typeof LabAppliance>;

@@ -24,6 +24,15 @@ function pid(name) {
   }
 }
 
+/** Whether `dir` is a mount point: the mount table names it. */
+function mounted(dir) {
+  try {
+    return fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
+  } catch {
+    return false;
+  }
+}
+
 const appliances = [];
 for (let i = 0; i < Number(e.N); i++) {
   const name = `appliance-${i}`;
@@ -58,6 +67,8 @@ for (let i = 0; i < Number(e.N); i++) {
       localBackupDir: path.join(orbitRoot, 'var', 'orbini', 'backup', 'senhasegura'),
       hostname: path.join(orbitRoot, 'etc', 'hostname'),
       cifsCredentials: path.join(orbitRoot, 'root', '.senhasegura-backup', 'cifs-credentials'),
+      // The appliance's /var for drift's sizing rule, when lab/start could mount one (else the machine's /var).
+      ...(mounted(path.join(root, 'var-fs', name)) ? { varDirectory: path.join(root, 'var-fs', name) } : {}),
     },
   });
 }
