@@ -57,7 +57,7 @@ export async function drillVendor(t: VendorTarget, say: Say): Promise<ApplianceR
             const { size, opened } = await open(side, d.path, new DumpOpener(d.encrypted, t.masterKey));
             record(d.path, size, opened);
         }
-        if (items.length === 0 && (t.declared.secrets || secretsListed.length > 0)) problems.push(noSecretsProblem());
+        if (items.length === 0 && (t.declared.secrets || secretsListed.length > 0)) problems.push(noSecretsProblem(t.declared.secrets, secretsListed));
         if (items.length > 0) say(`${t.name}: opening the ${items.length} secrets items in ${VENDOR_LAYOUT.secrets}`);
         for (const item of items) {
             const { size, opened } = await open(side, item, new ItemOpener(item.endsWith(".json.aes"), t.masterKey));

@@ -25,7 +25,14 @@ export function noMasterKeyError(where: string, encrypted: readonly string[]): s
 }
 
 /** The problem when the secrets backup is declared on and the destination holds no item. */
-export function noSecretsProblem(): Problem {
+export function noSecretsProblem(declared = true, listed: readonly string[] = []): Problem {
+    if (!declared) {
+        // Files there that are not the vendor's items: someone else writes into the appliance's layout.
+        return {
+            file: VENDOR_LAYOUT.secrets,
+            reason: `holds ${listed.length} file${listed.length === 1 ? "" : "s"} but no secrets item the appliance writes (${listed.slice(0, 3).join(", ")}${listed.length > 3 ? ", …" : ""}): find out what put ${listed.length === 1 ? "it" : "them"} there`,
+        };
+    }
     return {
         file: VENDOR_LAYOUT.secrets,
         reason: `holds no secrets item (it is empty, or not there), though the program declares the secrets backup on: turn on "Enable secrets backup" in Orbit Web (Settings ➔ Backup), or the appliance has not sent one yet`,
