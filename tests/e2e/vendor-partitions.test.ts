@@ -3,8 +3,10 @@
 // mount point (its identity), the CIFS password goes into a mode-600 credentials file
 // and never onto a command line, a verification backup lands on the share; drift made
 // by hand (unmounted with --umount, the fstab entry deleted) is named and repaired;
-// destroy deletes the partition and the credentials file. The appliance goes back to
-// contract mode afterwards.
+// after the master key ceremony the backup on the share verifies by HMAC and the
+// restore drill opens it, a flipped byte named; drift finds an aged write_test, which
+// a remount clears; destroy deletes the partition and the credentials file. The
+// appliance goes back to contract mode afterwards.
 import { strict as assert } from "assert";
 import { type ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
@@ -12,6 +14,7 @@ import * as path from "path";
 import { REPO, type TestStack, createTestStack, exportState, plannedFieldChanges, recorded } from "../support/engine";
 import { withSudoersDropIn } from "../support/hardening";
 import { type LabAppliance, type LabDescription, orbitWeb, pinnedSsh, setOrbitMode } from "../support/lab";
+import { assertNoLeak, explain, runDrift, runDrill } from "../support/drill-run";
 
 const DOCUMENTED_PARTITION = [
     /^partition --local=\S+ --remote-host=\S+ --remote-path=\/\S* --type=(cifs|nfs)( --user=\S+)?( --domain=\S+)?( --options=\S+)? --force$/,
@@ -112,6 +115,63 @@ describe("a vendor appliance's remote partition: orbit partition only, through t
                 const up = await t.stack.up({ refresh: true, ...recorded(t) });
                 assert.equal(up.summary.result, "succeeded");
                 assert.ok(fstabEntry() && mounted());
+            });
+
+            it("after the master key ceremony the backup on the share verifies by HMAC and drills clean; a flipped byte is named", async () => {
+                // The secrets backup on in Orbit Web too: its items land beside what other suites'
+                // contract backups left in backup/secrets, which the drill would otherwise call stray.
+                orbitWeb(app, { masterKeyCeremony: "yes", "secrets.enabled": "yes" });
+                const masterKey = fs.readFileSync(app.masterKeyPath, "utf8");
+                const sudoPassword = fs.readFileSync(app.sudoPasswordPath, "utf8").trim();
+                await t.stack.setConfig("masterKey", { value: masterKey, secret: true });
+                try {
+                    const backup = `urn:pulumi:${t.name}::senhasegura-backup::senhasegura:backup:ApplianceBackup$command:remote:Command::appliance-0-verification-backup`;
+                    await t.stack.up({ replace: [backup], ...recorded(t) });
+                    const verification = exportState(t).deployment.resources.find((r: any) => r.type.endsWith(":BackupVerification"))?.outputs;
+                    assert.equal(verification.checked, "aescrypt-hmac", JSON.stringify(verification));
+                    const needles = [masterKey, sudoPassword, cifsPassword];
+                    const clean = await runDrill(REPO, t.name, ["--json"], needles);
+                    assert.equal(clean.code, 0, explain(clean));
+                    assertNoLeak(clean, needles);
+                    assert.deepEqual([clean.json.appliances[0].flavor, clean.json.appliances[0].verdict], ["vendor", "restorable"]);
+
+                    const dump = verification.files.find((f: string) => /mt4\.sql\.gz\.aes$/.test(f)) as string;
+                    const file = path.join(share(), dump);
+                    const original = fs.readFileSync(file);
+                    const flipped = Buffer.from(original);
+                    flipped[flipped.length - 40] ^= 0x01;
+                    fs.writeFileSync(file, flipped);
+                    try {
+                        const bad = await runDrill(REPO, t.name, ["--json"], needles);
+                        assert.equal(bad.code, 2, explain(bad));
+                        assertNoLeak(bad, needles);
+                        assert.deepEqual(bad.json.appliances[0].problems.map((p: any) => p.file), [dump]);
+                        assert.match(bad.json.appliances[0].problems[0].reason, /altered/);
+                    } finally {
+                        fs.writeFileSync(file, original);
+                    }
+                } finally {
+                    await t.stack.removeConfig("masterKey");
+                    orbitWeb(app, { masterKeyCeremony: "no", "secrets.enabled": "no" });
+                }
+            });
+
+            it("drift checks the partition by outcome: a write_test older than maxWriteTestAgeHours is drift, and a remount clears it", async () => {
+                const outcome = (json: any) => (json?.findings ?? []).filter((f: any) => f.type === "BackupOutcome");
+                let r = runDrift(REPO, t.name);
+                assert.deepEqual(outcome(r.json), [], r.text);
+                const writeTest = path.join(app.vendorPaths.mountPoint, "write_test");
+                const old = new Date(Date.now() - 200 * 3_600_000);
+                fs.utimesSync(writeTest, old, old);
+                r = runDrift(REPO, t.name);
+                assert.equal(r.code, 2, r.text);
+                const found = outcome(r.json);
+                assert.deepEqual(found.map((f: any) => [f.field, f.cause]), [["writeTest", "outside-pulumi"]], r.text);
+                assert.match(found[0].message, /the remote partition's write_test is 8\.3 days old, older than 168 h \(maxWriteTestAgeHours\)/);
+                const remount = pinnedSsh(app, `sudo -n orbit partition --local=${app.vendorPaths.mountPoint} --remount --force`);
+                assert.equal(remount.code, 0, remount.stdout + remount.stderr);
+                r = runDrift(REPO, t.name);
+                assert.deepEqual(outcome(r.json), [], r.text);
             });
 
             it("destroy deletes the partition (orbit partition --delete) and the credentials file", async () => {

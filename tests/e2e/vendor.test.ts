@@ -11,6 +11,9 @@
 //   the sudo password appears in no argv (sudo's own log), output or plaintext state;
 //   after the master key ceremony, the dumps land as AES Crypt: checked by structure
 //   without the master key, by HMAC with it; a flipped byte and a wrong key each named;
+//   each dump's SHA-256 against the appliance's own copy, a flipped byte in a plain dump
+//   found that way; drift by outcome: video declared on with Orbit Web's off, more runs
+//   than totalBackups, an 8 MiB destination filled (free space, the 150 % of /var rule);
 //   the restore drill: the newest run restorable; a dump cut short, the mt4 dump gone
 //   and the secrets directory emptied each named (exit 2); a backup made under the key
 //   of before a new ceremony reported as such, not as damage;
@@ -26,10 +29,10 @@ import { forgetDetectedDrivers } from "../../providers/appliance/select";
 import { VendorDriver } from "../../providers/appliance/vendor-driver";
 import { forgetAllSharedReads } from "../../providers/transport/shared-reads";
 import { sshPool } from "../../providers/transport/ssh";
-import { REPO, TEST_BACKEND_DIR, TEST_PASSPHRASE, type TestStack, createTestStack, exportState, plannedFieldChanges, recorded } from "../support/engine";
+import { REPO, type TestStack, createTestStack, exportState, plannedFieldChanges, recorded } from "../support/engine";
 import { withSudoersDropIn } from "../support/hardening";
 import { type LabAppliance, type LabDescription, acceptedLogins, orbitWeb, pinnedSsh, setOrbitMode } from "../support/lab";
-import { assertNoLeak, explain, runDrill, sample } from "../support/drill-run";
+import { assertNoLeak, explain, runDrift, runDrill, sample } from "../support/drill-run";
 import { whatToDo } from "../../cli/restore-drill/plan";
 import { drillOne } from "../../cli/restore-drill/run";
 import { type VendorTarget, stackTargets } from "../../cli/shared/stack-targets";
@@ -107,6 +110,24 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         const output = t.output.join("\n");
         assert.match(output, /Enable application backup\?/, "the preview says what Orbit Web must hold");
         assert.match(output, /Send to a remote Linux server \(via rsync\)/);
+        const verification = state.find((r: any) => r.type.endsWith(":BackupVerification"));
+        assert.equal(verification.outputs.applianceCopies, 2, "both dumps have the SHA-256 of the appliance's own copy");
+        assert.match(output, /2 of 2 have the SHA-256 of the appliance's own copy/);
+
+        // A flipped byte in a plain dump at the destination: only the appliance's own copy can tell.
+        const file = path.join(backupDir(), v.files[0]);
+        const original = fs.readFileSync(file);
+        const flipped = Buffer.from(original);
+        flipped[flipped.length - 10] ^= 0x01;
+        fs.writeFileSync(file, flipped);
+        try {
+            const failed: string[] = [];
+            await assert.rejects(t.stack.up({ replace: [verification.urn], onOutput: (l) => failed.push(l) }));
+            assert.match(failed.join("\n"), /backup\/system\/db\/senhasegura-db-\S+ at \S+ has SHA-256 [0-9a-f]{64}, but the appliance's own copy of senhasegura-db-\S+ has [0-9a-f]{64}/);
+        } finally {
+            fs.writeFileSync(file, original);
+        }
+        assert.equal((await t.stack.up({ replace: [verification.urn], ...recorded(t) })).summary.result, "succeeded");
     });
 
     it("a no-op preview --refresh changes nothing, in one SSH login and one exec per appliance", async () => {
@@ -212,6 +233,7 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
             assert.equal(fs.readFileSync(path.join(backupDir(), f)).subarray(0, 4).toString("latin1"), "AES\x02", `${f} is AES Crypt stream version 2`);
         }
         assert.equal(v.checked, "aescrypt-structure");
+        assert.equal(v.applianceCopies, 0, "without the key the plaintext is not read, so there is nothing to compare");
         assert.match(t.output.join("\n"), /2 AES Crypt files well-formed \(no master key given, so the HMACs were not checked\)/);
         // The key given: the same backup's files are opened again, both HMACs checked, while
         // the argv and environment of the engine, the program and the providers are sampled.
@@ -227,7 +249,8 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         assert.ok(scan.sampled.has("pulumi") && scan.sampled.has("node"), `the sampler saw the engine and Node: ${[...scan.sampled]}`);
         v = verificationState();
         assert.equal(v.checked, "aescrypt-hmac");
-        assert.match(t.output.join("\n"), /2 AES Crypt files opened with the master key, both HMACs valid/);
+        assert.equal(v.applianceCopies, 2, "each dump decrypts to the appliance's own copy");
+        assert.match(t.output.join("\n"), /2 AES Crypt files opened with the master key, both HMACs valid; 2 of 2 have the SHA-256 of the appliance's own copy/);
         assert.ok(!t.output.join("\n").includes(masterKey), "the master key in the engine's output");
     });
 
@@ -366,15 +389,9 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         orbitWeb(app, { masterKeyCeremony: "no" });
     });
 
+    const drift = () => runDrift(REPO, t.name);
+
     it("drift reads the vendor's backup log: a fresh backup is no finding, an ERROR after it is (exit 2), and the next good backup clears it", async () => {
-        const drift = () => {
-            const r = spawnSync("bash", [path.join(REPO, "scripts", "drift"), "--stack", t.name, "--cwd", REPO, "--json"], {
-                env: { ...process.env, PULUMI_BACKEND_URL: `file://${TEST_BACKEND_DIR}`, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE }, encoding: "utf8", timeout: 300_000,
-            });
-            let json: any;
-            try { json = JSON.parse(r.stdout); } catch { /* shown below */ }
-            return { code: r.status, json, text: `exit ${r.status}\n${r.stdout.slice(0, 3000)}\n${r.stderr.slice(-3000)}` };
-        };
         const backupFindings = (json: any) => (json?.findings ?? []).filter((f: any) => f.type === "BackupAge");
         let r = drift();
         assert.deepEqual(backupFindings(r.json), [], r.text);
@@ -390,6 +407,76 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         await t.stack.up({ replace: [VERIFICATION_BACKUP()], ...recorded(t) });
         r = drift();
         assert.deepEqual(backupFindings(r.json), [], r.text);
+    });
+
+    it("drift checks by outcome what Orbit Web alone sets: a declared kind with no files, more sets than totalBackups, a full destination; each cleared", async () => {
+        const outcome = (json: any) => (json?.findings ?? []).filter((f: any) => f.type === "BackupOutcome");
+        let r = drift();
+        // The lab's /var is a 64 MiB tmpfs and the destination this machine's disk: the sizing rule holds.
+        assert.deepEqual(outcome(r.json), [], r.text);
+
+        // Session files other suites sent today are put aside for the case, and back after it.
+        const arz = path.join(backupDir(), "backup", "system", "arz");
+        const arzAside = `${arz}.aside-${process.pid}`;
+        if (fs.existsSync(arz)) fs.renameSync(arz, arzAside);
+        try {
+            // Video declared on while Orbit Web has it off, and a "Total of backups" the destination holds more sets than.
+            await t.stack.setConfig("videoBackup", { value: "true" });
+            await t.stack.setConfig("totalBackups", { value: "1" });
+            const output: string[] = [];
+            await t.stack.up({ onOutput: (l) => output.push(l) });
+            assert.match(output.join("\n"), /"Total of backups" = 1 \(totalBackups\)/, "the preview names the Orbit Web field");
+            r = drift();
+            assert.equal(r.code, 2, r.text);
+            const found = outcome(r.json);
+            assert.deepEqual(found.map((f: any) => [f.field, f.cause]), [["video", "outside-pulumi"], ["totalBackups", "outside-pulumi"]], r.text);
+            assert.match(found[0].message, /declares the video backup on, but the destination has no session files in backup\/system\/arz for the last 3 days; set Orbit Config Manager ➔ Settings ➔ Backup: "Enable sessions file backup\?" = Yes \(video\)/);
+            assert.match(found[1].message, /keeps \d+ backup sets in backup\/system\/db, more than the 1 the program declares/);
+
+            // Turned on in Orbit Web: the next backup files the day's sessions, and the video finding is gone.
+            orbitWeb(app, { sessionsBackup: "yes" });
+            await t.stack.removeConfig("totalBackups");
+            await t.stack.up({ replace: [VERIFICATION_BACKUP()], ...recorded(t) });
+            r = drift();
+            assert.deepEqual(outcome(r.json), [], r.text);
+        } finally {
+            fs.rmSync(arz, { recursive: true, force: true });
+            if (fs.existsSync(arzAside)) fs.renameSync(arzAside, arz);
+        }
+
+        // The destination full: an 8 MiB filesystem over the backup directory, its files copied in, then filled.
+        const dir = backupDir();
+        const owner = fs.statSync(dir);
+        const saved = fs.mkdtempSync(path.join(lab.root, "run", "destination-aside-"));
+        execFileSync("cp", ["-a", `${dir}/.`, saved]);
+        execFileSync("mount", ["-t", "tmpfs", "-o", `size=8m,mode=0750,uid=${owner.uid},gid=${owner.gid}`, "lab-full-destination", dir]);
+        try {
+            execFileSync("cp", ["-a", `${saved}/.`, dir]);
+            const filler = fs.openSync(path.join(dir, "filler"), "w");
+            try {
+                const block = Buffer.alloc(64 * 1024);
+                for (;;) fs.writeSync(filler, block);
+            } catch (err) {
+                assert.equal((err as NodeJS.ErrnoException).code, "ENOSPC");
+            } finally {
+                fs.closeSync(filler);
+            }
+            r = drift();
+            assert.equal(r.code, 2, r.text);
+            const found = outcome(r.json);
+            assert.deepEqual(found.map((f: any) => f.field), ["freeSpace", "destinationSize"], r.text);
+            assert.match(found[0].message, /the destination has 0 B free, less than 3 times the newest backup/);
+            assert.match(found[1].message, /the destination holds 8\.0 MiB, less than the vendor's sizing rule of 150 % of the appliance's \/var \(64\.0 MiB\)/);
+        } finally {
+            execFileSync("umount", [dir]);
+            fs.rmSync(saved, { recursive: true, force: true });
+        }
+        r = drift();
+        assert.deepEqual(outcome(r.json), [], r.text);
+
+        await t.stack.setConfig("videoBackup", { value: "false" });
+        orbitWeb(app, { sessionsBackup: "no" });
+        await t.stack.up(recorded(t));
     });
 
     it("the appliance saw only documented orbit commands and flags, and no secret is in output or state", () => {
@@ -422,6 +509,7 @@ describe("a vendor appliance: only the documented Orbit CLI, through the real en
         assert.match(ok.stdout, /ok +backup hour +hour 5 \(an assumption/);
         // The lab's log holds the suite's backups, and the drift case's ERROR line, followed by a good backup.
         assert.match(ok.stdout, /ok +backup log +last success \d{4}-\d\d-\d\dT[\d:.]+Z \(zone \+0000\) +\[date \+%z; tail -n 500 /);
+        assert.match(ok.stdout, /ok +var space +64\.0 MiB, [\d.]+ MiB free +\[df -P -k \S+var-fs\/appliance-0\]/);
         assert.ok(!ok.stdout.includes(sudoPassword));
         const server = lab.rsyncServer;
         const not = probe("--host", server.host, "--port", String(server.port), "--user", server.adminUser, "--host-key", server.hostKey, "--private-key-file", server.adminPrivateKeyPath);

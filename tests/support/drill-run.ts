@@ -1,9 +1,9 @@
-// Runs the restore drill as a user runs it (scripts/restore-drill), sampling the argv
+// Runs the restore drill (and drift) as a user runs them (scripts/restore-drill, scripts/drift), sampling the argv
 // and environment of the drill and of every process it starts every 5 ms for each
 // secret given, and checks that no secret was seen anywhere: the restore drill's and the
 // vendor suite's secret scan.
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { REPO, TEST_BACKEND_DIR, TEST_PASSPHRASE } from "./engine";
@@ -83,6 +83,16 @@ export function runDrill(cwd: string, stack: string, args: string[], needles: re
             resolve(run);
         });
     });
+}
+
+/** scripts/drift on a stack, as CI runs it: exit code, JSON report, and a text to explain a failure. */
+export function runDrift(cwd: string, stack: string): { code: number | null; json: any; text: string } {
+    const r = spawnSync("bash", [path.join(REPO, "scripts", "drift"), "--stack", stack, "--cwd", cwd, "--json"], {
+        env: { ...process.env, PULUMI_BACKEND_URL: `file://${TEST_BACKEND_DIR}`, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE }, encoding: "utf8", timeout: 300_000,
+    });
+    let json: any;
+    try { json = JSON.parse(r.stdout); } catch { /* shown in text */ }
+    return { code: r.status, json, text: `exit ${r.status}\n${r.stdout.slice(0, 3000)}\n${r.stderr.slice(-3000)}` };
 }
 
 /** The drill found nothing secret anywhere it can be seen. */
