@@ -62,7 +62,7 @@ export function masked(text: string): string {
 /** How many lines of the backup log the probe reads: enough to find a daily run's success line. */
 export const BACKUP_LOG_PROBE_LINES = 500;
 
-/** The backup log as the probe read it (VendorDriver.backupHistory), or why it could not. */
+/** The backup log as the probe read it (VendorDriver.backupOutcome), or why it could not. */
 export type BackupLogProbe = Pick<BackupOutcome, "offset" | "history" | "varSpace"> | { error: string };
 
 /** The report of one appliance from its reads. Pure. */
